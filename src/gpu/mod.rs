@@ -1,0 +1,193 @@
+//! The WebGPU device: acquiring it (natively through wgpu's Vulkan/Metal/DX12 backends, in the
+//! browser through WebGPU), the compiled-kernel cache, buffer creation and read-back.
+//!
+//! Everything else talks to the GPU through [`Gpu`], so tests can pass in their own device.
+
+mod kernel;
+mod readback;
+
+pub use kernel::{Dispatch, Kernel};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Errors of the GPU layer. Each message says what the reader can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no WebGPU/Vulkan adapter was found ({0}). Natively, install a Vulkan driver \
+         (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` for the software driver); \
+         in a browser, use one with WebGPU enabled (Chrome/Edge 113+, Safari 26+, Firefox 141+)"
+    )]
+    NoAdapter(String),
+    #[error("the GPU adapter `{adapter}` refused to create a device: {reason}")]
+    NoDevice { adapter: String, reason: String },
+    #[error(
+        "a buffer of {wanted} bytes is needed for `{what}` but this device allows at most {limit} \
+         bytes per buffer: use a smaller batch or model"
+    )]
+    BufferTooLarge { what: String, wanted: u64, limit: u64 },
+    #[error("the GPU reported an error: {0}")]
+    Validation(String),
+    #[error("the GPU device was lost ({0}); reload the page or restart the program")]
+    DeviceLost(String),
+    #[error("reading a result back from the GPU failed: {0}")]
+    Readback(String),
+}
+
+/// A device and queue plus the caches every op shares.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    /// Name, backend and device type of the adapter, for logs and benchmark tables.
+    pub adapter: wgpu::AdapterInfo,
+    kernels: Mutex<HashMap<&'static str, Arc<Kernel>>>,
+    /// The first error the device reported since the last [`Gpu::check`], if any.
+    error: Arc<Mutex<Option<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Requests the default high-performance adapter and a device with its full limits.
+    /// Natively, `WGPU_BACKEND` (e.g. `vulkan`) and `WGPU_ADAPTER_NAME` select the adapter.
+    pub async fn new() -> Result<Gpu, GpuError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        #[cfg(not(target_arch = "wasm32"))]
+        let adapter = match wgpu::util::initialize_adapter_from_env(&instance, None).await {
+            Ok(adapter) => Ok(adapter),
+            Err(_) => {
+                instance
+                    .request_adapter(&wgpu::RequestAdapterOptions {
+                        power_preference: wgpu::PowerPreference::HighPerformance,
+                        ..Default::default()
+                    })
+                    .await
+            }
+        };
+        #[cfg(target_arch = "wasm32")]
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await;
+        let adapter = adapter.map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        Self::from_adapter(adapter).await
+    }
+
+    /// Opens a device on a given adapter (for tests and tools that choose their own adapter).
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu, GpuError> {
+        let info = adapter.get_info();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("diffusion-playground"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoDevice {
+                adapter: info.name.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self::from_device(device, queue, info))
+    }
+
+    /// Wraps a device someone else opened (e.g. one shared by several widgets on a page).
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, adapter: wgpu::AdapterInfo) -> Gpu {
+        let error = Arc::new(Mutex::new(None::<String>));
+        let sink = error.clone();
+        // Without a handler wgpu panics on a validation error; keep it and report it instead.
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(e.to_string());
+            }
+        }));
+        let lost = Arc::new(Mutex::new(None::<String>));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = lost_sink.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Some(format!("{reason:?}: {message}"));
+        });
+        Gpu {
+            device,
+            queue,
+            adapter,
+            kernels: Mutex::new(HashMap::new()),
+            error,
+            lost,
+        }
+    }
+
+    /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.adapter.name, self.adapter.backend, self.adapter.device_type
+        )
+    }
+
+    /// Returns the first error the device reported (or its loss) since the last call.
+    pub fn check(&self) -> Result<(), GpuError> {
+        if let Some(reason) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(GpuError::DeviceLost(reason));
+        }
+        match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(GpuError::Validation(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Largest storage buffer this device binds, in bytes.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        let limits = self.device.limits();
+        (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size)
+    }
+
+    /// A storage buffer holding `data` (weights, inputs).
+    pub fn upload(&self, what: &str, data: &[f32]) -> Result<wgpu::Buffer, GpuError> {
+        let buffer = self.storage(what, data.len())?;
+        self.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        Ok(buffer)
+    }
+
+    /// A zeroed storage buffer of `len` f32 values that can be copied from and to.
+    pub fn storage(&self, what: &str, len: usize) -> Result<wgpu::Buffer, GpuError> {
+        // WebGPU rejects zero-sized bindings; a 1-element buffer stands in for an empty tensor.
+        let bytes = (len.max(1) * 4) as u64;
+        if bytes > self.max_buffer_bytes() {
+            return Err(GpuError::BufferTooLarge {
+                what: what.to_string(),
+                wanted: bytes,
+                limit: self.max_buffer_bytes(),
+            });
+        }
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }))
+    }
+
+    /// Records `dispatches` into one compute pass of one encoder and submits it.
+    pub fn run(&self, dispatches: &[&Dispatch]) {
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("run") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("run"),
+                timestamp_writes: None,
+            });
+            for d in dispatches {
+                d.record(&mut pass);
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+}
