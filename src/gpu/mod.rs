@@ -6,7 +6,7 @@
 mod kernel;
 mod readback;
 
-pub use kernel::{Dispatch, Kernel};
+pub use kernel::{grid as kernel_grid, Dispatch, Kernel, MAX_GROUPS_PER_DIM};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,37 @@
+// Channel concatenation of a skip connection: out = cat([a, b], dim=1), a first (as diffusers'
+// up blocks do with [hidden, skip]).
+//
+// a:   (N, Ca, HW) f32
+// b:   (N, Cb, HW) f32
+// out: (N, Ca + Cb, HW) f32
+// Dispatch: ceil(N * (Ca+Cb) * HW / 256) workgroups (folded into x/y when above 65535).
+
+struct Params {
+    n: u32, ca: u32, cb: u32, hw: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+    let c = p.ca + p.cb;
+    if (i >= p.n * c * p.hw) {
+        return;
+    }
+    let pos = i % p.hw;
+    let ch = (i / p.hw) % c;
+    let s = i / (p.hw * c);
+    if (ch < p.ca) {
+        out[i] = a[(s * p.ca + ch) * p.hw + pos];
+    } else {
+        out[i] = b[(s * p.cb + ch - p.ca) * p.hw + pos];
+    }
+}

@@ -1,0 +1,49 @@
+// One reverse-diffusion step (DDPM or DDIM), in place:
+//   x0_raw = x0_from_sample*x + x0_from_model*m          (predicted x_0)
+//   eps    = eps_from_sample*x + eps_from_model*m        (predicted noise, from unclipped values)
+//   x0     = clip ? clamp(x0_raw, -r, r) : x0_raw
+//   x     <- prev_from_x0*x0 + prev_from_sample*x + prev_from_eps*eps + prev_from_noise*noise
+// The host computes the coefficients per step (src/scheduler), so one kernel serves every
+// sampler, variance and prediction type.
+//
+// sample: (len) f32, read_write — x_t in, x_{t-1} out
+// model:  (len) f32             — the UNet output
+// noise:  (len) f32             — this step's Gaussian noise
+// x0:     (len) f32, read_write — the (clipped) predicted x_0, for display
+// Dispatch: ceil(len / 256) workgroups (folded into x/y by the host when above 65535).
+
+struct Coeffs {
+    x0_from_sample: f32, x0_from_model: f32, clip: f32, clip_range: f32,
+    eps_from_sample: f32, eps_from_model: f32, prev_from_x0: f32, prev_from_sample: f32,
+    prev_from_eps: f32, prev_from_noise: f32, timestep: f32, _pad: f32,
+    len: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Coeffs;
+@group(0) @binding(1) var<storage, read_write> sample: array<f32>;
+@group(0) @binding(2) var<storage, read> model: array<f32>;
+@group(0) @binding(3) var<storage, read> noise: array<f32>;
+@group(0) @binding(4) var<storage, read_write> x0: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if (i >= p.len) {
+        return;
+    }
+    let s = sample[i];
+    let m = model[i];
+    let raw = p.x0_from_sample * s + p.x0_from_model * m;
+    let eps = p.eps_from_sample * s + p.eps_from_model * m;
+    var x = raw;
+    if (p.clip != 0.0) {
+        x = clamp(raw, -p.clip_range, p.clip_range);
+    }
+    x0[i] = x;
+    sample[i] = p.prev_from_x0 * x + p.prev_from_sample * s + p.prev_from_eps * eps
+        + p.prev_from_noise * noise[i];
+}

@@ -1,0 +1,113 @@
+//! Multi-head self-attention over spatial tokens (`shaders/attention.wgsl`), taking the fused
+//! q/k/v projection (a 1x1 conv with 3C outputs) and returning heads merged on channels.
+
+use super::{shape_err, ShapeError};
+use crate::gpu::{kernel_grid, Dispatch, Gpu, GpuError};
+
+const SHADER: &str = include_str!("../../shaders/attention.wgsl");
+
+/// Largest head dimension the kernel supports (its per-invocation accumulator size x 64).
+pub const MAX_HEAD_DIM: usize = 512;
+
+/// qkv: (N, 3C, T) -> out: (N, C, T), with `heads` heads of C / heads channels each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attention {
+    pub n: usize,
+    pub c: usize,
+    pub t: usize,
+    pub heads: usize,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    c: u32,
+    t: u32,
+    heads: u32,
+    head_dim: u32,
+    scale: f32,
+    _p: [u32; 2],
+}
+
+impl Attention {
+    pub fn new(n: usize, c: usize, t: usize, heads: usize) -> Result<Self, ShapeError> {
+        if heads == 0 || c % heads != 0 {
+            return Err(shape_err(
+                "attention",
+                format!("{c} channels cannot be split into {heads} heads"),
+            ));
+        }
+        if c / heads > MAX_HEAD_DIM {
+            return Err(shape_err(
+                "attention",
+                format!("head dimension {} exceeds the supported {MAX_HEAD_DIM}", c / heads),
+            ));
+        }
+        if n == 0 || t == 0 {
+            return Err(shape_err("attention", "empty input"));
+        }
+        Ok(Attention { n, c, t, heads })
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.c / self.heads
+    }
+
+    fn scale(&self) -> f32 {
+        1.0 / (self.head_dim() as f32).sqrt()
+    }
+
+    pub fn cpu(&self, qkv: &[f32], out: &mut [f32]) {
+        let (c, t, d) = (self.c, self.t, self.head_dim());
+        let mut scores = vec![0f64; t];
+        for b in 0..self.n {
+            for h in 0..self.heads {
+                let q = (b * 3 * c + h * d) * t;
+                let k = q + c * t;
+                let v = k + c * t;
+                for i in 0..t {
+                    let mut max = f64::NEG_INFINITY;
+                    for (j, s) in scores.iter_mut().enumerate() {
+                        let mut dot = 0f64;
+                        for e in 0..d {
+                            dot += qkv[q + e * t + i] as f64 * qkv[k + e * t + j] as f64;
+                        }
+                        *s = dot * self.scale() as f64;
+                        max = max.max(*s);
+                    }
+                    let mut sum = 0f64;
+                    for s in scores.iter_mut() {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    }
+                    for e in 0..d {
+                        let mut acc = 0f64;
+                        for (j, s) in scores.iter().enumerate() {
+                            acc += s * qkv[v + e * t + j] as f64;
+                        }
+                        out[(b * c + h * d + e) * t + i] = (acc / sum) as f32;
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn encode(&self, gpu: &Gpu, qkv: &wgpu::Buffer, out: &wgpu::Buffer) -> Result<Dispatch, GpuError> {
+        let params = Params {
+            n: self.n as u32,
+            c: self.c as u32,
+            t: self.t as u32,
+            heads: self.heads as u32,
+            head_dim: self.head_dim() as u32,
+            scale: self.scale(),
+            _p: [0; 2],
+        };
+        gpu.dispatch(
+            gpu.kernel("attention", SHADER),
+            &params,
+            &[qkv, out],
+            kernel_grid((self.n * self.heads * self.t) as u32),
+        )
+    }
+}

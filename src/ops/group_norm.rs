@@ -1,0 +1,100 @@
+//! Group normalisation (`shaders/group_norm.wgsl`) with an optional fused SiLU.
+
+use super::{shape_err, silu, ShapeError};
+use crate::gpu::{kernel_grid, Dispatch, Gpu, GpuError};
+
+const SHADER: &str = include_str!("../../shaders/group_norm.wgsl");
+
+/// x: (N, C, HW), gamma/beta: (C) -> (N, C, HW).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupNorm {
+    pub n: usize,
+    pub c: usize,
+    pub hw: usize,
+    pub groups: usize,
+    pub eps: f32,
+    pub silu: bool,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    c: u32,
+    hw: u32,
+    groups: u32,
+    eps: f32,
+    silu: u32,
+    _p: [u32; 2],
+}
+
+impl GroupNorm {
+    pub fn new(n: usize, c: usize, hw: usize, groups: usize, eps: f32, silu: bool) -> Result<Self, ShapeError> {
+        if groups == 0 || c % groups != 0 {
+            return Err(shape_err(
+                "group_norm",
+                format!("{c} channels cannot be split into {groups} groups"),
+            ));
+        }
+        if n == 0 || hw == 0 {
+            return Err(shape_err("group_norm", "empty input"));
+        }
+        Ok(GroupNorm { n, c, hw, groups, eps, silu })
+    }
+
+    pub fn len(&self) -> usize {
+        self.n * self.c * self.hw
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Plain-loop reference (two passes in f64, like a careful torch).
+    pub fn cpu(&self, x: &[f32], gamma: &[f32], beta: &[f32], out: &mut [f32]) {
+        let cpg = self.c / self.groups;
+        let len = cpg * self.hw;
+        for b in 0..self.n {
+            for g in 0..self.groups {
+                let base = (b * self.c + g * cpg) * self.hw;
+                let xs = &x[base..base + len];
+                let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / len as f64;
+                let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / len as f64;
+                let inv = 1.0 / (var + self.eps as f64).sqrt();
+                for (i, &v) in xs.iter().enumerate() {
+                    let ch = g * cpg + i / self.hw;
+                    let mut y = ((v as f64 - mean) * inv) as f32 * gamma[ch] + beta[ch];
+                    if self.silu {
+                        y = silu(y);
+                    }
+                    out[base + i] = y;
+                }
+            }
+        }
+    }
+
+    pub fn encode(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        gamma: &wgpu::Buffer,
+        beta: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Dispatch, GpuError> {
+        let params = Params {
+            n: self.n as u32,
+            c: self.c as u32,
+            hw: self.hw as u32,
+            groups: self.groups as u32,
+            eps: self.eps,
+            silu: self.silu as u32,
+            _p: [0; 2],
+        };
+        gpu.dispatch(
+            gpu.kernel("group_norm", SHADER),
+            &params,
+            &[x, gamma, beta, out],
+            kernel_grid((self.n * self.groups) as u32),
+        )
+    }
+}

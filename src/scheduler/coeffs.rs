@@ -1,0 +1,106 @@
+//! [`StepCoeffs`]: one reverse-diffusion step reduced to a dozen scalars, the uniform block of
+//! the GPU update kernel, plus [`StepCoeffs::apply`], its plain-loop CPU reference.
+//!
+//! Every DDPM / DDIM step, for every prediction type, is affine in (sample, model_output,
+//! noise) apart from the clamp of the predicted x_0, so it fits one fixed formula:
+//!
+//! ```text
+//! x0_raw = x0_from_sample * sample + x0_from_model * model_output
+//! eps    = eps_from_sample * sample + eps_from_model * model_output   (from the UNclipped x0)
+//! x0     = clip != 0 ? clamp(x0_raw, -clip_range, clip_range) : x0_raw
+//! prev   = prev_from_x0 * x0 + prev_from_sample * sample + prev_from_eps * eps + prev_from_noise * noise
+//! ```
+
+use bytemuck::{Pod, Zeroable};
+
+/// The scalars of one sampling step. `#[repr(C)]`, 12 x f32 = 48 bytes, uploaded as a WGSL
+/// uniform: keep the field order in sync with the shader's struct.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct StepCoeffs {
+    /// Weight of `sample` (x_t) in the raw predicted x_0.
+    pub x0_from_sample: f32,
+    /// Weight of `model_output` in the raw predicted x_0.
+    pub x0_from_model: f32,
+    /// 1.0 to clamp x_0 to `[-clip_range, clip_range]`, else 0.0.
+    pub clip: f32,
+    /// The clamp bound (`clip_sample_range`); meaningful only when `clip != 0`.
+    pub clip_range: f32,
+    /// Weight of `sample` in the predicted noise (computed from the unclipped x_0, as diffusers).
+    pub eps_from_sample: f32,
+    /// Weight of `model_output` in the predicted noise.
+    pub eps_from_model: f32,
+    /// Weight of the (clipped) predicted x_0 in x_{t-1}.
+    pub prev_from_x0: f32,
+    /// Weight of `sample` (x_t) in x_{t-1}.
+    pub prev_from_sample: f32,
+    /// Weight of the predicted noise in x_{t-1}.
+    pub prev_from_eps: f32,
+    /// Weight of fresh standard Gaussian noise in x_{t-1} (the step's standard deviation).
+    pub prev_from_noise: f32,
+    /// The timestep t this step runs the model at, as f32 (informational; exact up to 2^24).
+    pub timestep: f32,
+    /// Padding to a 16-byte multiple for WGSL uniform layout; always 0.
+    pub _pad: f32,
+}
+
+impl StepCoeffs {
+    /// Whether this step adds fresh noise (`prev_from_noise != 0`). When false, the noise buffer
+    /// need not be generated and [`StepCoeffs::apply`] accepts an empty `noise` slice.
+    pub fn needs_noise(&self) -> bool {
+        self.prev_from_noise != 0.0
+    }
+
+    /// CPU reference of the GPU update kernel: writes x_{t-1} to `prev_out` and the (clipped)
+    /// predicted x_0 to `x0_out`, element by element, with f32 arithmetic in the kernel's order
+    /// (see the module docs).
+    ///
+    /// `noise` may be empty when [`StepCoeffs::needs_noise`] is false (it then counts as zeros).
+    ///
+    /// # Panics
+    /// If the slices' lengths differ (other than an allowed empty `noise`), or if `noise` is
+    /// empty while the step needs noise.
+    pub fn apply(
+        &self,
+        sample: &[f32],
+        model_output: &[f32],
+        noise: &[f32],
+        prev_out: &mut [f32],
+        x0_out: &mut [f32],
+    ) {
+        let n = sample.len();
+        assert_eq!(
+            model_output.len(),
+            n,
+            "model_output length != sample length"
+        );
+        assert_eq!(prev_out.len(), n, "prev_out length != sample length");
+        assert_eq!(x0_out.len(), n, "x0_out length != sample length");
+        assert!(
+            noise.len() == n || (noise.is_empty() && !self.needs_noise()),
+            "noise has {} values for {} samples (it may be empty only when the step needs no noise)",
+            noise.len(),
+            n
+        );
+        let r = self.clip_range;
+        for i in 0..n {
+            let s = sample[i];
+            let m = model_output[i];
+            let z = if noise.is_empty() { 0.0 } else { noise[i] };
+            let x0_raw = self.x0_from_sample * s + self.x0_from_model * m;
+            let eps = self.eps_from_sample * s + self.eps_from_model * m;
+            // max-then-min is WGSL's definition of clamp(); f32::clamp would also panic on a
+            // bad range instead of behaving like the shader.
+            let x0 = if self.clip != 0.0 {
+                x0_raw.max(-r).min(r)
+            } else {
+                x0_raw
+            };
+            prev_out[i] = self.prev_from_x0 * x0
+                + self.prev_from_sample * s
+                + self.prev_from_eps * eps
+                + self.prev_from_noise * z;
+            x0_out[i] = x0;
+        }
+    }
+}

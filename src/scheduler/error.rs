@@ -1,0 +1,115 @@
+//! The one error type of the scheduler module.
+//!
+//! Every message names what was wrong (the field or argument), the value found, what would be
+//! accepted, and what to do about it, because these messages end up in front of someone who
+//! loaded a checkpoint folder in the browser and cannot read a backtrace.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when reading a scheduler config or planning a sampling run.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SchedulerError {
+    /// The text is not JSON, or a field has the wrong JSON type (e.g. a string where a number goes).
+    #[error(
+        "scheduler_config.json could not be read: {0}. \
+         Pass the scheduler_config.json that diffusers saved next to the model (a JSON object)."
+    )]
+    Json(String),
+
+    /// A string option has a value this crate does not implement.
+    #[error(
+        "scheduler config field `{field}` is {found:?}, which is not supported; \
+         accepted values: {accepted}. {hint}"
+    )]
+    UnsupportedValue {
+        /// The config key, as diffusers spells it.
+        field: &'static str,
+        /// The value found in the config.
+        found: String,
+        /// The values this crate accepts for the field.
+        accepted: &'static str,
+        /// What to do about it.
+        hint: &'static str,
+    },
+
+    /// A numeric option is out of its valid range (or not finite).
+    #[error("scheduler config field `{field}` is {found}, but it must be {requirement}. {hint}")]
+    InvalidNumber {
+        /// The config key, as diffusers spells it.
+        field: &'static str,
+        /// The value found, formatted.
+        found: String,
+        /// The condition the value must satisfy.
+        requirement: &'static str,
+        /// What to do about it.
+        hint: &'static str,
+    },
+
+    /// `thresholding: true` (Imagen's dynamic thresholding) is not implemented.
+    #[error(
+        "scheduler config field `thresholding` is true, which is not supported; accepted values: false. \
+         Dynamic thresholding needs a per-image quantile that the GPU step kernel does not compute; \
+         set \"thresholding\": false (plain clipping via `clip_sample` still works)."
+    )]
+    ThresholdingUnsupported,
+
+    /// One of the betas (computed, or given as `trained_betas`) is outside (0, 1).
+    #[error(
+        "beta[{index}] = {value} is outside the open interval (0, 1) ({source_desc}); \
+         every beta must satisfy 0 < beta < 1 so that alphas_cumprod is strictly decreasing and positive. \
+         Check beta_start / beta_end / trained_betas."
+    )]
+    InvalidBeta {
+        /// Index of the offending beta (the training timestep).
+        index: usize,
+        /// Its value.
+        value: f32,
+        /// Where the betas came from (e.g. "beta_schedule \"linear\"").
+        source_desc: String,
+    },
+
+    /// The requested number of inference steps is 0 or more than the training timesteps.
+    #[error(
+        "num_inference_steps is {found}, but it must be between 1 and num_train_timesteps = {max} \
+         (diffusers refuses more steps than the model was trained with). Choose a step count in 1..={max}."
+    )]
+    InvalidStepCount {
+        /// The requested number of steps.
+        found: usize,
+        /// num_train_timesteps of the schedule.
+        max: usize,
+    },
+
+    /// DDIM's eta is NaN or outside [0, 1].
+    #[error(
+        "DDIM eta is {found}, but it must be a number in [0, 1] \
+         (0 = deterministic DDIM, 1 = DDPM-like noise). Choose eta in [0, 1]."
+    )]
+    InvalidEta {
+        /// The eta given.
+        found: f32,
+    },
+
+    /// diffusers' `set_timesteps` produced a timestep outside `0..num_train_timesteps` for this
+    /// configuration; diffusers would index `alphas_cumprod` with it (Python's negative index, or an
+    /// IndexError), so there is no meaningful step to reproduce.
+    #[error(
+        "with timestep_spacing {spacing:?}, steps_offset {steps_offset} and num_train_timesteps {num_train_timesteps}, \
+         diffusers' set_timesteps({num_inference_steps}) yields timestep {timestep}, outside 0..{num_train_timesteps} \
+         ({why}). diffusers itself would misbehave here; choose a different number of steps or spacing."
+    )]
+    TimestepOutOfRange {
+        /// The offending timestep from diffusers' list.
+        timestep: i64,
+        /// The requested number of steps.
+        num_inference_steps: usize,
+        /// The config's timestep_spacing, as diffusers spells it.
+        spacing: &'static str,
+        /// The config's steps_offset.
+        steps_offset: u32,
+        /// The config's num_train_timesteps.
+        num_train_timesteps: usize,
+        /// Where the bad value comes from.
+        why: &'static str,
+    },
+}
