@@ -18,3 +18,5 @@ pub mod rng;
 pub mod sampler;
 pub mod scheduler;
 pub mod unet;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
