@@ -207,6 +207,8 @@ impl Graph {
 pub(super) struct Builder<'a> {
     pub unet: &'a mut UNet,
     pub weights: Option<&'a mut super::Weights>,
+    /// When set (and there are no weights), missing parameters are drawn at random.
+    pub random: Option<u64>,
     pub batch: usize,
     tensors: Vec<TensorInfo>,
     nodes: Vec<Node>,
@@ -220,6 +222,7 @@ impl<'a> Builder<'a> {
         Builder {
             unet,
             weights,
+            random: None,
             batch,
             tensors: Vec::new(),
             nodes: Vec::new(),
@@ -245,6 +248,14 @@ impl<'a> Builder<'a> {
     fn param(&mut self, name: &str, alias: Option<&str>, shape: &[usize]) -> Result<ParamId, ModelError> {
         if let Some(id) = self.unet.param_id(name) {
             return Ok(id);
+        }
+        if let (None, Some(seed)) = (&self.weights, self.random) {
+            let data = random_init(seed ^ self.unet.params.len() as u64, name, shape);
+            return Ok(self.unet.add_param(Param {
+                name: name.to_string(),
+                shape: shape.to_vec(),
+                data,
+            }));
         }
         let weights = self.weights.as_deref_mut().ok_or_else(|| ModelError::MissingTensor {
             name: name.to_string(),
@@ -550,4 +561,20 @@ impl<'a> Builder<'a> {
             output,
         })
     }
+}
+
+/// Random parameters for benchmarks and tests without a checkpoint: norms start at
+/// weight 1 / bias 0, other weights uniform in +-1/sqrt(fan_in) (torch's default scale).
+fn random_init(seed: u64, name: &str, shape: &[usize]) -> Vec<f32> {
+    let len: usize = shape.iter().product();
+    let is_norm = name.contains("norm");
+    if is_norm {
+        let one = if name.ends_with(".weight") { 1.0 } else { 0.0 };
+        return vec![one; len];
+    }
+    let fan_in: usize = if shape.len() > 1 { shape[1..].iter().product() } else { shape[0] };
+    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+    let mut noise = vec![0f32; len];
+    crate::rng::fill_gaussian(seed, 0x5eed, 0, &mut noise);
+    noise.iter().map(|v| (v * 0.5).clamp(-1.0, 1.0) * bound).collect()
 }

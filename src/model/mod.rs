@@ -128,6 +128,23 @@ impl UNet {
         Ok(unet)
     }
 
+    /// A model of `config` with random weights (benchmarks, tests); `seed` fixes them.
+    pub fn random(config: UNetConfig, seed: u64) -> Result<UNet, ModelError> {
+        config.validate()?;
+        let (h, w) = config.sample_hw();
+        let mut unet = UNet {
+            config,
+            params: Vec::new(),
+            sample_hw: (h, w),
+            index: HashMap::new(),
+        };
+        unet.check_sample_hw(h, w)?;
+        let mut builder = graph::Builder::new(&mut unet, None, 1);
+        builder.random = Some(seed);
+        builder.build()?;
+        Ok(unet)
+    }
+
     /// The forward pass at `batch` samples of `sample_hw`.
     pub fn graph(&self, batch: usize) -> Result<Graph, ModelError> {
         if batch == 0 || batch > 1024 {
