@@ -8,7 +8,6 @@ use crate::sampler::{GpuSampler, View};
 use crate::scheduler::{DdpmVariance, Plan, Sampler, Schedule, SchedulerConfig};
 use crate::unet::{GpuUNet, GpuWeights};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -17,24 +16,48 @@ pub fn init() {
     console_error_panic_hook::set_once();
 }
 
-struct Inner {
+/// What every session on a page shares: one device, one copy of the weights.
+struct Shared {
     gpu: Rc<Gpu>,
     checkpoint: Checkpoint,
     schedule: Schedule,
     weights: GpuWeights,
-    samplers: HashMap<usize, Rc<GpuSampler>>,
-    plan: Option<Plan>,
-    run: Option<(Rc<GpuSampler>, u64)>,
 }
 
-/// A loaded model on a WebGPU device.
+/// A loaded model on a WebGPU device. Several playgrounds on a page share one `Engine`.
 #[wasm_bindgen]
 pub struct Engine {
-    inner: Rc<RefCell<Inner>>,
+    shared: Rc<Shared>,
 }
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
+}
+
+fn parse_view(view: &str) -> Result<View, JsError> {
+    match view {
+        "sample" => Ok(View::Sample),
+        "x0" => Ok(View::PredictedX0),
+        other => Err(JsError::new(&format!("unknown view {other:?}: use \"sample\" or \"x0\""))),
+    }
+}
+
+fn parse_sampler(sampler: &str, eta: f32, variance: &str) -> Result<Sampler, JsError> {
+    match sampler {
+        "ddpm" => Ok(Sampler::Ddpm {
+            variance: match variance {
+                "fixed_small" => DdpmVariance::FixedSmall,
+                "fixed_large" => DdpmVariance::FixedLarge,
+                other => {
+                    return Err(JsError::new(&format!(
+                        "unknown DDPM variance {other:?}: use \"fixed_small\" (posterior) or \"fixed_large\" (beta_t)"
+                    )))
+                }
+            },
+        }),
+        "ddim" => Ok(Sampler::Ddim { eta }),
+        other => Err(JsError::new(&format!("unknown sampler {other:?}: use \"ddpm\" or \"ddim\""))),
+    }
 }
 
 #[wasm_bindgen]
@@ -56,166 +79,151 @@ impl Engine {
         let schedule_config = checkpoint.scheduler.clone().unwrap_or_default();
         let schedule = Schedule::new(&schedule_config).map_err(js_err)?;
         Ok(Engine {
-            inner: Rc::new(RefCell::new(Inner {
+            shared: Rc::new(Shared {
                 gpu,
                 checkpoint,
                 schedule,
                 weights,
-                samplers: HashMap::new(),
-                plan: None,
-                run: None,
-            })),
+            }),
         })
     }
 
     /// The adapter, e.g. "swiftshader (BrowserWebGpu, Cpu)".
     #[wasm_bindgen(js_name = adapterInfo)]
     pub fn adapter_info(&self) -> String {
-        self.inner.borrow().gpu.describe()
+        self.shared.gpu.describe()
     }
 
     /// (channels, height, width) of one sample.
     #[wasm_bindgen(js_name = sampleShape)]
     pub fn sample_shape(&self) -> Vec<u32> {
-        self.inner.borrow().checkpoint.unet.sample_shape().iter().map(|&v| v as u32).collect()
+        self.shared.checkpoint.unet.sample_shape().iter().map(|&v| v as u32).collect()
+    }
+
+    /// Number of parameters of the model.
+    #[wasm_bindgen(js_name = parameterCount)]
+    pub fn parameter_count(&self) -> u32 {
+        self.shared.checkpoint.unet.parameter_count() as u32
     }
 
     /// Number of training timesteps T.
     #[wasm_bindgen(js_name = numTrainTimesteps)]
     pub fn num_train_timesteps(&self) -> u32 {
-        self.inner.borrow().schedule.num_train_timesteps() as u32
+        self.shared.schedule.num_train_timesteps() as u32
     }
 
     /// alpha-bar_t for t = 0..T (for the forward-process view).
     #[wasm_bindgen(js_name = alphasCumprod)]
     pub fn alphas_cumprod(&self) -> Vec<f32> {
-        self.inner.borrow().schedule.alphas_cumprod().to_vec()
+        self.shared.schedule.alphas_cumprod().to_vec()
     }
 
     /// The checkpoint's DDPM variance: "fixed_small" or "fixed_large".
     #[wasm_bindgen(js_name = defaultVariance)]
     pub fn default_variance(&self) -> String {
-        let inner = self.inner.borrow();
-        DdpmVariance::from_config(inner.schedule.config()).as_str().to_string()
+        DdpmVariance::from_config(self.shared.schedule.config()).as_str().to_string()
     }
 
-    /// Plans a run: `sampler` "ddpm" or "ddim", `steps` 1..=T, `eta` in [0, 1] (DDIM),
-    /// `variance` "fixed_small" or "fixed_large" (DDPM). Returns the timesteps.
-    pub fn plan(&self, sampler: &str, steps: u32, eta: f32, variance: &str) -> Result<Vec<u32>, JsError> {
-        let sampler = match sampler {
-            "ddpm" => Sampler::Ddpm {
-                variance: match variance {
-                    "fixed_small" => DdpmVariance::FixedSmall,
-                    "fixed_large" => DdpmVariance::FixedLarge,
-                    other => {
-                        return Err(JsError::new(&format!(
-                            "unknown DDPM variance {other:?}: use \"fixed_small\" (posterior) or \"fixed_large\" (beta_t)"
-                        )))
-                    }
-                },
-            },
-            "ddim" => Sampler::Ddim { eta },
-            other => return Err(JsError::new(&format!("unknown sampler {other:?}: use \"ddpm\" or \"ddim\""))),
-        };
-        let mut inner = self.inner.borrow_mut();
-        let plan = inner.schedule.plan(sampler, steps as usize).map_err(js_err)?;
-        let timesteps = plan.timesteps.clone();
-        inner.plan = Some(plan);
-        Ok(timesteps)
+    /// The timesteps a run would visit (validates the settings without a session).
+    pub fn timesteps(&self, sampler: &str, steps: u32, eta: f32, variance: &str) -> Result<Vec<u32>, JsError> {
+        let sampler = parse_sampler(sampler, eta, variance)?;
+        Ok(self.shared.schedule.plan(sampler, steps as usize).map_err(js_err)?.timesteps)
     }
 
-    /// Starts a run of `batch` images from the seeded x_T (the same for every sampler).
-    pub fn start(&self, batch: u32, seed: u32) -> Result<(), JsError> {
-        let mut inner = self.inner.borrow_mut();
-        let batch = batch as usize;
-        let sampler = match inner.samplers.get(&batch) {
-            Some(s) => s.clone(),
-            None => {
-                let s = Rc::new(
-                    GpuSampler::new(&inner.gpu, &inner.weights, &inner.checkpoint.unet, batch)
-                        .map_err(js_err)?,
-                );
-                inner.samplers.insert(batch, s.clone());
-                s
-            }
-        };
-        sampler.start(&inner.gpu, seed as u64).map_err(js_err)?;
-        inner.run = Some((sampler, seed as u64));
-        Ok(())
-    }
-
-    /// Submits step `index` of the planned run (returns at once; reads wait for the GPU).
-    pub fn step(&self, index: u32) -> Result<(), JsError> {
-        let inner = self.inner.borrow();
-        let plan = inner.plan.as_ref().ok_or_else(|| JsError::new("call plan() before step()"))?;
-        let (sampler, seed) = inner.run.as_ref().ok_or_else(|| JsError::new("call start() before step()"))?;
-        sampler
-            .step(&inner.gpu, &inner.checkpoint.unet, plan, index as usize, *seed)
-            .map_err(js_err)?;
-        inner.gpu.check().map_err(js_err)
-    }
-
-    /// Width and height of the RGBA grid of the current run.
-    #[wasm_bindgen(js_name = gridSize)]
-    pub fn grid_size(&self) -> Result<Vec<u32>, JsError> {
-        let inner = self.inner.borrow();
-        let (sampler, _) = inner.run.as_ref().ok_or_else(|| JsError::new("call start() first"))?;
-        let (w, h) = sampler.grid_size();
-        Ok(vec![w as u32, h as u32])
-    }
-
-    /// The current run's images as an RGBA grid: `view` "sample" (x_t) or "x0" (predicted x_0).
-    #[wasm_bindgen(js_name = readRgba)]
-    pub fn read_rgba(&self, view: String) -> js_sys::Promise {
-        let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let view = match view.as_str() {
-                "sample" => View::Sample,
-                "x0" => View::PredictedX0,
-                other => return Err(JsError::new(&format!("unknown view {other:?}: use \"sample\" or \"x0\"")).into()),
-            };
-            let (gpu, sampler) = {
-                let i = inner.borrow();
-                let (s, _) = i.run.as_ref().ok_or_else(|| JsError::new("call start() first"))?;
-                (i.gpu.clone(), s.clone())
-            };
-            let bytes = sampler.read_rgba(&gpu, view).await.map_err(js_err)?;
-            Ok(js_sys::Uint8ClampedArray::from(bytes.as_slice()).into())
-        })
-    }
-
-    /// The current x (or predicted x_0 with `view` "x0") as raw floats, (N, C, H, W).
-    #[wasm_bindgen(js_name = readTensor)]
-    pub fn read_tensor(&self, view: String) -> js_sys::Promise {
-        let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let (gpu, sampler) = {
-                let i = inner.borrow();
-                let (s, _) = i.run.as_ref().ok_or_else(|| JsError::new("call start() first"))?;
-                (i.gpu.clone(), s.clone())
-            };
-            let data = match view.as_str() {
-                "sample" => sampler.read_sample(&gpu).await,
-                "x0" => sampler.read_x0(&gpu).await,
-                other => return Err(JsError::new(&format!("unknown view {other:?}: use \"sample\" or \"x0\"")).into()),
-            }
-            .map_err(js_err)?;
-            Ok(js_sys::Float32Array::from(data.as_slice()).into())
+    /// A sampling session of `batch` images with its own buffers (one per playground and
+    /// batch size; reuse it across runs).
+    #[wasm_bindgen(js_name = createSession)]
+    pub fn create_session(&self, batch: u32) -> Result<Session, JsError> {
+        let s = &self.shared;
+        let sampler = GpuSampler::new(&s.gpu, &s.weights, &s.checkpoint.unet, batch as usize).map_err(js_err)?;
+        Ok(Session {
+            shared: s.clone(),
+            sampler: Rc::new(sampler),
+            plan: Rc::new(RefCell::new(None)),
+            seed: 0,
         })
     }
 
     /// One UNet evaluation on `x` ((batch, C, H, W) floats) at timestep `t`; resolves to the
     /// raw model output. Used by the exactness test against the native engine.
     pub fn forward(&self, x: Vec<f32>, batch: u32, t: f32) -> js_sys::Promise {
-        let inner = self.inner.clone();
+        let shared = self.shared.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let (gpu, net, unet) = {
-                let i = inner.borrow();
-                let net = GpuUNet::new(&i.gpu, &i.weights, &i.checkpoint.unet, batch as usize).map_err(js_err)?;
-                (i.gpu.clone(), net, i.checkpoint.unet.clone())
-            };
-            let out = net.forward(&gpu, &unet, &x, t).await.map_err(js_err)?;
+            let net = GpuUNet::new(&shared.gpu, &shared.weights, &shared.checkpoint.unet, batch as usize).map_err(js_err)?;
+            let out = net.forward(&shared.gpu, &shared.checkpoint.unet, &x, t).await.map_err(js_err)?;
             Ok(js_sys::Float32Array::from(out.as_slice()).into())
+        })
+    }
+}
+
+/// One playground's sampling run: its plan, seed and GPU buffers.
+#[wasm_bindgen]
+pub struct Session {
+    shared: Rc<Shared>,
+    sampler: Rc<GpuSampler>,
+    plan: Rc<RefCell<Option<Plan>>>,
+    seed: u64,
+}
+
+#[wasm_bindgen]
+impl Session {
+    pub fn batch(&self) -> u32 {
+        self.sampler.batch() as u32
+    }
+
+    /// Starts a run: `sampler` "ddpm" or "ddim", `steps` 1..=T, `eta` in [0, 1] (DDIM),
+    /// `variance` "fixed_small" or "fixed_large" (DDPM), from the seeded x_T (the same for
+    /// every sampler). Returns the timesteps the run will visit.
+    pub fn start(&mut self, sampler: &str, steps: u32, eta: f32, variance: &str, seed: u32) -> Result<Vec<u32>, JsError> {
+        let sampler = parse_sampler(sampler, eta, variance)?;
+        let plan = self.shared.schedule.plan(sampler, steps as usize).map_err(js_err)?;
+        let timesteps = plan.timesteps.clone();
+        self.sampler.start(&self.shared.gpu, seed as u64).map_err(js_err)?;
+        self.seed = seed as u64;
+        *self.plan.borrow_mut() = Some(plan);
+        Ok(timesteps)
+    }
+
+    /// Submits step `index` of the run (returns at once; reads wait for the GPU).
+    pub fn step(&self, index: u32) -> Result<(), JsError> {
+        let plan = self.plan.borrow();
+        let plan = plan.as_ref().ok_or_else(|| JsError::new("call start() before step()"))?;
+        self.sampler
+            .step(&self.shared.gpu, &self.shared.checkpoint.unet, plan, index as usize, self.seed)
+            .map_err(js_err)?;
+        self.shared.gpu.check().map_err(js_err)
+    }
+
+    /// Width and height of the RGBA grid.
+    #[wasm_bindgen(js_name = gridSize)]
+    pub fn grid_size(&self) -> Vec<u32> {
+        let (w, h) = self.sampler.grid_size();
+        vec![w as u32, h as u32]
+    }
+
+    /// The images as one RGBA grid: `view` "sample" (x_t) or "x0" (predicted x_0). Resolves
+    /// once the submitted steps are done, so awaiting it paces a run one step at a time.
+    #[wasm_bindgen(js_name = readRgba)]
+    pub fn read_rgba(&self, view: String) -> js_sys::Promise {
+        let (shared, sampler) = (self.shared.clone(), self.sampler.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let view = parse_view(&view)?;
+            let bytes = sampler.read_rgba(&shared.gpu, view).await.map_err(js_err)?;
+            Ok(js_sys::Uint8ClampedArray::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// x_t (`view` "sample") or the predicted x_0 ("x0") as raw floats, (N, C, H, W).
+    #[wasm_bindgen(js_name = readTensor)]
+    pub fn read_tensor(&self, view: String) -> js_sys::Promise {
+        let (shared, sampler) = (self.shared.clone(), self.sampler.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let data = match parse_view(&view)? {
+                View::Sample => sampler.read_sample(&shared.gpu).await,
+                View::PredictedX0 => sampler.read_x0(&shared.gpu).await,
+            }
+            .map_err(js_err)?;
+            Ok(js_sys::Float32Array::from(data.as_slice()).into())
         })
     }
 }
