@@ -114,3 +114,25 @@ pub fn write(shape: &[usize], data: &[f32]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_other_dtypes() {
+        let data: Vec<f32> = (0..24).map(|i| i as f32 * 0.5 - 3.0).collect();
+        for shape in [vec![2, 3, 4], vec![24], vec![1, 1, 2, 12]] {
+            let bytes = write(&shape, &data);
+            assert_eq!((10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64, 0, "header is 64-byte aligned");
+            assert_eq!(read(&bytes).unwrap(), Array { shape: shape.clone(), data: data.clone() });
+        }
+        let mut f8 = write(&[2], &[1.0, 2.0]);
+        let at = f8.windows(3).position(|w| w == b"<f4").unwrap();
+        f8[at + 2] = b'8';
+        assert!(matches!(read(&f8), Err(NpyError::Dtype(d)) if d == "<f8"));
+        let short = write(&[4], &[1.0; 4]);
+        assert!(matches!(read(&short[..short.len() - 3]), Err(NpyError::Truncated { .. })));
+        assert!(matches!(read(b"not numpy at all"), Err(NpyError::Magic)));
+    }
+}

@@ -126,3 +126,25 @@ fn same_seed_same_start_and_rgba_grid() {
     assert_eq!(rgba.len(), w * h * 4);
     assert!(rgba.chunks(4).all(|p| p[3] == 255), "a full grid is opaque");
 }
+
+#[test]
+fn batch_of_64_runs_and_matches_batch_of_1() {
+    let ckpt = tiny();
+    let unet = &ckpt.unet;
+    let gpu = gpu();
+    let weights = GpuWeights::upload(&gpu, unet).unwrap();
+    let schedule = Schedule::new(&SchedulerConfig::default()).unwrap();
+    let plan = schedule.plan(Sampler::Ddim { eta: 1.0 }, 2).unwrap();
+    let mut finals = Vec::new();
+    for batch in [64, 1] {
+        let sampler = GpuSampler::new(&gpu, &weights, unet, batch).unwrap();
+        sampler.start(&gpu, 5).unwrap();
+        for i in 0..2 {
+            sampler.step(&gpu, unet, &plan, i, 5).unwrap();
+        }
+        finals.push(pollster::block_on(sampler.read_sample(&gpu)).unwrap());
+    }
+    let one = &finals[1];
+    assert_close("image 0 of batch 64 vs batch 1", &finals[0][..one.len()], one, 1e-5, 1e-5);
+    assert!(finals[0].iter().all(|v| v.is_finite()));
+}
