@@ -11,6 +11,8 @@
 
 pub mod cpu;
 pub mod gpu;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod image;
 pub mod model;
 pub mod npy;
 pub mod ops;

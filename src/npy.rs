@@ -69,13 +69,20 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
     let close = shape_text
         .find(')')
         .ok_or_else(|| NpyError::Header("unterminated shape".into()))?;
-    let shape = shape_text[1..close]
+    let inner = shape_text
+        .get(1..close)
+        .ok_or_else(|| NpyError::Header(format!("malformed shape in {header}")))?;
+    let shape = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|e| NpyError::Header(format!("shape: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let count: usize = shape.iter().product();
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|c| c.checked_mul(4).map(|_| c))
+        .ok_or_else(|| NpyError::Header(format!("shape {shape:?} is too large")))?;
     let data = &bytes[end..];
     if data.len() < count * 4 {
         return Err(NpyError::Truncated {

@@ -160,8 +160,17 @@ impl GpuSampler {
     }
 }
 
-/// The whole loop on the CPU executor: returns the final sample and, per step, (x_{t-1}, x0).
-pub fn cpu_sample(unet: &UNet, plan: &Plan, x_t: &[f32], seed: u64, batch: usize) -> Result<(Vec<f32>, Vec<(Vec<f32>, Vec<f32>)>), crate::model::ModelError> {
+/// Per step of a run: (x_{t-1}, predicted x_0).
+pub type Trajectory = Vec<(Vec<f32>, Vec<f32>)>;
+
+/// The whole loop on the CPU executor: returns the final sample and the trajectory.
+pub fn cpu_sample(
+    unet: &UNet,
+    plan: &Plan,
+    x_t: &[f32],
+    seed: u64,
+    batch: usize,
+) -> Result<(Vec<f32>, Trajectory), crate::model::ModelError> {
     let graph = unet.graph(batch)?;
     let mut x = x_t.to_vec();
     let per_sample = x.len() / batch;

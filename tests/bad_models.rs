@@ -80,7 +80,8 @@ fn extra_tensors_mean_config_mismatch() {
 
 #[test]
 fn unsupported_config_fields_are_named() {
-    let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|v| v["down_block_types"][1] = "CrossAttnDownBlock2D".into()), "down_block_types[1]"),
         (Box::new(|v| v["up_block_types"][0] = "SkipUpBlock2D".into()), "up_block_types[0]"),
         (Box::new(|v| v["time_embedding_type"] = "fourier".into()), "time_embedding_type"),

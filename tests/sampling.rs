@@ -46,7 +46,7 @@ fn check_trajectory(dir: &str) {
     let sampler = GpuSampler::new(&gpu, &weights, unet, batch).unwrap();
     sampler.set_sample(&gpu, &x_t.data).unwrap();
     let (_, cpu_steps) = cpu_sample(unet, &plan, &x_t.data, 0, batch).unwrap();
-    for i in 0..plan.timesteps.len() {
+    for (i, cpu_step) in cpu_steps.iter().enumerate() {
         sampler.step(&gpu, unet, &plan, i, 0).unwrap();
         let got_x = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
         let got_x0 = pollster::block_on(sampler.read_x0(&gpu)).unwrap();
@@ -55,8 +55,8 @@ fn check_trajectory(dir: &str) {
         let max_ref = want_x.iter().chain(want_x0).fold(0f32, |m, v| m.max(v.abs()));
         assert_close(&format!("{dir} gpu x_t after step {i}"), &got_x, want_x, tol(max_ref), 0.0);
         assert_close(&format!("{dir} gpu x0 at step {i}"), &got_x0, want_x0, tol(max_ref), 0.0);
-        assert_close(&format!("{dir} cpu x_t after step {i}"), &cpu_steps[i].0, want_x, tol(max_ref), 0.0);
-        assert_close(&format!("{dir} cpu x0 at step {i}"), &cpu_steps[i].1, want_x0, tol(max_ref), 0.0);
+        assert_close(&format!("{dir} cpu x_t after step {i}"), &cpu_step.0, want_x, tol(max_ref), 0.0);
+        assert_close(&format!("{dir} cpu x0 at step {i}"), &cpu_step.1, want_x0, tol(max_ref), 0.0);
     }
     let fin = read_npy(&format!("{dir}/final.npy"));
     let got = pollster::block_on(sampler.read_sample(&gpu)).unwrap();

@@ -143,7 +143,7 @@ impl Gpu {
     /// Largest storage buffer this device binds, in bytes.
     pub fn max_buffer_bytes(&self) -> u64 {
         let limits = self.device.limits();
-        (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size)
+        limits.max_storage_buffer_binding_size.min(limits.max_buffer_size)
     }
 
     /// A storage buffer holding `data` (weights, inputs).

@@ -191,7 +191,7 @@ impl UNetConfig {
         }
         let groups = self.norm_num_groups;
         for (i, &c) in self.block_out_channels.iter().enumerate() {
-            if groups == 0 || c % groups != 0 {
+            if groups == 0 || !c.is_multiple_of(groups) {
                 return Err(unsupported(
                     &format!("block_out_channels[{i}]"),
                     format!("{c} with norm_num_groups {groups}"),
@@ -201,7 +201,7 @@ impl UNetConfig {
         }
         if let Some(g) = self.attn_norm_num_groups {
             let c = self.block_out_channels[levels - 1];
-            if g == 0 || c % g != 0 {
+            if g == 0 || !c.is_multiple_of(g) {
                 return Err(unsupported("attn_norm_num_groups", g, "a divisor of the last block's channels"));
             }
         }

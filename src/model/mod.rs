@@ -183,7 +183,7 @@ impl UNet {
 
     fn check_sample_hw(&self, h: usize, w: usize) -> Result<(), ModelError> {
         let factor = 1 << self.config.downsamples();
-        if h == 0 || w == 0 || h % factor != 0 || w % factor != 0 {
+        if h == 0 || w == 0 || !h.is_multiple_of(factor) || !w.is_multiple_of(factor) {
             return Err(ModelError::SampleSize {
                 height: h,
                 width: w,

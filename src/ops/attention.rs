@@ -32,7 +32,7 @@ struct Params {
 
 impl Attention {
     pub fn new(n: usize, c: usize, t: usize, heads: usize) -> Result<Self, ShapeError> {
-        if heads == 0 || c % heads != 0 {
+        if heads == 0 || !c.is_multiple_of(heads) {
             return Err(shape_err(
                 "attention",
                 format!("{c} channels cannot be split into {heads} heads"),

@@ -30,7 +30,7 @@ struct Params {
 
 impl GroupNorm {
     pub fn new(n: usize, c: usize, hw: usize, groups: usize, eps: f32, silu: bool) -> Result<Self, ShapeError> {
-        if groups == 0 || c % groups != 0 {
+        if groups == 0 || !c.is_multiple_of(groups) {
             return Err(shape_err(
                 "group_norm",
                 format!("{c} channels cannot be split into {groups} groups"),

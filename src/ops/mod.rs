@@ -20,7 +20,7 @@ pub use conv2d::{Conv2d, TimeBias};
 pub use group_norm::GroupNorm;
 pub use linear::Linear;
 pub use scheduler_step::SchedulerStep;
-pub use to_rgba8::ToRgba8;
+pub use to_rgba8::{to_byte, ToRgba8};
 pub use upsample::Upsample2x;
 
 use crate::gpu::kernel_grid;

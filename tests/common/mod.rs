@@ -32,7 +32,9 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     let mut bad = 0usize;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();
-        if !(err <= atol + rtol * w.abs()) {
+        // NaN compares false, so it counts as out of tolerance.
+        let within = err <= atol + rtol * w.abs();
+        if !within {
             bad += 1;
             if worst.is_none_or(|(_, e)| err > e || e.is_nan()) {
                 worst = Some((i, err));

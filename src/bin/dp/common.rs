@@ -1,0 +1,179 @@
+//! What the commands share: loading a model folder, `.npy` files, the GPU, and turning library
+//! errors into `error:` lines with hints.
+
+use crate::CliError;
+use diffusion_playground::gpu::{Gpu, GpuError};
+use diffusion_playground::model::{Checkpoint, ModelError};
+use diffusion_playground::npy;
+use diffusion_playground::unet::UNetError;
+use std::path::{Path, PathBuf};
+
+/// `--model` when none is given.
+pub const DEFAULT_MODEL: &str = "models/emoji32";
+
+const MODEL_HINT: &str = "pass --model DIR, a diffusers UNet2DModel folder with config.json and \
+                          diffusion_pytorch_model.safetensors (e.g. --model tests/fixtures/models/tiny)";
+
+/// The `--model` folder and whether it is the default.
+pub fn model_dir(given: Option<PathBuf>) -> (PathBuf, bool) {
+    match given {
+        Some(p) => (p, false),
+        None => (PathBuf::from(DEFAULT_MODEL), true),
+    }
+}
+
+/// Loads a model folder, saying plainly which path is missing.
+pub fn load_checkpoint(dir: &Path, defaulted: bool) -> Result<Checkpoint, CliError> {
+    check_model_dir(dir, defaulted)?;
+    Checkpoint::from_dir(dir).map_err(|e| model_error(e, dir))
+}
+
+/// Refuses a `--model` that does not exist or is not a folder.
+pub fn check_model_dir(dir: &Path, defaulted: bool) -> Result<(), CliError> {
+    if !dir.exists() {
+        let why = if defaulted {
+            " (the default of --model; no --model was given)"
+        } else {
+            ""
+        };
+        return Err(CliError::failed(
+            format!("model folder `{}` does not exist{why}", dir.display()),
+            MODEL_HINT,
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(CliError::failed(
+            format!("--model `{}` is a file, not a folder", dir.display()),
+            MODEL_HINT,
+        ));
+    }
+    Ok(())
+}
+
+/// A model loading error with a hint for the command line.
+pub fn model_error(e: ModelError, dir: &Path) -> CliError {
+    let hint = match &e {
+        ModelError::Pickle { .. } => format!(
+            "only safetensors weights are loaded: save diffusion_pytorch_model.safetensors into `{}`",
+            dir.display()
+        ),
+        ModelError::MissingFile { .. } => MODEL_HINT.to_string(),
+        ModelError::Batch(_) => "use --batch between 1 and 1024".to_string(),
+        ModelError::SampleSize { .. } => {
+            "give an input whose height and width are divisible by that factor".to_string()
+        }
+        _ => format!(
+            "`{}` must hold a diffusers UNet2DModel checkpoint this engine supports; \
+             `dp info --model DIR` shows what it reads",
+            dir.display()
+        ),
+    };
+    CliError::failed(format!("cannot load the model: {e}"), hint)
+}
+
+/// Reads a float32 `.npy` given with `flag`, naming the file in errors.
+pub fn read_npy(path: &Path, flag: &str) -> Result<npy::Array, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::failed(
+            format!("cannot read {flag} `{}`: {e}", path.display()),
+            format!("check the path given to {flag}"),
+        )
+    })?;
+    npy::read(&bytes).map_err(|e| {
+        CliError::failed(
+            format!("{flag} `{}` is not a usable .npy file: {e}", path.display()),
+            "save a float32 C-ordered array with numpy.save",
+        )
+    })
+}
+
+/// Writes an output file, naming it in errors.
+pub fn write_file(path: &Path, bytes: &[u8], flag: &str) -> Result<(), CliError> {
+    std::fs::write(path, bytes).map_err(|e| {
+        CliError::failed(
+            format!("cannot write {flag} `{}`: {e}", path.display()),
+            "check that the folder exists and is writable",
+        )
+    })
+}
+
+/// Refuses, before any work, an output path whose folder does not exist.
+pub fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent {
+        if !dir.is_dir() {
+            return Err(CliError::failed(
+                format!(
+                    "cannot write {flag} `{}`: folder `{}` does not exist",
+                    path.display(),
+                    dir.display()
+                ),
+                format!(
+                    "create it first (mkdir -p {}) or choose another path",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    if path.is_dir() {
+        return Err(CliError::failed(
+            format!("{flag} `{}` is a folder", path.display()),
+            format!("give {flag} a file name, e.g. {}/out", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the GPU.
+pub fn gpu() -> Result<Gpu, CliError> {
+    pollster::block_on(Gpu::new()).map_err(gpu_error)
+}
+
+pub fn gpu_error(e: GpuError) -> CliError {
+    let hint = match &e {
+        GpuError::NoAdapter(_) => "install a Vulkan/Metal/DX12 driver, or run `dp forward --cpu`",
+        GpuError::BufferTooLarge { .. } => "use a smaller --batch",
+        _ => "rerun; if it persists, try another adapter with WGPU_ADAPTER_NAME or WGPU_BACKEND",
+    };
+    CliError::failed(e, hint)
+}
+
+pub fn unet_error(e: UNetError, dir: &Path) -> CliError {
+    match e {
+        UNetError::Model(m) => model_error(m, dir),
+        UNetError::Gpu(g) => gpu_error(g),
+    }
+}
+
+/// `(2, 3, 16, 16)`, as numpy prints shapes.
+pub fn shape_str(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// 177091 -> `177,091`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Milliseconds of a duration.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

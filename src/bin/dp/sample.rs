@@ -1,0 +1,455 @@
+//! `dp sample`: DDPM / DDIM sampling on the GPU, with a grid PNG, a trajectory strip and the
+//! final x as `.npy`.
+
+use crate::args::{opt, Flag, Parsed};
+use crate::common::{self, ms, shape_str};
+use crate::CliError;
+use diffusion_playground::image::{self, Image};
+use diffusion_playground::npy;
+use diffusion_playground::sampler::{GpuSampler, View};
+use diffusion_playground::scheduler::{
+    DdpmVariance, Sampler, Schedule, SchedulerConfig, SchedulerError,
+};
+use diffusion_playground::unet::GpuWeights;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const HELP: &str = "\
+dp sample: generate a batch of images with DDPM or DDIM sampling on the GPU
+
+Usage: dp sample [OPTIONS] --out grid.png
+
+Model and scheduler:
+  --model DIR               diffusers UNet2DModel folder [default: models/emoji32]
+  --scheduler-config FILE   use this scheduler_config.json instead of the model folder's
+                            (with neither: diffusers' DDPMScheduler defaults)
+Sampling:
+  --sampler ddpm|ddim       the reverse process [default: ddim]
+  --steps N                 inference steps, 1 to num_train_timesteps [default: 50]
+  --eta E                   DDIM only: noise scale in [0, 1], 0 = deterministic [default: 0]
+  --variance fixed_small|fixed_large
+                            DDPM only: posterior variance [default: the scheduler config's
+                            variance_type]
+  --seed S                  seed of x_T and of the per-step noise, 0 to 2^64-1 [default: 0]
+  --batch B                 images per run, 1 to 1024 [default: 1, or --init-noise's batch]
+  --init-noise FILE.npy     start from this x_T instead of the seeded one: float32
+                            (B, C, H, W) matching the model's sample shape
+Output (at least one):
+  --out FILE.png            the final batch as a near-square grid (ceil(sqrt(B)) columns),
+                            upscaled with nearest neighbour to at least 64 px per image
+  --trajectory FILE.png     image 0's x_t (top row) and predicted x_0 (bottom row) at about
+                            10 evenly spaced steps, first and last included
+  --save-npy FILE.npy       the final x as float32 (B, C, H, W)
+
+Prints the time of every step and a summary. Image k of a batch is the same for every batch
+size with the same seed.
+
+Examples:
+  dp sample --model models/emoji32 --steps 50 --batch 16 --out grid.png
+  dp sample --model DIR --sampler ddpm --steps 1000 --seed 7 --out grid.png --trajectory strip.png";
+
+const FLAGS: &[Flag] = &[
+    opt("--model", "DIR"),
+    opt("--scheduler-config", "FILE"),
+    opt("--sampler", "ddpm|ddim"),
+    opt("--steps", "N"),
+    opt("--eta", "E"),
+    opt("--variance", "fixed_small|fixed_large"),
+    opt("--seed", "S"),
+    opt("--batch", "B"),
+    opt("--init-noise", "FILE.npy"),
+    opt("--out", "FILE.png"),
+    opt("--trajectory", "FILE.png"),
+    opt("--save-npy", "FILE.npy"),
+];
+
+/// Columns of the trajectory strip (at most).
+const TRAJECTORY_COLUMNS: usize = 10;
+/// Smallest shown size of one image, in pixels.
+const MIN_CELL_PX: usize = 64;
+/// Gap between the strip's cells, in pixels.
+const GAP_PX: usize = 2;
+
+/// Which reverse process, before the scheduler config is known.
+enum Choice {
+    Ddpm(Option<DdpmVariance>),
+    Ddim(f32),
+}
+
+struct Options {
+    model: PathBuf,
+    model_defaulted: bool,
+    scheduler_config: Option<PathBuf>,
+    choice: Choice,
+    steps: usize,
+    seed: u64,
+    batch: Option<usize>,
+    init_noise: Option<PathBuf>,
+    out: Option<PathBuf>,
+    trajectory: Option<PathBuf>,
+    save_npy: Option<PathBuf>,
+}
+
+fn parse(argv: &[String]) -> Result<Options, CliError> {
+    let p = Parsed::new("sample", FLAGS, argv)?;
+    let sampler = p.choice("--sampler", &["ddim", "ddpm"])?.unwrap_or("ddim");
+    let steps = p
+        .number::<usize>("--steps", "a whole number of steps, e.g. 50")?
+        .unwrap_or(50);
+    if steps == 0 {
+        return Err(CliError::usage(
+            "`--steps` is 0, but sampling needs at least one step",
+            "use e.g. `--steps 50` (1 to the model's num_train_timesteps, usually 1000)",
+        ));
+    }
+    let eta = p.number::<f32>("--eta", "a number in [0, 1], e.g. 0 or 1")?;
+    let variance = p.choice("--variance", &["fixed_small", "fixed_large"])?;
+    let choice = match sampler {
+        "ddpm" => {
+            if eta.is_some() {
+                return Err(CliError::usage(
+                    "`--eta` only applies to DDIM, but --sampler is ddpm",
+                    "drop --eta, or use `--sampler ddim --eta E`",
+                ));
+            }
+            Choice::Ddpm(variance.map(|v| match v {
+                "fixed_large" => DdpmVariance::FixedLarge,
+                _ => DdpmVariance::FixedSmall,
+            }))
+        }
+        _ => {
+            if variance.is_some() {
+                return Err(CliError::usage(
+                    "`--variance` only applies to DDPM, but --sampler is ddim",
+                    "drop --variance, or use `--sampler ddpm --variance fixed_small|fixed_large`",
+                ));
+            }
+            let eta = eta.unwrap_or(0.0);
+            if !(0.0..=1.0).contains(&eta) {
+                return Err(CliError::usage(
+                    format!("`--eta` is {eta}, but DDIM's eta must be in [0, 1]"),
+                    "use --eta 0 for deterministic DDIM, up to --eta 1 for DDPM-like noise",
+                ));
+            }
+            Choice::Ddim(eta)
+        }
+    };
+    let seed = p
+        .number::<u64>("--seed", "a whole number from 0 to 18446744073709551615")?
+        .unwrap_or(0);
+    let batch = p.number::<usize>("--batch", "a whole number of images from 1 to 1024")?;
+    if let Some(b) = batch {
+        if b == 0 || b > 1024 {
+            return Err(CliError::usage(
+                format!("`--batch` is {b}, but it must be 1 to 1024"),
+                "use e.g. `--batch 16`",
+            ));
+        }
+    }
+    let (model, model_defaulted) = common::model_dir(p.path("--model"));
+    let opts = Options {
+        model,
+        model_defaulted,
+        scheduler_config: p.path("--scheduler-config"),
+        choice,
+        steps,
+        seed,
+        batch,
+        init_noise: p.path("--init-noise"),
+        out: p.path("--out"),
+        trajectory: p.path("--trajectory"),
+        save_npy: p.path("--save-npy"),
+    };
+    if opts.out.is_none() && opts.trajectory.is_none() && opts.save_npy.is_none() {
+        return Err(CliError::usage(
+            "nothing to write: give --out, --trajectory or --save-npy",
+            "e.g. `dp sample --out grid.png`",
+        ));
+    }
+    Ok(opts)
+}
+
+/// The scheduler config: `--scheduler-config`, else the folder's, else DDPMScheduler defaults.
+fn scheduler_config(
+    opts: &Options,
+    folder: Option<SchedulerConfig>,
+) -> Result<(SchedulerConfig, String), CliError> {
+    if let Some(path) = &opts.scheduler_config {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::failed(
+                format!("cannot read --scheduler-config `{}`: {e}", path.display()),
+                "check the path given to --scheduler-config",
+            )
+        })?;
+        let config = SchedulerConfig::from_json_str(&text).map_err(|e| {
+            CliError::failed(
+                format!("--scheduler-config `{}`: {e}", path.display()),
+                "give a diffusers scheduler_config.json (DDPMScheduler or DDIMScheduler)",
+            )
+        })?;
+        return Ok((config, path.display().to_string()));
+    }
+    Ok(match folder {
+        Some(c) => (c, "the model folder's scheduler_config.json".into()),
+        None => (
+            SchedulerConfig::default(),
+            "DDPMScheduler defaults (the model folder has no scheduler_config.json)".into(),
+        ),
+    })
+}
+
+fn plan_error(e: SchedulerError) -> CliError {
+    match &e {
+        SchedulerError::InvalidStepCount { max, .. } => {
+            CliError::usage(e.to_string(), format!("use --steps between 1 and {max}"))
+        }
+        SchedulerError::InvalidEta { .. } => {
+            CliError::usage(e.to_string(), "use --eta between 0 and 1")
+        }
+        SchedulerError::TimestepOutOfRange { .. } => {
+            CliError::usage(e.to_string(), "choose another --steps value")
+        }
+        _ => CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        ),
+    }
+}
+
+/// About `TRAJECTORY_COLUMNS` step indices spread evenly over `0..steps`, first and last included.
+fn trajectory_steps(steps: usize) -> Vec<usize> {
+    let k = TRAJECTORY_COLUMNS.min(steps);
+    let mut picked: Vec<usize> = if k <= 1 {
+        vec![steps - 1]
+    } else {
+        (0..k)
+            .map(|j| ((j * (steps - 1)) as f64 / (k - 1) as f64).round() as usize)
+            .collect()
+    };
+    picked.dedup();
+    picked
+}
+
+fn image_error(e: image::ImageError) -> CliError {
+    CliError::failed(
+        e,
+        "this is a bug in dp; please report it with the command line",
+    )
+}
+
+pub fn run(argv: &[String]) -> Result<(), CliError> {
+    let opts = parse(argv)?;
+    for (path, flag) in [
+        (&opts.out, "--out"),
+        (&opts.trajectory, "--trajectory"),
+        (&opts.save_npy, "--save-npy"),
+    ] {
+        if let Some(path) = path {
+            common::check_output(path, flag)?;
+        }
+    }
+    let checkpoint = common::load_checkpoint(&opts.model, opts.model_defaulted)?;
+    let (config, config_source) = scheduler_config(&opts, checkpoint.scheduler.clone())?;
+    let unet = checkpoint.unet;
+    let schedule = Schedule::new(&config).map_err(|e| {
+        CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        )
+    })?;
+    let sampler = match opts.choice {
+        Choice::Ddpm(v) => Sampler::Ddpm {
+            variance: v.unwrap_or_else(|| DdpmVariance::from_config(&config)),
+        },
+        Choice::Ddim(eta) => Sampler::Ddim { eta },
+    };
+    let plan = schedule.plan(sampler, opts.steps).map_err(plan_error)?;
+
+    let [c, h, w] = unet.sample_shape();
+    let init = match &opts.init_noise {
+        None => None,
+        Some(path) => {
+            let a = common::read_npy(path, "--init-noise")?;
+            let fits =
+                a.shape.len() == 4 && a.shape[1..] == [c, h, w] && (1..=1024).contains(&a.shape[0]);
+            if !fits {
+                return Err(CliError::usage(
+                    format!(
+                        "--init-noise `{}` has shape {}, but this model samples (B, {c}, {h}, {w}) with B from 1 to 1024",
+                        path.display(),
+                        shape_str(&a.shape)
+                    ),
+                    format!("save x_T as float32 with shape (batch, {c}, {h}, {w})"),
+                ));
+            }
+            if let Some(b) = opts.batch {
+                if b != a.shape[0] {
+                    return Err(CliError::usage(
+                        format!(
+                            "--batch is {b} but --init-noise `{}` holds {} images",
+                            path.display(),
+                            a.shape[0]
+                        ),
+                        "drop --batch (the batch comes from the file) or make them agree",
+                    ));
+                }
+            }
+            Some(a)
+        }
+    };
+    let batch = init
+        .as_ref()
+        .map_or(opts.batch.unwrap_or(1), |a| a.shape[0]);
+
+    let sampler_desc = match sampler {
+        Sampler::Ddpm { variance } => format!("DDPM ({})", variance.as_str()),
+        Sampler::Ddim { eta } => format!("DDIM (eta {eta})"),
+    };
+    say!(
+        "model     {} ({} parameters, sample {c}x{h}x{w})",
+        opts.model.display(),
+        common::thousands(unet.parameter_count())
+    );
+    say!("scheduler {config_source}");
+    say!(
+        "sampling  {sampler_desc}, {} steps, batch {batch}, {}",
+        opts.steps,
+        match &opts.init_noise {
+            Some(p) => format!("x_T from {}", p.display()),
+            None => format!("seed {}", opts.seed),
+        }
+    );
+
+    let setup = Instant::now();
+    let gpu = common::gpu()?;
+    let weights =
+        GpuWeights::upload(&gpu, &unet).map_err(|e| common::unet_error(e, &opts.model))?;
+    let gs = GpuSampler::new(&gpu, &weights, &unet, batch)
+        .map_err(|e| common::unet_error(e, &opts.model))?;
+    match &init {
+        Some(a) => gs.set_sample(&gpu, &a.data),
+        None => gs.start(&gpu, opts.seed),
+    }
+    .map_err(common::gpu_error)?;
+    gs.wait(&gpu).map_err(common::gpu_error)?;
+    say!("adapter   {}", gpu.describe());
+    say!(
+        "setup     {:.1} ms (device, weights, kernels)",
+        ms(setup.elapsed())
+    );
+
+    let shape = [batch, c, h, w];
+    let per_image = c * h * w;
+    let scale = image::upscale_factor(h, w, MIN_CELL_PX);
+    let snapshots = if opts.trajectory.is_some() {
+        trajectory_steps(opts.steps)
+    } else {
+        Vec::new()
+    };
+    let (mut top, mut bottom) = (Vec::new(), Vec::new());
+    let mut step_times = Vec::with_capacity(opts.steps);
+    let mut readback = Duration::ZERO;
+    let width = opts.steps.to_string().len();
+    for (i, &t) in plan.timesteps.iter().enumerate() {
+        let start = Instant::now();
+        gs.step(&gpu, &unet, &plan, i, opts.seed)
+            .map_err(common::gpu_error)?;
+        gs.wait(&gpu).map_err(common::gpu_error)?;
+        let took = start.elapsed();
+        step_times.push(took);
+        say!(
+            "step {:>width$}/{} t={t:<4} {:8.1} ms",
+            i + 1,
+            opts.steps,
+            ms(took)
+        );
+        if snapshots.contains(&i) {
+            let start = Instant::now();
+            let x = pollster::block_on(gs.read_sample(&gpu)).map_err(common::gpu_error)?;
+            let x0 = pollster::block_on(gs.read_x0(&gpu)).map_err(common::gpu_error)?;
+            readback += start.elapsed();
+            for (data, row) in [(&x, &mut top), (&x0, &mut bottom)] {
+                let img =
+                    image::batch_image(&data[..per_image], [1, c, h, w], 0).map_err(image_error)?;
+                row.push(img.upscale(scale));
+            }
+        }
+    }
+    let total: Duration = step_times.iter().sum();
+    let mut sorted = step_times.clone();
+    sorted.sort();
+    say!(
+        "total     {:.1} ms for {} steps: mean {:.2} ms/step, median {:.2}, fastest {:.2} ({})",
+        ms(total),
+        opts.steps,
+        ms(total) / opts.steps as f64,
+        ms(sorted[sorted.len() / 2]),
+        ms(sorted[0]),
+        gpu.describe()
+    );
+
+    if let Some(path) = &opts.save_npy {
+        let x = pollster::block_on(gs.read_sample(&gpu)).map_err(common::gpu_error)?;
+        common::write_file(path, &npy::write(&shape, &x), "--save-npy")?;
+        say!(
+            "wrote     {} (float32 {})",
+            path.display(),
+            shape_str(&shape)
+        );
+    }
+    if let Some(path) = &opts.out {
+        let start = Instant::now();
+        let rgba =
+            pollster::block_on(gs.read_rgba(&gpu, View::Sample)).map_err(common::gpu_error)?;
+        readback += start.elapsed();
+        let (gw, gh) = gs.grid_size();
+        let grid = Image::from_rgba(gw, gh, rgba)
+            .map_err(image_error)?
+            .upscale(scale);
+        write_png(&grid, path, "--out")?;
+        say!(
+            "wrote     {} ({}x{} px: {}x{} grid of {h}x{w} images, upscaled {scale}x)",
+            path.display(),
+            grid.width,
+            grid.height,
+            gw / w,
+            gh / h
+        );
+    }
+    if let Some(path) = &opts.trajectory {
+        let strip =
+            image::compose(&[top, bottom], GAP_PX, [255, 255, 255, 255]).map_err(image_error)?;
+        write_png(&strip, path, "--trajectory")?;
+        let shown: Vec<String> = snapshots.iter().map(|i| (i + 1).to_string()).collect();
+        say!(
+            "wrote     {} ({}x{} px: image 0, x_t above predicted x_0, after steps {})",
+            path.display(),
+            strip.width,
+            strip.height,
+            shown.join(", ")
+        );
+    }
+    if readback > Duration::ZERO {
+        say!("read-back {:.1} ms (not in the step times)", ms(readback));
+    }
+    Ok(())
+}
+
+fn write_png(img: &Image, path: &Path, flag: &str) -> Result<(), CliError> {
+    let bytes = img.to_png().map_err(image_error)?;
+    common::write_file(path, &bytes, flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trajectory_steps;
+
+    #[test]
+    fn trajectory_spans_the_run() {
+        assert_eq!(trajectory_steps(1), vec![0]);
+        assert_eq!(trajectory_steps(3), vec![0, 1, 2]);
+        assert_eq!(trajectory_steps(10), (0..10).collect::<Vec<_>>());
+        let t = trajectory_steps(1000);
+        assert_eq!((t.len(), t[0], t[9]), (10, 0, 999));
+    }
+}

@@ -1,0 +1,498 @@
+//! The `dp` binary end to end: results against the diffusers fixtures, the pictures it writes,
+//! and its errors (a message naming the problem, a non-zero exit code, never a panic).
+
+use diffusion_playground::npy;
+use diffusion_playground::ops::ToRgba8;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(path: &str) -> String {
+    root()
+        .join("tests/fixtures")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A fresh folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("dp-cli-{}-{n}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dp_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dp"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("failed to start dp")
+}
+
+fn dp(args: &[&str]) -> Output {
+    dp_in(&root(), args)
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts success and returns stdout.
+fn ok(out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert!(
+        out.status.success(),
+        "dp failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+/// Asserts a clean failure with exit code `code` whose `error:` message mentions every needle.
+fn fails(out: &Output, code: i32, needles: &[&str]) {
+    let (stdout, stderr) = text(out);
+    let all = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!all.contains("panicked"), "dp panicked\n{all}");
+    assert_eq!(out.status.code(), Some(code), "wrong exit code\n{all}");
+    let message: String = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: ") || l.starts_with("hint: "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(message.contains("error: "), "no `error:` line\n{all}");
+    assert!(message.contains("hint: "), "no `hint:` line\n{all}");
+    for needle in needles {
+        assert!(
+            message.to_lowercase().contains(&needle.to_lowercase()),
+            "the message does not mention `{needle}`\n{all}"
+        );
+    }
+}
+
+fn read_npy(path: &str) -> npy::Array {
+    npy::read(&std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+fn max_abs(a: &[f32]) -> f32 {
+    a.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// |got - want| <= tol everywhere, with the shapes equal.
+fn assert_close(what: &str, got: &npy::Array, want: &npy::Array, tol: f32) {
+    assert_eq!(got.shape, want.shape, "{what}: shape");
+    let worst = got
+        .data
+        .iter()
+        .zip(&want.data)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0f32, |m, d| if d.is_nan() { f32::NAN } else { m.max(d) });
+    assert!(worst <= tol, "{what}: max |diff| {worst} > tolerance {tol}");
+}
+
+fn png_rgba(path: &str) -> (u32, u32, Vec<u8>) {
+    let file = std::io::BufReader::new(
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}")),
+    );
+    let mut reader = png::Decoder::new(file).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.bit_depth, png::BitDepth::Eight, "{path}");
+    assert_eq!(info.color_type, png::ColorType::Rgba, "{path}");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+fn fixture_timestep(model: &str) -> String {
+    let text = std::fs::read_to_string(fixture(&format!("models/{model}/timestep.json"))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["timestep"].as_i64().unwrap().to_string()
+}
+
+fn forward_matches_expected(extra: &[&str]) {
+    let tmp = TempDir::new("forward");
+    let out = tmp.path("eps.npy");
+    let model = fixture("models/cifar_topology");
+    let input = fixture("models/cifar_topology/input.npy");
+    let t = fixture_timestep("cifar_topology");
+    let mut args = vec![
+        "forward",
+        "--model",
+        &model,
+        "--input",
+        &input,
+        "--timestep",
+        &t,
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    let stdout = ok(&dp(&args));
+    assert!(stdout.contains("ms"), "no timing in\n{stdout}");
+    let want = read_npy(&fixture("models/cifar_topology/expected.npy"));
+    assert_close("forward", &read_npy(&out), &want, 1e-3);
+}
+
+#[test]
+fn forward_on_the_gpu_matches_diffusers() {
+    forward_matches_expected(&[]);
+}
+
+#[test]
+fn forward_on_the_cpu_matches_diffusers() {
+    forward_matches_expected(&["--cpu"]);
+}
+
+/// DDIM eta 0 from the fixture's x_T with the fixture's scheduler config; returns (got, want).
+fn ddim_run(trajectory: &str) -> (npy::Array, npy::Array) {
+    let tmp = TempDir::new("ddim");
+    let out = tmp.path("final.npy");
+    let model = fixture("models/tiny");
+    let config = fixture(&format!("{trajectory}/scheduler_config.json"));
+    let x_t = fixture(&format!("{trajectory}/x_T.npy"));
+    let stdout = ok(&dp(&[
+        "sample",
+        "--model",
+        &model,
+        "--scheduler-config",
+        &config,
+        "--sampler",
+        "ddim",
+        "--eta",
+        "0",
+        "--steps",
+        "10",
+        "--init-noise",
+        &x_t,
+        "--save-npy",
+        &out,
+    ]));
+    assert!(
+        stdout.contains("step 10/10"),
+        "no per-step timing in\n{stdout}"
+    );
+    assert!(stdout.contains("ms/step"), "no summary in\n{stdout}");
+    (
+        read_npy(&out),
+        read_npy(&fixture(&format!("{trajectory}/final.npy"))),
+    )
+}
+
+#[test]
+fn ddim_sampling_matches_diffusers_unclipped() {
+    let (got, want) = ddim_run("ddim_trajectory");
+    // |x| reaches ~240 here and eps errors are amplified by 1/sqrt(abar): relative tolerance.
+    let tol = 1e-4 * max_abs(&want.data) + 1e-3;
+    assert_close("ddim_trajectory final", &got, &want, tol);
+}
+
+#[test]
+fn ddim_sampling_matches_diffusers_clipped() {
+    let (got, want) = ddim_run("ddim_trajectory_clip");
+    assert_close("ddim_trajectory_clip final", &got, &want, 1e-3);
+}
+
+#[test]
+fn sample_writes_a_grid_and_a_trajectory_strip() {
+    let tmp = TempDir::new("png");
+    let (grid, strip, x) = (
+        tmp.path("grid.png"),
+        tmp.path("strip.png"),
+        tmp.path("x.npy"),
+    );
+    let model = fixture("models/tiny");
+    let stdout = ok(&dp(&[
+        "sample",
+        "--model",
+        &model,
+        "--steps",
+        "12",
+        "--batch",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        &grid,
+        "--trajectory",
+        &strip,
+        "--save-npy",
+        &x,
+    ]));
+    assert!(stdout.contains("step 12/12"), "{stdout}");
+
+    // 5 images of 16x16: 3 columns x 2 rows, upscaled 4x to 64 px per image.
+    let (w, h, pixels) = png_rgba(&grid);
+    assert_eq!((w, h), (3 * 64, 2 * 64));
+    // The grid is the saved final x through diffusers' float -> u8 mapping.
+    let x = read_npy(&x);
+    assert_eq!(x.shape, vec![5, 3, 16, 16]);
+    let layout = ToRgba8::new([5, 3, 16, 16]).unwrap();
+    let mut want = vec![0u32; layout.output_len()];
+    layout.cpu(&x.data, &mut want);
+    for y in 0..h as usize {
+        for x in 0..w as usize {
+            let got = &pixels[(y * w as usize + x) * 4..][..4];
+            let want = want[(y / 4) * layout.width() + x / 4].to_le_bytes();
+            assert_eq!(got, want, "grid pixel ({x}, {y})");
+        }
+    }
+
+    // 12 steps -> 10 columns; two rows; 64 px cells with 2 px gaps.
+    let (w, h, _) = png_rgba(&strip);
+    assert_eq!((w, h), (10 * 64 + 9 * 2, 2 * 64 + 2));
+}
+
+#[test]
+fn sample_with_ddpm_and_one_step_works() {
+    let tmp = TempDir::new("ddpm");
+    let grid = tmp.path("g.png");
+    let strip = tmp.path("s.png");
+    let model = fixture("models/multihead_gray");
+    let stdout = ok(&dp(&[
+        "sample",
+        "--model",
+        &model,
+        "--sampler",
+        "ddpm",
+        "--variance",
+        "fixed_large",
+        "--steps",
+        "1",
+        "--out",
+        &grid,
+        "--trajectory",
+        &strip,
+    ]));
+    assert!(stdout.contains("DDPM (fixed_large)"), "{stdout}");
+    // One 12x12 grey image, upscaled 6x to 72 px.
+    assert_eq!(png_rgba(&grid).0, 72);
+    let (w, h, _) = png_rgba(&strip);
+    assert_eq!((w, h), (72, 2 * 72 + 2));
+}
+
+#[test]
+fn info_describes_a_checkpoint() {
+    let model = fixture("models/tiny");
+    let stdout = ok(&dp(&["info", "--model", &model]));
+    for needle in [
+        "177,091",
+        "F32",
+        "(3, 16, 16)",
+        "DDPMScheduler",
+        "clip_sample true",
+    ] {
+        assert!(stdout.contains(needle), "`{needle}` missing from\n{stdout}");
+    }
+    let model = fixture("models/tiny_f16");
+    let stdout = ok(&dp(&["info", "--model", &model]));
+    assert!(stdout.contains("F16"), "{stdout}");
+    assert!(stdout.contains("DDPMScheduler defaults"), "{stdout}");
+}
+
+#[test]
+fn help_is_printed() {
+    for args in [
+        &["--help"][..],
+        &["help"],
+        &["help", "sample"],
+        &["sample", "--help"],
+        &["forward", "-h"],
+    ] {
+        let stdout = ok(&dp(args));
+        assert!(stdout.contains("Usage"), "{args:?}: {stdout}");
+    }
+    let stdout = ok(&dp(&["sample", "--help"]));
+    for flag in [
+        "--scheduler-config",
+        "--init-noise",
+        "--trajectory",
+        "--save-npy",
+        "--variance",
+    ] {
+        assert!(stdout.contains(flag), "{flag} not in sample --help");
+    }
+}
+
+#[test]
+fn missing_model_folder_is_named() {
+    let tmp = TempDir::new("missing");
+    let missing = tmp.path("no-such-model");
+    fails(
+        &dp(&["sample", "--model", &missing, "--out", &tmp.path("g.png")]),
+        1,
+        &["no-such-model", "--model"],
+    );
+    fails(
+        &dp(&["info", "--model", &missing]),
+        1,
+        &["no-such-model", "does not exist"],
+    );
+    // Without --model the default is used, and the message says so.
+    fails(&dp_in(&tmp.0, &["info"]), 1, &["models/emoji32", "--model"]);
+}
+
+#[test]
+fn pickled_weights_are_refused_with_a_safetensors_hint() {
+    let tmp = TempDir::new("bin-only");
+    std::fs::copy(
+        fixture("models/tiny/config.json"),
+        tmp.0.join("config.json"),
+    )
+    .unwrap();
+    std::fs::write(tmp.0.join("diffusion_pytorch_model.bin"), b"").unwrap();
+    let dir = tmp.0.display().to_string();
+    fails(
+        &dp(&["sample", "--model", &dir, "--out", &tmp.path("g.png")]),
+        1,
+        &["safetensors", ".bin"],
+    );
+    fails(&dp(&["info", "--model", &dir]), 1, &["safetensors"]);
+}
+
+#[test]
+fn bad_numbers_are_refused() {
+    let tmp = TempDir::new("numbers");
+    let model = fixture("models/tiny");
+    let out = tmp.path("g.png");
+    let sample = |extra: &[&str]| {
+        let mut args = vec!["sample", "--model", &model, "--out", &out];
+        args.extend_from_slice(extra);
+        dp(&args)
+    };
+    fails(&sample(&["--steps", "0"]), 2, &["--steps"]);
+    fails(&sample(&["--steps", "1001"]), 2, &["1001", "1000"]);
+    fails(&sample(&["--steps", "ten"]), 2, &["--steps", "ten"]);
+    fails(&sample(&["--eta", "2"]), 2, &["--eta", "[0, 1]"]);
+    fails(&sample(&["--eta", "nan"]), 2, &["--eta"]);
+    fails(&sample(&["--seed", "-1"]), 2, &["--seed"]);
+    fails(&sample(&["--batch", "0"]), 2, &["--batch"]);
+    fails(&sample(&["--sampler", "euler"]), 2, &["--sampler", "euler"]);
+    fails(
+        &sample(&["--sampler", "ddpm", "--eta", "0.5"]),
+        2,
+        &["--eta", "ddpm"],
+    );
+    assert!(
+        !Path::new(&out).exists(),
+        "a refused command wrote its output"
+    );
+}
+
+#[test]
+fn bad_command_lines_are_refused() {
+    let model = fixture("models/tiny");
+    fails(&dp(&[]), 2, &["command"]);
+    fails(&dp(&["sampel"]), 2, &["sampel", "dp sample"]);
+    fails(
+        &dp(&["sample", "--model", &model, "--bogus", "1"]),
+        2,
+        &["--bogus"],
+    );
+    fails(
+        &dp(&["sample", "--model", &model, "--stpes", "5"]),
+        2,
+        &["--stpes", "--steps"],
+    );
+    fails(
+        &dp(&["sample", "--model", &model, "--out"]),
+        2,
+        &["--out", "value"],
+    );
+    fails(&dp(&["sample", "--model", &model]), 2, &["--out"]);
+    fails(
+        &dp(&[
+            "sample", "--model", &model, "--steps", "5", "--steps", "6", "--out", "x.png",
+        ]),
+        2,
+        &["--steps"],
+    );
+    fails(
+        &dp(&[
+            "forward",
+            "--model",
+            &model,
+            "--timestep",
+            "1",
+            "--out",
+            "x.npy",
+        ]),
+        2,
+        &["--input"],
+    );
+    fails(&dp(&["info", "stray"]), 2, &["stray"]);
+}
+
+#[test]
+fn init_noise_of_the_wrong_shape_is_refused() {
+    let tmp = TempDir::new("init-noise");
+    let model = fixture("models/tiny");
+    let out = tmp.path("g.png");
+    let small = tmp.path("small.npy");
+    std::fs::write(&small, npy::write(&[1, 3, 8, 8], &[0.0; 3 * 64])).unwrap();
+    let flat = tmp.path("flat.npy");
+    std::fs::write(&flat, npy::write(&[768], &[0.0; 768])).unwrap();
+    let not_npy = fixture("models/tiny/config.json");
+    let sample = |noise: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sample",
+            "--model",
+            &model,
+            "--out",
+            &out,
+            "--init-noise",
+            noise,
+        ];
+        args.extend_from_slice(extra);
+        dp(&args)
+    };
+    fails(&sample(&small, &[]), 2, &["(1, 3, 8, 8)", "(B, 3, 16, 16)"]);
+    fails(&sample(&flat, &[]), 2, &["(768,)"]);
+    fails(&sample(&not_npy, &[]), 1, &["config.json", ".npy"]);
+    fails(
+        &sample(&fixture("ddim_trajectory/x_T.npy"), &["--batch", "3"]),
+        2,
+        &["--batch", "2"],
+    );
+    // forward takes any size the downsamplings divide, but not 6x6 (tiny halves twice).
+    let odd = tmp.path("odd.npy");
+    std::fs::write(&odd, npy::write(&[1, 3, 6, 6], &[0.0; 3 * 36])).unwrap();
+    fails(
+        &dp(&[
+            "forward",
+            "--model",
+            &model,
+            "--input",
+            &odd,
+            "--timestep",
+            "1",
+            "--out",
+            &tmp.path("e.npy"),
+        ]),
+        2,
+        &["6x6", "divisible"],
+    );
+}
