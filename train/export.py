@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Export the EMA weights of a training checkpoint as a diffusers model directory:
+
+  <out>/config.json                          UNet2DModel config
+  <out>/diffusion_pytorch_model.safetensors  F16 weights (from the EMA, not the raw model)
+  <out>/scheduler_config.json                DDPMScheduler config (linear betas, T=1000, epsilon)
+  <out>/README.md                            provenance and data licences
+
+Then it checks that the directory loads with UNet2DModel.from_pretrained and that the F16
+weights give the same noise prediction as the F32 EMA weights (within --tol, relative RMS).
+
+--ckpt accepts a ckpt-*.pt or ema-*.pt file, or a run dir (newest ckpt-*.pt in it).
+Only export into models/emoji32 once samples from the checkpoint are recognisably good.
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+from safetensors import safe_open
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train import DEFAULT_RUN_DIR, list_checkpoints  # noqa: E402
+
+MAX_BYTES = 8 * 1024 * 1024
+
+LICENCE_TEXT = """\
+## Training data and licences
+
+Trained on 32x32 renderings of the emoji images of the npm packages
+`emoji-datasource-twitter@16.0.0` and `emoji-datasource-google@16.0.0`
+(composited on white, downsampled from 64x64):
+
+- Twemoji graphics: Copyright Twitter/X, Inc. and other contributors, licensed under
+  CC-BY 4.0 (https://creativecommons.org/licenses/by/4.0/); source https://github.com/jdecked/twemoji
+- Noto Emoji graphics: Copyright Google Inc., licensed under the Apache License 2.0
+  (https://www.apache.org/licenses/LICENSE-2.0); source https://github.com/googlefonts/noto-emoji
+
+These weights are derived from those graphics; keep this attribution with them.
+"""
+
+
+def resolve_ckpt(path):
+    if os.path.isdir(path):
+        ck = list_checkpoints(path)
+        if not ck:
+            raise SystemExit(f"no ckpt-*.pt in {path}")
+        return ck[-1][1]
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", default=DEFAULT_RUN_DIR, help="checkpoint file or run dir (default: %(default)s)")
+    ap.add_argument("--out", required=True, help="output directory, e.g. models/emoji32")
+    ap.add_argument("--tol", type=float, default=1e-2, help="max relative RMS difference F16 vs F32 output")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+
+    path = resolve_ckpt(a.ckpt)
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    step = state["step"]
+    config = state["unet_config"]
+    print(f"{path}: step {step}")
+
+    ema32 = UNet2DModel(**config)
+    ema32.load_state_dict(state["ema"])
+    ema32.eval()
+    n_params = sum(p.numel() for p in ema32.parameters())
+
+    os.makedirs(a.out, exist_ok=True)
+    ema16 = UNet2DModel(**config)
+    ema16.load_state_dict(state["ema"])
+    ema16 = ema16.half().eval()
+    ema16.save_pretrained(a.out, safe_serialization=True)
+    sched = DDPMScheduler(**state["scheduler_config"])
+    sched.save_pretrained(a.out)
+
+    st_path = os.path.join(a.out, "diffusion_pytorch_model.safetensors")
+    for name in os.listdir(a.out):
+        os.chmod(os.path.join(a.out, name), 0o644)
+    size = os.path.getsize(st_path)
+    with safe_open(st_path, "pt") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+        n_tensors = len(list(f.keys()))
+    print(f"wrote {a.out}: {n_params} params ({n_params / 1e6:.3f} M), {n_tensors} tensors, dtypes {sorted(dtypes)}, "
+          f"{size} bytes ({size / 2**20:.2f} MiB)")
+    ok = True
+    if dtypes != {"F16"}:
+        print("FAIL: safetensors holds non-F16 tensors")
+        ok = False
+    if size > MAX_BYTES:
+        print(f"FAIL: {size} bytes > {MAX_BYTES}")
+        ok = False
+
+    with open(os.path.join(a.out, "README.md"), "w") as f:  # model card: provenance + attribution
+        f.write(f"""# emoji32: unconditional 32x32 emoji DDPM (diffusers UNet2DModel)
+
+- weights: EMA of training step {step}, stored as F16 ({n_params} parameters)
+- exported {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from `{os.path.basename(path)}`
+  by `train/export.py`; dataset sha256 `{state.get('data_sha256')}`
+- scheduler: DDPMScheduler, linear betas 1e-4..0.02, T=1000, epsilon prediction
+- images are RGB in [-1, 1] (white background)
+
+{LICENCE_TEXT}""")
+
+    # ---- checks
+    loaded = UNet2DModel.from_pretrained(a.out, low_cpu_mem_usage=False)  # loads the F16 file (upcast to the default F32 dtype)
+    loaded.eval()
+    loaded_dtype = next(loaded.parameters()).dtype
+    for k, v in loaded.state_dict().items():
+        if not torch.equal(v.float(), ema16.state_dict()[k].float()):
+            print(f"FAIL: reloaded tensor {k} differs")
+            ok = False
+            break
+    if loaded.config.block_out_channels != tuple(config["block_out_channels"]) and \
+            list(loaded.config.block_out_channels) != list(config["block_out_channels"]):
+        print("FAIL: reloaded config differs")
+        ok = False
+    sched2 = DDPMScheduler.from_pretrained(a.out)
+    assert sched2.config.num_train_timesteps == 1000 and sched2.config.prediction_type == "epsilon"
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 3, 32, 32, generator=g)
+    worst = 0.0
+    with torch.no_grad():
+        for t in (0, 10, 100, 250, 500, 750, 999):
+            tt = torch.full((8,), t, dtype=torch.long)
+            y32 = ema32(x, tt).sample
+            y16 = loaded.float()(x, tt).sample  # F16-rounded weights, F32 arithmetic
+            rel = ((y16 - y32).pow(2).mean().sqrt() / y32.pow(2).mean().sqrt()).item()
+            mx = (y16 - y32).abs().max().item()
+            worst = max(worst, rel)
+            print(f"  t={t:4d}: F16-weights vs F32 EMA: rel RMS {rel:.2e}, max abs {mx:.2e}")
+    print(f"from_pretrained dtype {loaded_dtype}; worst rel RMS {worst:.2e} (tol {a.tol:.0e})")
+    if worst > a.tol:
+        print("FAIL: F16 output differs too much")
+        ok = False
+    print("OK" if ok else "EXPORT CHECK FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
