@@ -1,0 +1,283 @@
+// The wasm engine for every playground on a page: loads the wasm module once, checks for
+// WebGPU, downloads a model's files (with progress, cached with the Cache API for the next
+// visit) and keeps one Engine per model URL, so several playgrounds share one GPU device and
+// one copy of the weights.
+
+/** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
+export const BASE_URL = new URL('./', import.meta.url);
+
+const WASM_MODULE_URL = new URL('./pkg/diffusion_playground.js', import.meta.url);
+const WASM_URL = new URL('./pkg/diffusion_playground_bg.wasm', import.meta.url);
+const CACHE_NAME = 'diffusion-playground-models-v1';
+const WEIGHTS = 'diffusion_pytorch_model.safetensors';
+
+/** WebGPU is missing or unusable: the page says so and what the reader can do. */
+export class WebGpuUnavailable extends Error {
+  constructor(reason) {
+    super(`WebGPU is not available: ${reason}`);
+    this.name = 'WebGpuUnavailable';
+    this.reason = reason;
+  }
+}
+
+let wasmPromise = null;
+
+/** The initialised wasm-bindgen module (`Engine`, `initialNoise`, ...). Loads once per page. */
+export function loadWasm() {
+  if (!wasmPromise) {
+    wasmPromise = (async () => {
+      const mod = await import(WASM_MODULE_URL.href);
+      // Explicit: the generated glue may not default to a path next to itself.
+      await mod.default({ module_or_path: WASM_URL });
+      return mod;
+    })();
+    wasmPromise.catch(() => {
+      wasmPromise = null;
+    });
+  }
+  return wasmPromise;
+}
+
+let gpuCheck = null;
+
+/** What the browser says about its adapter, e.g. "google swiftshader" ('' if it says nothing). */
+export let browserAdapter = '';
+
+/**
+ * Resolves when this browser can give a WebGPU adapter; rejects with WebGpuUnavailable
+ * (whose reason names what is missing) otherwise. Checked before any weights are downloaded.
+ */
+export function checkWebGpu() {
+  if (!gpuCheck) {
+    gpuCheck = (async () => {
+      if (!globalThis.isSecureContext) {
+        throw new WebGpuUnavailable('this page is not a secure context (WebGPU needs https:// or http://localhost)');
+      }
+      if (!navigator.gpu) {
+        throw new WebGpuUnavailable('this browser does not offer WebGPU (navigator.gpu is missing)');
+      }
+      let adapter = null;
+      try {
+        adapter = await navigator.gpu.requestAdapter();
+      } catch (e) {
+        throw new WebGpuUnavailable(`the request for a GPU adapter failed (${e.message || e})`);
+      }
+      if (!adapter) {
+        throw new WebGpuUnavailable('the browser has WebGPU but found no usable GPU adapter (it may be blocklisted or disabled)');
+      }
+      const i = adapter.info ?? {};
+      browserAdapter = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+    })();
+  }
+  return gpuCheck;
+}
+
+/** True when an engine error means the GPU itself failed (not the model or the settings). */
+export function isGpuFailure(message) {
+  return /device was lost|no WebGPU|adapter|refused to create a device/i.test(String(message));
+}
+
+/** The absolute URL of a model folder given relative to this module, e.g. "models/emoji32". */
+export function modelUrl(model) {
+  const url = new URL(model.replace(/\/*$/, '/'), BASE_URL);
+  if (url.origin !== BASE_URL.origin) {
+    throw new Error(`model ${model} is on another site; models must be served next to the playground`);
+  }
+  return url;
+}
+
+/** Names of the models shipped next to the page (`models/index.json`), or [] if none listed. */
+export async function listModels() {
+  try {
+    const r = await fetch(new URL('models/index.json', BASE_URL));
+    if (!r.ok) return [];
+    const names = await r.json();
+    return Array.isArray(names) ? names.filter((n) => typeof n === 'string').map((n) => `models/${n}`) : [];
+  } catch {
+    return [];
+  }
+}
+
+let cachePromise = null;
+
+/** The Cache API store, or null (said once on the console) where the browser does not offer one. */
+function openCache() {
+  if (!cachePromise) {
+    cachePromise = (async () => {
+      if (!('caches' in globalThis)) {
+        console.warn(
+          'diffusion-playground: the Cache API is unavailable here (it needs https:// or localhost); ' +
+            'model weights will be downloaded again on every visit.',
+        );
+        return null;
+      }
+      try {
+        return await caches.open(CACHE_NAME);
+      } catch (e) {
+        console.warn(`diffusion-playground: cannot open the Cache API store (${e.message || e}); weights will not be cached.`);
+        return null;
+      }
+    })();
+  }
+  return cachePromise;
+}
+
+/**
+ * A cached copy of `url` if the server still has the same file (compared by a HEAD request's
+ * ETag, Last-Modified and Content-Length); the cached copy as-is when the server cannot be asked.
+ */
+async function cachedIfFresh(cache, url) {
+  const hit = await cache.match(url);
+  if (!hit) return null;
+  try {
+    const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+    if (!head.ok) return hit;
+    for (const h of ['etag', 'last-modified', 'content-length']) {
+      const a = head.headers.get(h);
+      const b = hit.headers.get(h);
+      if (a && b && a !== b) {
+        console.info(`diffusion-playground: ${url} changed on the server; downloading it again.`);
+        await cache.delete(url);
+        return null;
+      }
+    }
+  } catch {
+    // Offline: the cached copy is the best there is.
+  }
+  return hit;
+}
+
+/**
+ * The bytes of `url` (from the cache when present), reporting `onProgress(loaded, total)` while
+ * downloading; `total` is 0 when the server sends no Content-Length. `optional` files resolve
+ * to null on 404. Returns {bytes, fromCache}.
+ */
+async function fetchBytes(url, { onProgress = () => {}, optional = false, cache = null } = {}) {
+  if (cache) {
+    const hit = await cachedIfFresh(cache, url);
+    if (hit) {
+      const bytes = new Uint8Array(await hit.arrayBuffer());
+      onProgress(bytes.length, bytes.length);
+      return { bytes, fromCache: true };
+    }
+  }
+  const response = await fetch(url);
+  if (!response.ok) {
+    if (optional && response.status === 404) return { bytes: null, fromCache: false };
+    throw new Error(`downloading ${url} failed: HTTP ${response.status} ${response.statusText}`.trim());
+  }
+  const total = Number(response.headers.get('content-length')) || 0;
+  let bytes;
+  if (response.body && response.body.getReader) {
+    const reader = response.body.getReader();
+    const chunks = [];
+    let loaded = 0;
+    onProgress(0, total);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      onProgress(loaded, total);
+    }
+    bytes = new Uint8Array(loaded);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+  } else {
+    bytes = new Uint8Array(await response.arrayBuffer());
+    onProgress(bytes.length, bytes.length);
+  }
+  if (cache) {
+    const headers = new Headers({ 'content-length': String(bytes.length) });
+    for (const h of ['etag', 'last-modified', 'content-type']) {
+      const v = response.headers.get(h);
+      if (v) headers.set(h, v);
+    }
+    try {
+      await cache.put(url, new Response(bytes, { headers }));
+    } catch (e) {
+      console.warn(`diffusion-playground: could not cache ${url} (${e.message || e}).`);
+    }
+  }
+  return { bytes, fromCache: false };
+}
+
+/** The text of a model's small JSON file (not cached: a few hundred bytes). */
+async function fetchText(url, optional) {
+  const r = await fetch(url, { cache: 'no-cache' });
+  if (!r.ok) {
+    if (optional && r.status === 404) return null;
+    throw new Error(`downloading ${url} failed: HTTP ${r.status} ${r.statusText}`.trim());
+  }
+  return r.text();
+}
+
+/** The model's UNet config (for x_T's shape before, or without, an engine). */
+export async function fetchModelConfig(model) {
+  return JSON.parse(await fetchText(new URL('config.json', modelUrl(model)), false));
+}
+
+const engines = new Map();
+
+/**
+ * The shared Engine for `model`. `onProgress({phase, loaded, total, fromCache})` sees the
+ * download (every caller sees the same one). Resolves to
+ * {engine, wasm, model, url, info: {adapter, parameterCount, sampleShape, T, fromCache, ms}}.
+ * A failed load is forgotten, so the next call tries again.
+ */
+export function getEngine(model, onProgress = () => {}) {
+  const url = modelUrl(model).href;
+  let entry = engines.get(url);
+  if (!entry) {
+    entry = { listeners: new Set(), last: null };
+    const report = (p) => {
+      entry.last = p;
+      for (const l of entry.listeners) l(p);
+    };
+    entry.promise = createEngine(model, url, report);
+    entry.promise.catch(() => engines.delete(url));
+    engines.set(url, entry);
+  }
+  entry.listeners.add(onProgress);
+  if (entry.last) onProgress(entry.last);
+  const done = () => entry.listeners.delete(onProgress);
+  entry.promise.then(done, done);
+  return entry.promise;
+}
+
+async function createEngine(model, url, report) {
+  const t0 = performance.now();
+  await checkWebGpu();
+  report({ phase: 'wasm', loaded: 0, total: 0 });
+  const wasm = await loadWasm();
+  const cache = await openCache();
+  const [config, scheduler, weights] = await Promise.all([
+    fetchText(new URL('config.json', url), false),
+    fetchText(new URL('scheduler_config.json', url), true),
+    fetchBytes(new URL(WEIGHTS, url).href, {
+      cache,
+      onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
+    }),
+  ]);
+  report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache });
+  const engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined);
+  const info = {
+    // wgpu on the web leaves the adapter's name empty; the browser's own description fills in.
+    adapter: `${engine.adapterInfo().trim()}${browserAdapter ? ` [${browserAdapter}]` : ''}`,
+    parameterCount: engine.parameterCount(),
+    sampleShape: Array.from(engine.sampleShape()),
+    T: engine.numTrainTimesteps(),
+    defaultVariance: engine.defaultVariance(),
+    bytes: weights.bytes.length,
+    fromCache: weights.fromCache,
+    ms: performance.now() - t0,
+  };
+  console.info(
+    `diffusion-playground: ${model} ready in ${info.ms.toFixed(0)} ms ` +
+      `(${info.parameterCount.toLocaleString()} parameters, weights ${weights.fromCache ? 'from the cache' : 'downloaded'}, ${info.adapter})`,
+  );
+  return { engine, wasm, model, url, info };
+}

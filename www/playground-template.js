@@ -1,0 +1,157 @@
+// The playground's markup (inside its shadow root). Parts marked data-show list the control
+// modes ("full", "compact", "none") in which they appear; the others are removed.
+
+const HTML = /* html */ `
+<style>:host { display: block; } .root { visibility: hidden; }</style>
+<link rel="stylesheet" href="{{css}}">
+<div class="root" part="root">
+  <div class="notice" role="alert" hidden></div>
+
+  <form class="controls" data-show="full compact" aria-label="Sampling settings">
+    <div class="field" data-show="full" id="model-field" hidden>
+      <label for="model">Model</label>
+      <select id="model"></select>
+    </div>
+
+    <fieldset class="seg" data-show="full compact">
+      <legend>Sampler</legend>
+      <label><input type="radio" name="sampler" value="ddpm"><span>DDPM</span></label>
+      <label><input type="radio" name="sampler" value="ddim"><span>DDIM</span></label>
+    </fieldset>
+
+    <div class="field">
+      <label for="steps">Steps</label>
+      <input type="range" id="steps" min="1" max="1000" step="1">
+      <input type="number" id="steps-num" min="1" max="1000" step="1" inputmode="numeric" aria-label="Steps (exact number)">
+    </div>
+
+    <div class="field" id="eta-field">
+      <label for="eta">Eta <span class="hint" id="eta-hint">(DDIM only)</span></label>
+      <input type="range" id="eta" min="0" max="1" step="0.01" aria-describedby="eta-hint">
+      <output id="eta-out" for="eta"></output>
+    </div>
+
+    <fieldset class="seg" id="variance-field" data-show="full">
+      <legend>DDPM variance <span class="hint">(DDPM only)</span></legend>
+      <label><input type="radio" name="variance" value="fixed_small"><span>posterior β̃<sub>t</sub></span></label>
+      <label><input type="radio" name="variance" value="fixed_large"><span>β<sub>t</sub></span></label>
+    </fieldset>
+
+    <div class="field">
+      <label for="seed">Seed</label>
+      <input type="number" id="seed" min="0" max="4294967295" step="1" inputmode="numeric">
+      <button type="button" id="new-seed">New seed</button>
+    </div>
+
+    <fieldset class="seg" data-show="full">
+      <legend>Batch</legend>
+      <label><input type="radio" name="batch" value="1"><span>1</span></label>
+      <label><input type="radio" name="batch" value="4"><span>4</span></label>
+      <label><input type="radio" name="batch" value="16"><span>16</span></label>
+    </fieldset>
+
+    <div class="field check" data-show="full">
+      <input type="checkbox" id="side">
+      <label for="side">Side by side: DDPM and DDIM from the same x<sub>T</sub></label>
+    </div>
+
+    <fieldset class="seg">
+      <legend>Show</legend>
+      <label><input type="radio" name="view" value="sample"><span>x<sub>t</sub> (current sample)</span></label>
+      <label><input type="radio" name="view" value="x0"><span>predicted x<sub>0</sub></span></label>
+    </fieldset>
+
+    <div class="buttons">
+      <button type="button" id="run">Run again</button>
+      <button type="button" id="stop">Stop</button>
+    </div>
+  </form>
+
+  <div class="progress-row">
+    <progress id="progress" max="1" value="0" aria-label="Progress"></progress>
+    <span id="progress-text" class="mono"></span>
+  </div>
+  <p class="status" id="status" role="status" aria-live="polite"></p>
+
+  <div class="lanes" id="lanes"></div>
+
+  <div class="field timeline" data-show="full compact">
+    <label for="timeline">Timeline</label>
+    <input type="range" id="timeline" min="0" max="0" value="0" disabled aria-describedby="timeline-out">
+    <output id="timeline-out" for="timeline"></output>
+  </div>
+
+  <section class="filmstrip" data-show="full" aria-labelledby="film-h">
+    <h3 id="film-h">Intermediates</h3>
+    <p class="hint">x<sub>t</sub> and the predicted x<sub>0</sub> at about 10 evenly spaced steps; pick one to show it above.</p>
+    <div id="film"></div>
+  </section>
+
+  <section class="forward" data-show="full" aria-labelledby="fwd-h">
+    <h3 id="fwd-h">Forward process q(x<sub>t</sub> | x<sub>0</sub>)</h3>
+    <p class="hint">Training adds noise to a clean image: x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε. Sampling runs this backwards.</p>
+    <div class="fwd-body">
+      <div class="field">
+        <label for="fwd-source">Image x<sub>0</sub></label>
+        <select id="fwd-source"></select>
+      </div>
+      <div class="field">
+        <label for="fwd-t">t</label>
+        <input type="range" id="fwd-t" min="0" max="999" step="1" value="250" aria-describedby="fwd-caption">
+        <output id="fwd-t-out" for="fwd-t"></output>
+      </div>
+      <div class="fwd-images">
+        <figure><canvas id="fwd-x0" class="pixel empty" role="img" aria-label="x_0, the clean image"></canvas><figcaption>x<sub>0</sub></figcaption></figure>
+        <figure><canvas id="fwd-eps" class="pixel empty" role="img" aria-label="epsilon, the noise"></canvas><figcaption>ε</figcaption></figure>
+        <figure><canvas id="fwd-xt" class="pixel empty" role="img" aria-label="x_t, the noised image"></canvas><figcaption>x<sub>t</sub></figcaption></figure>
+      </div>
+      <p class="mono" id="fwd-caption"></p>
+      <svg id="fwd-plot" class="plot"></svg>
+    </div>
+    <p class="hint wait" id="fwd-wait">Shown once the model's noise schedule has loaded.</p>
+  </section>
+
+  <section class="share" data-show="full compact" aria-labelledby="share-h">
+    <h3 id="share-h" data-show="full">Share and download</h3>
+    <div class="buttons">
+      <button type="button" id="copy-link" data-show="full">Copy link</button>
+      <button type="button" id="dl-grid">Download image (PNG)</button>
+      <button type="button" id="dl-film" data-show="full">Download filmstrip (PNG)</button>
+    </div>
+    <div data-show="full">
+      <label for="snippet">Embed this playground (module script)</label>
+      <textarea id="snippet" rows="3" readonly></textarea>
+      <button type="button" id="copy-snippet">Copy</button>
+      <label for="iframe-snippet">Embed with an iframe (for hosts that strip scripts)</label>
+      <textarea id="iframe-snippet" rows="3" readonly></textarea>
+      <button type="button" id="copy-iframe">Copy</button>
+    </div>
+  </section>
+  <p class="meta hint" id="meta" data-show="full"></p>
+</div>
+`;
+
+const LANE_HTML = /* html */ `
+<figure class="lane">
+  <canvas class="pixel empty" role="img"></canvas>
+  <div class="placeholder"></div>
+  <figcaption></figcaption>
+</figure>
+`;
+
+/** The shadow root's content for a controls mode. */
+export function playgroundTemplate(mode, cssUrl) {
+  const t = document.createElement('template');
+  t.innerHTML = HTML.replace('{{css}}', cssUrl);
+  for (const node of t.content.querySelectorAll('[data-show]')) {
+    if (!node.dataset.show.split(/\s+/).includes(mode)) node.remove();
+  }
+  return t.content;
+}
+
+/** One lane (a canvas with its caption) for the grid view. */
+export function laneTemplate() {
+  const t = document.createElement('template');
+  t.innerHTML = LANE_HTML;
+  return t.content.firstElementChild;
+}

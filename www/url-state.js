@@ -1,0 +1,114 @@
+// Playground settings: defaults, validation, and their form in a URL query or in element
+// attributes. A shared link (`index.html?sampler=ddim&steps=50&...`) restores them.
+
+export const SAMPLERS = ['ddpm', 'ddim'];
+export const VARIANCES = ['fixed_small', 'fixed_large'];
+export const BATCHES = [1, 4, 16];
+export const VIEWS = ['sample', 'x0'];
+export const MAX_SEED = 0xffffffff;
+export const DEFAULT_MODEL = 'models/emoji32';
+
+/** Settings a playground starts from; `variance: null` means "the checkpoint's default". */
+export const DEFAULTS = Object.freeze({
+  model: null,
+  sampler: 'ddim',
+  steps: 50,
+  eta: 0,
+  variance: null,
+  seed: 7,
+  batch: 1,
+  side: false,
+  view: 'x0',
+});
+
+/** The keys a share link carries, in the order they are written. */
+export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'view'];
+
+/** Keys whose change needs a new sampling run (the view only changes what is drawn). */
+export const RUN_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side'];
+
+const PARSERS = {
+  model: (v) => {
+    // A path relative to the playground's folder, e.g. "models/emoji32"; no "..", no scheme.
+    const s = String(v).trim().replace(/\/+$/, '');
+    return /^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(s) && !s.split('/').includes('..') ? s : undefined;
+  },
+  sampler: (v) => (SAMPLERS.includes(String(v).toLowerCase()) ? String(v).toLowerCase() : undefined),
+  steps: (v) => {
+    const n = Number(v);
+    return Number.isInteger(n) && n >= 1 && n <= 100000 ? n : undefined;
+  },
+  eta: (v) => {
+    const n = Number(v);
+    return String(v).trim() !== '' && Number.isFinite(n) && n >= 0 && n <= 1 ? n : undefined;
+  },
+  variance: (v) => {
+    const s = String(v).toLowerCase();
+    if (s === 'posterior') return 'fixed_small';
+    if (s === 'beta') return 'fixed_large';
+    return VARIANCES.includes(s) ? s : undefined;
+  },
+  seed: (v) => {
+    const n = Number(v);
+    return String(v).trim() !== '' && Number.isInteger(n) && n >= 0 && n <= MAX_SEED ? n : undefined;
+  },
+  batch: (v) => (BATCHES.includes(Number(v)) ? Number(v) : undefined),
+  side: (v) => {
+    const s = String(v).toLowerCase();
+    if (['', '1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+    return undefined;
+  },
+  view: (v) => (VIEWS.includes(String(v)) ? String(v) : undefined),
+};
+
+/** One setting from its text form, or `undefined` (with a console warning) if invalid. */
+export function parseValue(key, text) {
+  const parse = PARSERS[key];
+  if (!parse) return undefined;
+  const value = parse(text);
+  if (value === undefined) {
+    console.warn(`diffusion-playground: ignoring ${key}=${JSON.stringify(text)} (not a valid value)`);
+  }
+  return value;
+}
+
+/** The settings named in a query string or URLSearchParams (only the valid ones). */
+export function parseParams(params) {
+  const p = params instanceof URLSearchParams ? params : new URLSearchParams(params);
+  const out = {};
+  for (const key of URL_KEYS) {
+    if (p.has(key)) {
+      const v = parseValue(key, p.get(key));
+      if (v !== undefined) out[key] = v;
+    }
+  }
+  return out;
+}
+
+/** The settings as URLSearchParams (every key, so a link states all of them). */
+export function toParams(settings) {
+  const p = new URLSearchParams();
+  for (const key of URL_KEYS) {
+    const v = settings[key];
+    if (v === null || v === undefined) continue;
+    if (key === 'side') {
+      if (v) p.set('side', '1');
+    } else {
+      p.set(key, String(v));
+    }
+  }
+  return p;
+}
+
+/** Random u32 seed. */
+export function randomSeed() {
+  const a = new Uint32Array(1);
+  crypto.getRandomValues(a);
+  return a[0];
+}
+
+/** True when two settings objects would give the same run. */
+export function sameRun(a, b) {
+  return RUN_KEYS.every((k) => a[k] === b[k]);
+}
