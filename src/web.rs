@@ -94,6 +94,13 @@ impl Engine {
         self.shared.gpu.describe()
     }
 
+    /// Why the GPU device was lost (e.g. a driver reset), or `undefined` while it is fine.
+    /// Poll it while idle to tell the reader before their next click fails.
+    #[wasm_bindgen(js_name = deviceLost)]
+    pub fn device_lost(&self) -> Option<String> {
+        self.shared.gpu.lost_reason()
+    }
+
     /// (channels, height, width) of one sample.
     #[wasm_bindgen(js_name = sampleShape)]
     pub fn sample_shape(&self) -> Vec<u32> {
@@ -232,6 +239,17 @@ impl Session {
 #[wasm_bindgen(js_name = initialNoise)]
 pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Vec<f32> {
     crate::rng::initial_noise(seed as u64, batch as usize, sample_len as usize)
+}
+
+/// alpha-bar_t for t = 0..T of a scheduler config (the diffusers defaults when absent), with no
+/// GPU needed: the forward-process view works in browsers without WebGPU too.
+#[wasm_bindgen(js_name = alphasCumprodFor)]
+pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, JsError> {
+    let config = match scheduler_json {
+        Some(text) => SchedulerConfig::from_json_str(&text).map_err(js_err)?,
+        None => SchedulerConfig::default(),
+    };
+    Ok(Schedule::new(&config).map_err(js_err)?.alphas_cumprod().to_vec())
 }
 
 /// Parses a scheduler config, returning its error message if invalid (for the page's

@@ -140,6 +140,11 @@ impl Gpu {
         }
     }
 
+    /// Why the device was lost, if it was (does not consume pending validation errors).
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Largest storage buffer this device binds, in bytes.
     pub fn max_buffer_bytes(&self) -> u64 {
         let limits = self.device.limits();
