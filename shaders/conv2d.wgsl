@@ -50,21 +50,49 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a1 = a0;
     var a2 = a0;
     var a3 = a0;
-    for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
-        for (var ky = 0u; ky < p.k; ky = ky + 1u) {
-            let iy = i32(oy * p.stride + ky) - i32(p.pad_top);
-            if (iy < 0 || iy >= i32(p.h)) {
-                continue;
+    if (p.k == 3u && p.stride == 1u) {
+        // The common 3x3 stride-1 case: the 4 outputs of a row share 6 input columns, so load
+        // them once per (ci, ky) instead of once per tap.
+        for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
+            for (var ky = 0u; ky < 3u; ky = ky + 1u) {
+                let iy = i32(oy + ky) - i32(p.pad_top);
+                if (iy < 0 || iy >= i32(p.h)) {
+                    continue;
+                }
+                let row = ((b * p.cin + ci) * p.h + u32(iy)) * p.w;
+                let x0 = tap(row, ox0);
+                let x1 = tap(row, ox0 + 1);
+                let x2 = tap(row, ox0 + 2);
+                let x3 = tap(row, ox0 + 3);
+                let x4 = tap(row, ox0 + 4);
+                let x5 = tap(row, ox0 + 5);
+                let wrow = (ci * 3u + ky) * 3u * p.cout4 + oc4;
+                let w0 = wt[wrow];
+                let w1 = wt[wrow + p.cout4];
+                let w2 = wt[wrow + 2u * p.cout4];
+                a0 = a0 + x0 * w0 + x1 * w1 + x2 * w2;
+                a1 = a1 + x1 * w0 + x2 * w1 + x3 * w2;
+                a2 = a2 + x2 * w0 + x3 * w1 + x4 * w2;
+                a3 = a3 + x3 * w0 + x4 * w1 + x5 * w2;
             }
-            let row = ((b * p.cin + ci) * p.h + u32(iy)) * p.w;
-            let wrow = ((ci * p.k + ky) * p.k) * p.cout4 + oc4;
-            for (var kx = 0u; kx < p.k; kx = kx + 1u) {
-                let wv = wt[wrow + kx * p.cout4];
-                let ix = ox0 + i32(kx);
-                a0 = a0 + tap(row, ix) * wv;
-                a1 = a1 + tap(row, ix + st) * wv;
-                a2 = a2 + tap(row, ix + 2 * st) * wv;
-                a3 = a3 + tap(row, ix + 3 * st) * wv;
+        }
+    } else {
+        for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
+            for (var ky = 0u; ky < p.k; ky = ky + 1u) {
+                let iy = i32(oy * p.stride + ky) - i32(p.pad_top);
+                if (iy < 0 || iy >= i32(p.h)) {
+                    continue;
+                }
+                let row = ((b * p.cin + ci) * p.h + u32(iy)) * p.w;
+                let wrow = ((ci * p.k + ky) * p.k) * p.cout4 + oc4;
+                for (var kx = 0u; kx < p.k; kx = kx + 1u) {
+                    let wv = wt[wrow + kx * p.cout4];
+                    let ix = ox0 + i32(kx);
+                    a0 = a0 + tap(row, ix) * wv;
+                    a1 = a1 + tap(row, ix + st) * wv;
+                    a2 = a2 + tap(row, ix + 2 * st) * wv;
+                    a3 = a3 + tap(row, ix + 3 * st) * wv;
+                }
             }
         }
     }
