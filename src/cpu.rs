@@ -14,11 +14,24 @@ pub fn forward(unet: &UNet, graph: &Graph, x: &[f32], t: f32) -> Vec<f32> {
         let mut out = vec![0f32; graph.len(out_id)];
         let v = |t: crate::model::TensorId| values[t.0].as_slice();
         match node {
-            Node::Conv { op, x, weight, bias, time, .. } => {
-                op.cpu(v(*x), p(*weight), p(*bias), time.map(v), &mut out)
-            }
-            Node::GroupNorm { op, x, gamma, beta, .. } => op.cpu(v(*x), p(*gamma), p(*beta), &mut out),
-            Node::Linear { op, x, weight, bias, .. } => op.cpu(v(*x), p(*weight), p(*bias), &mut out),
+            Node::Conv {
+                op,
+                x,
+                weight,
+                bias,
+                time,
+                ..
+            } => op.cpu(v(*x), p(*weight), p(*bias), time.map(v), &mut out),
+            Node::GroupNorm {
+                op, x, gamma, beta, ..
+            } => op.cpu(v(*x), p(*gamma), p(*beta), &mut out),
+            Node::Linear {
+                op,
+                x,
+                weight,
+                bias,
+                ..
+            } => op.cpu(v(*x), p(*weight), p(*bias), &mut out),
             Node::Attention { op, qkv, .. } => op.cpu(v(*qkv), &mut out),
             Node::Add { op, a, b, .. } => op.cpu(v(*a), b.map(v), &mut out),
             Node::Upsample { op, x, .. } => op.cpu(v(*x), &mut out),

@@ -55,8 +55,12 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
         v => return Err(NpyError::Header(format!("unsupported format version {v}"))),
     };
     let end = start + header_len;
-    let header = std::str::from_utf8(bytes.get(start..end).ok_or(NpyError::Header("truncated header".into()))?)
-        .map_err(|e| NpyError::Header(e.to_string()))?;
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..end)
+            .ok_or(NpyError::Header("truncated header".into()))?,
+    )
+    .map_err(|e| NpyError::Header(e.to_string()))?;
     let descr = header_value(header, "descr")?;
     let descr = descr.split('\'').nth(1).unwrap_or("");
     if descr != "<f4" {
@@ -76,7 +80,10 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|e| NpyError::Header(format!("shape: {e}"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|e| NpyError::Header(format!("shape: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let count = shape
         .iter()
@@ -131,15 +138,28 @@ mod tests {
         let data: Vec<f32> = (0..24).map(|i| i as f32 * 0.5 - 3.0).collect();
         for shape in [vec![2, 3, 4], vec![24], vec![1, 1, 2, 12]] {
             let bytes = write(&shape, &data);
-            assert_eq!((10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64, 0, "header is 64-byte aligned");
-            assert_eq!(read(&bytes).unwrap(), Array { shape: shape.clone(), data: data.clone() });
+            assert_eq!(
+                (10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64,
+                0,
+                "header is 64-byte aligned"
+            );
+            assert_eq!(
+                read(&bytes).unwrap(),
+                Array {
+                    shape: shape.clone(),
+                    data: data.clone()
+                }
+            );
         }
         let mut f8 = write(&[2], &[1.0, 2.0]);
         let at = f8.windows(3).position(|w| w == b"<f4").unwrap();
         f8[at + 2] = b'8';
         assert!(matches!(read(&f8), Err(NpyError::Dtype(d)) if d == "<f8"));
         let short = write(&[4], &[1.0; 4]);
-        assert!(matches!(read(&short[..short.len() - 3]), Err(NpyError::Truncated { .. })));
+        assert!(matches!(
+            read(&short[..short.len() - 3]),
+            Err(NpyError::Truncated { .. })
+        ));
         assert!(matches!(read(b"not numpy at all"), Err(NpyError::Magic)));
     }
 }

@@ -32,7 +32,12 @@ pub struct GpuSampler {
 }
 
 impl GpuSampler {
-    pub fn new(gpu: &Gpu, weights: &GpuWeights, unet: &UNet, batch: usize) -> Result<GpuSampler, UNetError> {
+    pub fn new(
+        gpu: &Gpu,
+        weights: &GpuWeights,
+        unet: &UNet,
+        batch: usize,
+    ) -> Result<GpuSampler, UNetError> {
         let net = GpuUNet::new(gpu, weights, unet, batch)?;
         let len = net.input_len();
         if net.output_len() != len {
@@ -47,8 +52,16 @@ impl GpuSampler {
         }
         let noise = gpu.storage("step noise", len)?;
         let x0 = gpu.storage("predicted x0", len)?;
-        let step = SchedulerStep::new(len).map_err(|e| crate::model::ModelError::at("sampler", e))?;
-        let step_dispatch = step.encode(gpu, bytemuck::Zeroable::zeroed(), net.input(), net.output(), &noise, &x0)?;
+        let step =
+            SchedulerStep::new(len).map_err(|e| crate::model::ModelError::at("sampler", e))?;
+        let step_dispatch = step.encode(
+            gpu,
+            bytemuck::Zeroable::zeroed(),
+            net.input(),
+            net.output(),
+            &noise,
+            &x0,
+        )?;
         let shape = net.graph.shape(net.graph.input);
         let grid = ToRgba8::new([shape[0], shape[1], shape[2], shape[3]])
             .map_err(|e| crate::model::ModelError::at("sampler", e))?;
@@ -92,7 +105,8 @@ impl GpuSampler {
                 self.len()
             )));
         }
-        gpu.queue.write_buffer(self.net.input(), 0, bytemuck::cast_slice(x));
+        gpu.queue
+            .write_buffer(self.net.input(), 0, bytemuck::cast_slice(x));
         // x0 shows x_T until the first step.
         gpu.queue.write_buffer(&self.x0, 0, bytemuck::cast_slice(x));
         Ok(())
@@ -101,11 +115,21 @@ impl GpuSampler {
     /// Starts a run from the seeded x_T (the same for every sampler).
     pub fn start(&self, gpu: &Gpu, seed: u64) -> Result<(), GpuError> {
         let per_sample = self.len() / self.batch();
-        self.set_sample(gpu, &crate::rng::initial_noise(seed, self.batch(), per_sample))
+        self.set_sample(
+            gpu,
+            &crate::rng::initial_noise(seed, self.batch(), per_sample),
+        )
     }
 
     /// Submits step `index` of `plan`: the UNet at its timestep, then the update, in one encoder.
-    pub fn step(&self, gpu: &Gpu, unet: &UNet, plan: &Plan, index: usize, seed: u64) -> Result<(), GpuError> {
+    pub fn step(
+        &self,
+        gpu: &Gpu,
+        unet: &UNet,
+        plan: &Plan,
+        index: usize,
+        seed: u64,
+    ) -> Result<(), GpuError> {
         let coeffs = *plan.coeffs.get(index).ok_or_else(|| {
             GpuError::Validation(format!("step {index} of a {}-step plan", plan.coeffs.len()))
         })?;
@@ -113,7 +137,8 @@ impl GpuSampler {
         if coeffs.needs_noise() {
             let per_sample = self.len() / self.batch();
             let noise = crate::rng::step_noise(seed, index, self.batch(), per_sample);
-            gpu.queue.write_buffer(&self.noise, 0, bytemuck::cast_slice(&noise));
+            gpu.queue
+                .write_buffer(&self.noise, 0, bytemuck::cast_slice(&noise));
         }
         let params = self.step.params(coeffs);
         gpu.queue

@@ -33,7 +33,9 @@ impl GpuWeights {
             };
             let raw = |id: ParamId| unet.params[id.0].data.clone();
             match node {
-                Node::Conv { op, weight, bias, .. } => {
+                Node::Conv {
+                    op, weight, bias, ..
+                } => {
                     put(*weight, op.pack_weight(&unet.params[weight.0].data))?;
                     put(*bias, op.pack_bias(&unet.params[bias.0].data))?;
                 }
@@ -68,7 +70,12 @@ pub struct GpuUNet {
 }
 
 impl GpuUNet {
-    pub fn new(gpu: &Gpu, weights: &GpuWeights, unet: &UNet, batch: usize) -> Result<GpuUNet, UNetError> {
+    pub fn new(
+        gpu: &Gpu,
+        weights: &GpuWeights,
+        unet: &UNet,
+        batch: usize,
+    ) -> Result<GpuUNet, UNetError> {
         let graph = unet.graph(batch)?;
         let plan = graph.memory_plan();
         let slots = plan
@@ -83,7 +90,14 @@ impl GpuUNet {
         let mut dispatches = Vec::with_capacity(graph.nodes.len());
         for node in &graph.nodes {
             let d = match node {
-                Node::Conv { op, x, weight, bias, time, out } => op.encode(
+                Node::Conv {
+                    op,
+                    x,
+                    weight,
+                    bias,
+                    time,
+                    out,
+                } => op.encode(
                     gpu,
                     buf(*x),
                     w(*weight),
@@ -91,12 +105,20 @@ impl GpuUNet {
                     time.map(buf).unwrap_or(&unused),
                     buf(*out),
                 )?,
-                Node::GroupNorm { op, x, gamma, beta, out } => {
-                    op.encode(gpu, buf(*x), w(*gamma), w(*beta), buf(*out))?
-                }
-                Node::Linear { op, x, weight, bias, out } => {
-                    op.encode(gpu, buf(*x), w(*weight), w(*bias), buf(*out))?
-                }
+                Node::GroupNorm {
+                    op,
+                    x,
+                    gamma,
+                    beta,
+                    out,
+                } => op.encode(gpu, buf(*x), w(*gamma), w(*beta), buf(*out))?,
+                Node::Linear {
+                    op,
+                    x,
+                    weight,
+                    bias,
+                    out,
+                } => op.encode(gpu, buf(*x), w(*weight), w(*bias), buf(*out))?,
                 Node::Attention { op, qkv, out } => op.encode(gpu, buf(*qkv), buf(*out))?,
                 Node::Add { op, a, b, out } => {
                     op.encode(gpu, buf(*a), b.map(buf).unwrap_or(&unused), buf(*out))?
@@ -138,7 +160,8 @@ impl GpuUNet {
     pub fn prepare(&self, gpu: &Gpu, unet: &UNet, t: f32) {
         let features = unet.timestep_features(t, self.graph.batch);
         let slot = &self.slots[self.slot_of[self.graph.time_input.0]];
-        gpu.queue.write_buffer(slot, 0, bytemuck::cast_slice(&features));
+        gpu.queue
+            .write_buffer(slot, 0, bytemuck::cast_slice(&features));
     }
 
     /// The forward pass's dispatches in order.
@@ -147,7 +170,13 @@ impl GpuUNet {
     }
 
     /// One evaluation: uploads `x`, runs, reads the output back.
-    pub async fn forward(&self, gpu: &Gpu, unet: &UNet, x: &[f32], t: f32) -> Result<Vec<f32>, UNetError> {
+    pub async fn forward(
+        &self,
+        gpu: &Gpu,
+        unet: &UNet,
+        x: &[f32],
+        t: f32,
+    ) -> Result<Vec<f32>, UNetError> {
         if x.len() != self.input_len() {
             return Err(UNetError::Gpu(GpuError::Validation(format!(
                 "input has {} values but the model at batch {} takes {:?}",
@@ -156,7 +185,8 @@ impl GpuUNet {
                 self.graph.shape(self.graph.input)
             ))));
         }
-        gpu.queue.write_buffer(self.input(), 0, bytemuck::cast_slice(x));
+        gpu.queue
+            .write_buffer(self.input(), 0, bytemuck::cast_slice(x));
         self.prepare(gpu, unet, t);
         gpu.run(&self.dispatches.iter().collect::<Vec<_>>());
         Ok(gpu.read_f32(self.output(), self.output_len()).await?)

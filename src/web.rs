@@ -38,7 +38,9 @@ fn parse_view(view: &str) -> Result<View, JsError> {
     match view {
         "sample" => Ok(View::Sample),
         "x0" => Ok(View::PredictedX0),
-        other => Err(JsError::new(&format!("unknown view {other:?}: use \"sample\" or \"x0\""))),
+        other => Err(JsError::new(&format!(
+            "unknown view {other:?}: use \"sample\" or \"x0\""
+        ))),
     }
 }
 
@@ -88,7 +90,7 @@ impl Engine {
         })
     }
 
-    /// The adapter, e.g. "swiftshader (BrowserWebGpu, Cpu)".
+    /// The adapter, e.g. "llvmpipe (Vulkan, Cpu)" or, in a browser that names none, its driver.
     #[wasm_bindgen(js_name = adapterInfo)]
     pub fn adapter_info(&self) -> String {
         self.shared.gpu.describe()
@@ -104,7 +106,13 @@ impl Engine {
     /// (channels, height, width) of one sample.
     #[wasm_bindgen(js_name = sampleShape)]
     pub fn sample_shape(&self) -> Vec<u32> {
-        self.shared.checkpoint.unet.sample_shape().iter().map(|&v| v as u32).collect()
+        self.shared
+            .checkpoint
+            .unet
+            .sample_shape()
+            .iter()
+            .map(|&v| v as u32)
+            .collect()
     }
 
     /// Number of parameters of the model.
@@ -128,13 +136,26 @@ impl Engine {
     /// The checkpoint's DDPM variance: "fixed_small" or "fixed_large".
     #[wasm_bindgen(js_name = defaultVariance)]
     pub fn default_variance(&self) -> String {
-        DdpmVariance::from_config(self.shared.schedule.config()).as_str().to_string()
+        DdpmVariance::from_config(self.shared.schedule.config())
+            .as_str()
+            .to_string()
     }
 
     /// The timesteps a run would visit (validates the settings without a session).
-    pub fn timesteps(&self, sampler: &str, steps: u32, eta: f32, variance: &str) -> Result<Vec<u32>, JsError> {
+    pub fn timesteps(
+        &self,
+        sampler: &str,
+        steps: u32,
+        eta: f32,
+        variance: &str,
+    ) -> Result<Vec<u32>, JsError> {
         let sampler = parse_sampler(sampler, eta, variance)?;
-        Ok(self.shared.schedule.plan(sampler, steps as usize).map_err(js_err)?.timesteps)
+        Ok(self
+            .shared
+            .schedule
+            .plan(sampler, steps as usize)
+            .map_err(js_err)?
+            .timesteps)
     }
 
     /// A sampling session of `batch` images with its own buffers (one per playground and
@@ -142,7 +163,8 @@ impl Engine {
     #[wasm_bindgen(js_name = createSession)]
     pub fn create_session(&self, batch: u32) -> Result<Session, JsError> {
         let s = &self.shared;
-        let sampler = GpuSampler::new(&s.gpu, &s.weights, &s.checkpoint.unet, batch as usize).map_err(js_err)?;
+        let sampler = GpuSampler::new(&s.gpu, &s.weights, &s.checkpoint.unet, batch as usize)
+            .map_err(js_err)?;
         Ok(Session {
             shared: s.clone(),
             sampler: Rc::new(sampler),
@@ -156,8 +178,17 @@ impl Engine {
     pub fn forward(&self, x: Vec<f32>, batch: u32, t: f32) -> js_sys::Promise {
         let shared = self.shared.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let net = GpuUNet::new(&shared.gpu, &shared.weights, &shared.checkpoint.unet, batch as usize).map_err(js_err)?;
-            let out = net.forward(&shared.gpu, &shared.checkpoint.unet, &x, t).await.map_err(js_err)?;
+            let net = GpuUNet::new(
+                &shared.gpu,
+                &shared.weights,
+                &shared.checkpoint.unet,
+                batch as usize,
+            )
+            .map_err(js_err)?;
+            let out = net
+                .forward(&shared.gpu, &shared.checkpoint.unet, &x, t)
+                .await
+                .map_err(js_err)?;
             Ok(js_sys::Float32Array::from(out.as_slice()).into())
         })
     }
@@ -181,11 +212,24 @@ impl Session {
     /// Starts a run: `sampler` "ddpm" or "ddim", `steps` 1..=T, `eta` in [0, 1] (DDIM),
     /// `variance` "fixed_small" or "fixed_large" (DDPM), from the seeded x_T (the same for
     /// every sampler). Returns the timesteps the run will visit.
-    pub fn start(&mut self, sampler: &str, steps: u32, eta: f32, variance: &str, seed: u32) -> Result<Vec<u32>, JsError> {
+    pub fn start(
+        &mut self,
+        sampler: &str,
+        steps: u32,
+        eta: f32,
+        variance: &str,
+        seed: u32,
+    ) -> Result<Vec<u32>, JsError> {
         let sampler = parse_sampler(sampler, eta, variance)?;
-        let plan = self.shared.schedule.plan(sampler, steps as usize).map_err(js_err)?;
+        let plan = self
+            .shared
+            .schedule
+            .plan(sampler, steps as usize)
+            .map_err(js_err)?;
         let timesteps = plan.timesteps.clone();
-        self.sampler.start(&self.shared.gpu, seed as u64).map_err(js_err)?;
+        self.sampler
+            .start(&self.shared.gpu, seed as u64)
+            .map_err(js_err)?;
         self.seed = seed as u64;
         *self.plan.borrow_mut() = Some(plan);
         Ok(timesteps)
@@ -194,9 +238,17 @@ impl Session {
     /// Submits step `index` of the run (returns at once; reads wait for the GPU).
     pub fn step(&self, index: u32) -> Result<(), JsError> {
         let plan = self.plan.borrow();
-        let plan = plan.as_ref().ok_or_else(|| JsError::new("call start() before step()"))?;
+        let plan = plan
+            .as_ref()
+            .ok_or_else(|| JsError::new("call start() before step()"))?;
         self.sampler
-            .step(&self.shared.gpu, &self.shared.checkpoint.unet, plan, index as usize, self.seed)
+            .step(
+                &self.shared.gpu,
+                &self.shared.checkpoint.unet,
+                plan,
+                index as usize,
+                self.seed,
+            )
             .map_err(js_err)?;
         self.shared.gpu.check().map_err(js_err)
     }
@@ -249,12 +301,17 @@ pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, Js
         Some(text) => SchedulerConfig::from_json_str(&text).map_err(js_err)?,
         None => SchedulerConfig::default(),
     };
-    Ok(Schedule::new(&config).map_err(js_err)?.alphas_cumprod().to_vec())
+    Ok(Schedule::new(&config)
+        .map_err(js_err)?
+        .alphas_cumprod()
+        .to_vec())
 }
 
 /// Parses a scheduler config, returning its error message if invalid (for the page's
 /// "bring your own checkpoint" form).
 #[wasm_bindgen(js_name = checkSchedulerConfig)]
 pub fn check_scheduler_config(json: &str) -> Result<(), JsError> {
-    SchedulerConfig::from_json_str(json).map(|_| ()).map_err(js_err)
+    SchedulerConfig::from_json_str(json)
+        .map(|_| ())
+        .map_err(js_err)
 }

@@ -23,9 +23,14 @@ fn case(name: &str) -> Case {
     let checkpoint = Checkpoint::from_dir(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let input = read_npy(&format!("models/{name}/input.npy"));
     let expected = read_npy(&format!("models/{name}/expected.npy"));
-    let ts: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("timestep.json")).unwrap()).unwrap();
+    let ts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("timestep.json")).unwrap()).unwrap();
     let timestep = ts["timestep"].as_f64().unwrap() as f32;
-    let unet = checkpoint.unet.clone().with_sample_hw(input.shape[2], input.shape[3]).unwrap();
+    let unet = checkpoint
+        .unet
+        .clone()
+        .with_sample_hw(input.shape[2], input.shape[3])
+        .unwrap();
     Case {
         checkpoint: Checkpoint { unet, ..checkpoint },
         batch: input.shape[0],
@@ -35,7 +40,15 @@ fn case(name: &str) -> Case {
     }
 }
 
-const NAMES: [&str; 7] = ["tiny", "cifar_topology", "multihead_gray", "tiny_f16", "tiny_bf16", "legacy_attn_names", "nested_layout"];
+const NAMES: [&str; 7] = [
+    "tiny",
+    "cifar_topology",
+    "multihead_gray",
+    "tiny_f16",
+    "tiny_bf16",
+    "legacy_attn_names",
+    "nested_layout",
+];
 
 #[test]
 fn cpu_executor_matches_diffusers() {
@@ -45,7 +58,10 @@ fn cpu_executor_matches_diffusers() {
         let graph = unet.graph(c.batch).unwrap();
         let got = diffusion_playground::cpu::forward(unet, &graph, &c.input, c.timestep);
         assert_close(&format!("{name} (cpu)"), &got, &c.expected, ATOL, 0.0);
-        eprintln!("{name}: cpu max |diff| {:.2e}", max_abs_diff(&got, &c.expected));
+        eprintln!(
+            "{name}: cpu max |diff| {:.2e}",
+            max_abs_diff(&got, &c.expected)
+        );
     }
 }
 
@@ -58,8 +74,17 @@ fn gpu_executor_matches_diffusers() {
         let weights = GpuWeights::upload(&gpu, unet).unwrap();
         let net = GpuUNet::new(&gpu, &weights, unet, c.batch).unwrap();
         let got = pollster::block_on(net.forward(&gpu, unet, &c.input, c.timestep)).unwrap();
-        assert_close(&format!("{name} (gpu, {})", gpu.describe()), &got, &c.expected, ATOL, 0.0);
-        eprintln!("{name}: gpu max |diff| {:.2e}", max_abs_diff(&got, &c.expected));
+        assert_close(
+            &format!("{name} (gpu, {})", gpu.describe()),
+            &got,
+            &c.expected,
+            ATOL,
+            0.0,
+        );
+        eprintln!(
+            "{name}: gpu max |diff| {:.2e}",
+            max_abs_diff(&got, &c.expected)
+        );
         // A second pass over the same buffers must give the same answer (no stale state).
         let again = pollster::block_on(net.forward(&gpu, unet, &c.input, c.timestep)).unwrap();
         assert_eq!(got, again, "{name}: repeated forward differs");
@@ -76,7 +101,13 @@ fn batch_rows_are_independent() {
     let one = GpuUNet::new(&gpu, &weights, unet, 1).unwrap();
     let half = c.input.len() / c.batch;
     let got = pollster::block_on(one.forward(&gpu, unet, &c.input[..half], c.timestep)).unwrap();
-    assert_close("cifar_topology row 0 at batch 1", &got, &c.expected[..half], ATOL, 0.0);
+    assert_close(
+        "cifar_topology row 0 at batch 1",
+        &got,
+        &c.expected[..half],
+        ATOL,
+        0.0,
+    );
 }
 
 #[test]
@@ -110,5 +141,8 @@ fn memory_plan_never_aliases_live_tensors() {
     }
     let total: usize = plan.slot_len.iter().sum();
     let naive: usize = graph.tensors.iter().map(|t| t.len()).sum();
-    assert!(total < naive, "the plan should reuse memory ({total} vs {naive})");
+    assert!(
+        total < naive,
+        "the plan should reuse memory ({total} vs {naive})"
+    );
 }

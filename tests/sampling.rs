@@ -6,8 +6,8 @@ mod common;
 
 use common::{assert_close, fixture, gpu, read_npy};
 use diffusion_playground::model::Checkpoint;
-use diffusion_playground::scheduler::{DdpmVariance, Sampler, Schedule, SchedulerConfig};
 use diffusion_playground::sampler::{cpu_sample, GpuSampler};
+use diffusion_playground::scheduler::{DdpmVariance, Sampler, Schedule, SchedulerConfig};
 use diffusion_playground::unet::GpuWeights;
 
 fn tiny() -> Checkpoint {
@@ -30,9 +30,16 @@ fn check_trajectory(dir: &str) {
     let unet = &ckpt.unet;
     let schedule = trajectory_schedule(dir);
     let plan = schedule.plan(Sampler::Ddim { eta: 0.0 }, 10).unwrap();
-    let want_t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{dir}/timesteps.json"))).unwrap()).unwrap();
-    let want_t: Vec<u32> = want_t["timesteps"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let want_t: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(&format!("{dir}/timesteps.json"))).unwrap(),
+    )
+    .unwrap();
+    let want_t: Vec<u32> = want_t["timesteps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
     assert_eq!(plan.timesteps, want_t, "{dir}: timesteps");
 
     let x_t = read_npy(&format!("{dir}/x_T.npy"));
@@ -52,11 +59,38 @@ fn check_trajectory(dir: &str) {
         let got_x0 = pollster::block_on(sampler.read_x0(&gpu)).unwrap();
         let want_x = &xs.data[i * len..(i + 1) * len];
         let want_x0 = &x0s.data[i * len..(i + 1) * len];
-        let max_ref = want_x.iter().chain(want_x0).fold(0f32, |m, v| m.max(v.abs()));
-        assert_close(&format!("{dir} gpu x_t after step {i}"), &got_x, want_x, tol(max_ref), 0.0);
-        assert_close(&format!("{dir} gpu x0 at step {i}"), &got_x0, want_x0, tol(max_ref), 0.0);
-        assert_close(&format!("{dir} cpu x_t after step {i}"), &cpu_step.0, want_x, tol(max_ref), 0.0);
-        assert_close(&format!("{dir} cpu x0 at step {i}"), &cpu_step.1, want_x0, tol(max_ref), 0.0);
+        let max_ref = want_x
+            .iter()
+            .chain(want_x0)
+            .fold(0f32, |m, v| m.max(v.abs()));
+        assert_close(
+            &format!("{dir} gpu x_t after step {i}"),
+            &got_x,
+            want_x,
+            tol(max_ref),
+            0.0,
+        );
+        assert_close(
+            &format!("{dir} gpu x0 at step {i}"),
+            &got_x0,
+            want_x0,
+            tol(max_ref),
+            0.0,
+        );
+        assert_close(
+            &format!("{dir} cpu x_t after step {i}"),
+            &cpu_step.0,
+            want_x,
+            tol(max_ref),
+            0.0,
+        );
+        assert_close(
+            &format!("{dir} cpu x0 at step {i}"),
+            &cpu_step.1,
+            want_x0,
+            tol(max_ref),
+            0.0,
+        );
     }
     let fin = read_npy(&format!("{dir}/final.npy"));
     let got = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
@@ -88,21 +122,35 @@ fn stochastic_samplers_agree_between_gpu_and_cpu() {
     let sampler = GpuSampler::new(&gpu, &weights, unet, batch).unwrap();
     let per = sampler.len() / batch;
     for s in [
-        Sampler::Ddpm { variance: DdpmVariance::FixedSmall },
-        Sampler::Ddpm { variance: DdpmVariance::FixedLarge },
+        Sampler::Ddpm {
+            variance: DdpmVariance::FixedSmall,
+        },
+        Sampler::Ddpm {
+            variance: DdpmVariance::FixedLarge,
+        },
         Sampler::Ddim { eta: 0.5 },
     ] {
         let plan = schedule.plan(s, 4).unwrap();
         let seed = 11;
         sampler.start(&gpu, seed).unwrap();
         let x_t = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
-        assert_eq!(x_t, diffusion_playground::rng::initial_noise(seed, batch, per), "x_T is the seeded noise for {s:?}");
+        assert_eq!(
+            x_t,
+            diffusion_playground::rng::initial_noise(seed, batch, per),
+            "x_T is the seeded noise for {s:?}"
+        );
         for i in 0..plan.timesteps.len() {
             sampler.step(&gpu, unet, &plan, i, seed).unwrap();
         }
         let got = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
         let (want, _) = cpu_sample(unet, &plan, &x_t, seed, batch).unwrap();
-        assert_close(&format!("{s:?} final sample, gpu vs cpu"), &got, &want, 1e-3, 1e-4);
+        assert_close(
+            &format!("{s:?} final sample, gpu vs cpu"),
+            &got,
+            &want,
+            1e-3,
+            1e-4,
+        );
         assert!(got.iter().all(|v| v.is_finite()));
     }
 }
@@ -119,8 +167,14 @@ fn same_seed_same_start_and_rgba_grid() {
     one.start(&gpu, 3).unwrap();
     let a = pollster::block_on(four.read_sample(&gpu)).unwrap();
     let b = pollster::block_on(one.read_sample(&gpu)).unwrap();
-    assert_eq!(&a[..b.len()], &b[..], "image 0 of a batch of 4 is the batch-1 image");
-    let rgba = pollster::block_on(four.read_rgba(&gpu, diffusion_playground::sampler::View::Sample)).unwrap();
+    assert_eq!(
+        &a[..b.len()],
+        &b[..],
+        "image 0 of a batch of 4 is the batch-1 image"
+    );
+    let rgba =
+        pollster::block_on(four.read_rgba(&gpu, diffusion_playground::sampler::View::Sample))
+            .unwrap();
     let (w, h) = four.grid_size();
     assert_eq!((w, h), (32, 32), "4 images of 16x16 make a 2x2 grid");
     assert_eq!(rgba.len(), w * h * 4);
@@ -145,6 +199,12 @@ fn batch_of_64_runs_and_matches_batch_of_1() {
         finals.push(pollster::block_on(sampler.read_sample(&gpu)).unwrap());
     }
     let one = &finals[1];
-    assert_close("image 0 of batch 64 vs batch 1", &finals[0][..one.len()], one, 1e-5, 1e-5);
+    assert_close(
+        "image 0 of batch 64 vs batch 1",
+        &finals[0][..one.len()],
+        one,
+        1e-5,
+        1e-5,
+    );
     assert!(finals[0].iter().all(|v| v.is_finite()));
 }

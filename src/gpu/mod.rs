@@ -26,7 +26,11 @@ pub enum GpuError {
         "a buffer of {wanted} bytes is needed for `{what}` but this device allows at most {limit} \
          bytes per buffer: use a smaller batch or model"
     )]
-    BufferTooLarge { what: String, wanted: u64, limit: u64 },
+    BufferTooLarge {
+        what: String,
+        wanted: u64,
+        limit: u64,
+    },
     #[error("the GPU reported an error: {0}")]
     Validation(String),
     #[error("the GPU device was lost ({0}); reload the page or restart the program")]
@@ -95,7 +99,11 @@ impl Gpu {
     }
 
     /// Wraps a device someone else opened (e.g. one shared by several widgets on a page).
-    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, adapter: wgpu::AdapterInfo) -> Gpu {
+    pub fn from_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter: wgpu::AdapterInfo,
+    ) -> Gpu {
         let error = Arc::new(Mutex::new(None::<String>));
         let sink = error.clone();
         // Without a handler wgpu panics on a validation error; keep it and report it instead.
@@ -123,10 +131,14 @@ impl Gpu {
 
     /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)`.
     pub fn describe(&self) -> String {
-        format!(
-            "{} ({:?}, {:?})",
-            self.adapter.name, self.adapter.backend, self.adapter.device_type
-        )
+        // Browsers may leave the name empty (SwiftShader does); fall back to vendor/driver.
+        let a = &self.adapter;
+        let name = [&a.name, &a.driver, &a.driver_info]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "unnamed adapter".to_string());
+        format!("{name} ({:?}, {:?})", a.backend, a.device_type)
     }
 
     /// Returns the first error the device reported (or its loss) since the last call.
@@ -148,13 +160,16 @@ impl Gpu {
     /// Largest storage buffer this device binds, in bytes.
     pub fn max_buffer_bytes(&self) -> u64 {
         let limits = self.device.limits();
-        limits.max_storage_buffer_binding_size.min(limits.max_buffer_size)
+        limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
     }
 
     /// A storage buffer holding `data` (weights, inputs).
     pub fn upload(&self, what: &str, data: &[f32]) -> Result<wgpu::Buffer, GpuError> {
         let buffer = self.storage(what, data.len())?;
-        self.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        self.queue
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
         Ok(buffer)
     }
 

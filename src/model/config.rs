@@ -70,9 +70,19 @@ impl Default for UNetConfig {
             time_embedding_dim: None,
             freq_shift: 0.0,
             flip_sin_to_cos: true,
-            down_block_types: s(&["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"]),
+            down_block_types: s(&[
+                "DownBlock2D",
+                "AttnDownBlock2D",
+                "AttnDownBlock2D",
+                "AttnDownBlock2D",
+            ]),
             mid_block_type: Some("UNetMidBlock2D".into()),
-            up_block_types: s(&["AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"]),
+            up_block_types: s(&[
+                "AttnUpBlock2D",
+                "AttnUpBlock2D",
+                "AttnUpBlock2D",
+                "UpBlock2D",
+            ]),
             block_out_channels: vec![224, 448, 672, 896],
             layers_per_block: 2,
             mid_block_scale_factor: 1.0,
@@ -126,33 +136,61 @@ impl UNetConfig {
             }
         }
         if self.time_embedding_type != "positional" {
-            return Err(unsupported("time_embedding_type", &self.time_embedding_type, "positional"));
+            return Err(unsupported(
+                "time_embedding_type",
+                &self.time_embedding_type,
+                "positional",
+            ));
         }
         if !matches!(self.act_fn.as_str(), "silu" | "swish") {
             return Err(unsupported("act_fn", &self.act_fn, "silu"));
         }
         if self.resnet_time_scale_shift != "default" {
-            return Err(unsupported("resnet_time_scale_shift", &self.resnet_time_scale_shift, "default"));
+            return Err(unsupported(
+                "resnet_time_scale_shift",
+                &self.resnet_time_scale_shift,
+                "default",
+            ));
         }
         if self.downsample_type != "conv" {
-            return Err(unsupported("downsample_type", &self.downsample_type, "conv"));
+            return Err(unsupported(
+                "downsample_type",
+                &self.downsample_type,
+                "conv",
+            ));
         }
         if self.upsample_type != "conv" {
             return Err(unsupported("upsample_type", &self.upsample_type, "conv"));
         }
         if let Some(kind) = &self.class_embed_type {
-            return Err(unsupported("class_embed_type", kind, "null (no class conditioning)"));
+            return Err(unsupported(
+                "class_embed_type",
+                kind,
+                "null (no class conditioning)",
+            ));
         }
         if let Some(n) = self.num_class_embeds {
-            return Err(unsupported("num_class_embeds", n, "null (no class conditioning)"));
+            return Err(unsupported(
+                "num_class_embeds",
+                n,
+                "null (no class conditioning)",
+            ));
         }
         if let Some(kind) = &self.mid_block_type {
             if kind != "UNetMidBlock2D" {
-                return Err(unsupported("mid_block_type", kind, "UNetMidBlock2D or null"));
+                return Err(unsupported(
+                    "mid_block_type",
+                    kind,
+                    "UNetMidBlock2D or null",
+                ));
             }
         }
         if self.downsample_padding > 1 {
-            return Err(unsupported("downsample_padding", self.downsample_padding, "0 or 1"));
+            return Err(unsupported(
+                "downsample_padding",
+                self.downsample_padding,
+                "0 or 1",
+            ));
         }
         if self.in_channels == 0 || self.out_channels == 0 {
             return Err(unsupported("in_channels/out_channels", 0, "at least 1"));
@@ -164,11 +202,19 @@ impl UNetConfig {
             return Err(unsupported("norm_eps", self.norm_eps, "a positive number"));
         }
         if !(self.mid_block_scale_factor > 0.0 && self.mid_block_scale_factor.is_finite()) {
-            return Err(unsupported("mid_block_scale_factor", self.mid_block_scale_factor, "a positive number"));
+            return Err(unsupported(
+                "mid_block_scale_factor",
+                self.mid_block_scale_factor,
+                "a positive number",
+            ));
         }
         let levels = self.block_out_channels.len();
         if levels == 0 {
-            return Err(unsupported("block_out_channels", "[]", "at least one level"));
+            return Err(unsupported(
+                "block_out_channels",
+                "[]",
+                "at least one level",
+            ));
         }
         if self.down_block_types.len() != levels || self.up_block_types.len() != levels {
             return Err(ModelError::Config {
@@ -183,11 +229,21 @@ impl UNetConfig {
         }
         for (i, t) in self.down_block_types.iter().enumerate() {
             self.down_kind(t).map_err(|_| {
-                unsupported(&format!("down_block_types[{i}]"), t, "DownBlock2D, AttnDownBlock2D")
+                unsupported(
+                    &format!("down_block_types[{i}]"),
+                    t,
+                    "DownBlock2D, AttnDownBlock2D",
+                )
             })?;
         }
         for (i, t) in self.up_block_types.iter().enumerate() {
-            self.up_kind(t).map_err(|_| unsupported(&format!("up_block_types[{i}]"), t, "UpBlock2D, AttnUpBlock2D"))?;
+            self.up_kind(t).map_err(|_| {
+                unsupported(
+                    &format!("up_block_types[{i}]"),
+                    t,
+                    "UpBlock2D, AttnUpBlock2D",
+                )
+            })?;
         }
         let groups = self.norm_num_groups;
         for (i, &c) in self.block_out_channels.iter().enumerate() {
@@ -202,7 +258,11 @@ impl UNetConfig {
         if let Some(g) = self.attn_norm_num_groups {
             let c = self.block_out_channels[levels - 1];
             if g == 0 || !c.is_multiple_of(g) {
-                return Err(unsupported("attn_norm_num_groups", g, "a divisor of the last block's channels"));
+                return Err(unsupported(
+                    "attn_norm_num_groups",
+                    g,
+                    "a divisor of the last block's channels",
+                ));
             }
         }
         Ok(())
@@ -226,22 +286,27 @@ impl UNetConfig {
 
     /// Down block `i`'s kind (call after `validate`).
     pub fn down_block(&self, i: usize) -> BlockKind {
-        self.down_kind(&self.down_block_types[i]).unwrap_or(BlockKind { attention: false })
+        self.down_kind(&self.down_block_types[i])
+            .unwrap_or(BlockKind { attention: false })
     }
 
     /// Up block `i`'s kind (call after `validate`).
     pub fn up_block(&self, i: usize) -> BlockKind {
-        self.up_kind(&self.up_block_types[i]).unwrap_or(BlockKind { attention: false })
+        self.up_kind(&self.up_block_types[i])
+            .unwrap_or(BlockKind { attention: false })
     }
 
     /// Width of the time embedding (the MLP's output).
     pub fn time_embed_dim(&self) -> usize {
-        self.time_embedding_dim.unwrap_or(self.block_out_channels[0] * 4)
+        self.time_embedding_dim
+            .unwrap_or(self.block_out_channels[0] * 4)
     }
 
     /// Height and width of a sample (`sample_size`, or 32x32 when the config has none).
     pub fn sample_hw(&self) -> (usize, usize) {
-        self.sample_size.map(SampleSize::height_width).unwrap_or((32, 32))
+        self.sample_size
+            .map(SampleSize::height_width)
+            .unwrap_or((32, 32))
     }
 
     /// How many times the feature map halves: the spatial size must be divisible by 2^this.

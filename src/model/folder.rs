@@ -26,10 +26,14 @@ impl Checkpoint {
         let weights = Weights::from_safetensors(&files.safetensors)?;
         let unet = UNet::load(config, weights)?;
         let scheduler = match &files.scheduler_json {
-            Some(text) => Some(SchedulerConfig::from_json_str(text).map_err(|e| ModelError::Config {
-                file: "scheduler_config.json".into(),
-                reason: e.to_string(),
-            })?),
+            Some(text) => {
+                Some(
+                    SchedulerConfig::from_json_str(text).map_err(|e| ModelError::Config {
+                        file: "scheduler_config.json".into(),
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
             None => None,
         };
         Ok(Checkpoint { unet, scheduler })
@@ -50,7 +54,9 @@ impl CheckpointFiles {
         if !dir.is_dir() {
             return Err(ModelError::MissingFile {
                 path: show(dir),
-                hint: "give the folder that holds config.json and diffusion_pytorch_model.safetensors".into(),
+                hint:
+                    "give the folder that holds config.json and diffusion_pytorch_model.safetensors"
+                        .into(),
             });
         }
         let (unet_dir, scheduler_dir) = if dir.join("config.json").is_file() {
@@ -72,13 +78,20 @@ impl CheckpointFiles {
         let config_json = read_text(unet_dir.join("config.json"))?;
         let weights_path = unet_dir.join("diffusion_pytorch_model.safetensors");
         if !weights_path.is_file() {
-            for pickled in ["diffusion_pytorch_model.bin", "pytorch_model.bin", "model.ckpt"] {
+            for pickled in [
+                "diffusion_pytorch_model.bin",
+                "pytorch_model.bin",
+                "model.ckpt",
+            ] {
                 let p = unet_dir.join(pickled);
                 if p.is_file() {
                     return Err(ModelError::Pickle { path: show(&p) });
                 }
             }
-            if unet_dir.join("diffusion_pytorch_model.safetensors.index.json").is_file() {
+            if unet_dir
+                .join("diffusion_pytorch_model.safetensors.index.json")
+                .is_file()
+            {
                 return Err(ModelError::Unsupported {
                     field: "weights".into(),
                     found: "a sharded safetensors checkpoint".into(),
@@ -87,7 +100,8 @@ impl CheckpointFiles {
             }
             return Err(ModelError::MissingFile {
                 path: show(&weights_path),
-                hint: "export the weights with diffusers' save_pretrained(safe_serialization=True)".into(),
+                hint: "export the weights with diffusers' save_pretrained(safe_serialization=True)"
+                    .into(),
             });
         }
         let safetensors = std::fs::read(&weights_path).map_err(|e| ModelError::Io {

@@ -80,7 +80,9 @@ impl Node {
     pub fn inputs(&self) -> Vec<TensorId> {
         match self {
             Node::Conv { x, time, .. } => std::iter::once(*x).chain(*time).collect(),
-            Node::GroupNorm { x, .. } | Node::Linear { x, .. } | Node::Upsample { x, .. } => vec![*x],
+            Node::GroupNorm { x, .. } | Node::Linear { x, .. } | Node::Upsample { x, .. } => {
+                vec![*x]
+            }
             Node::Attention { qkv, .. } => vec![*qkv],
             Node::Add { a, b, .. } => std::iter::once(*a).chain(*b).collect(),
             Node::Concat { a, b, .. } => vec![*a, *b],
@@ -103,9 +105,7 @@ impl Node {
     /// Multiply-adds the node performs (for GFLOP/s figures: FLOPs = 2 x this).
     pub fn macs(&self) -> u64 {
         match self {
-            Node::Conv { op, .. } => {
-                (op.n * op.cout * op.ho * op.wo * op.cin * op.k * op.k) as u64
-            }
+            Node::Conv { op, .. } => (op.n * op.cout * op.ho * op.wo * op.cin * op.k * op.k) as u64,
             Node::Linear { op, .. } => (op.m * op.k * op.n) as u64,
             Node::Attention { op, .. } => (2 * op.n * op.c * op.t * op.t) as u64,
             _ => 0,
@@ -178,9 +178,7 @@ impl Graph {
                     .filter(|(_, &s)| slot_len[s] >= need)
                     .min_by_key(|(_, &s)| slot_len[s])
                     .map(|(k, _)| k)
-                    .or_else(|| {
-                        (0..free.len()).max_by_key(|&k| slot_len[free[k]])
-                    });
+                    .or_else(|| (0..free.len()).max_by_key(|&k| slot_len[free[k]]));
                 let slot = match fit {
                     Some(k) => free.swap_remove(k),
                     None => {
@@ -245,7 +243,12 @@ impl<'a> Builder<'a> {
     }
 
     /// Parameter `name` (or its deprecated `alias`) with shape `shape`.
-    fn param(&mut self, name: &str, alias: Option<&str>, shape: &[usize]) -> Result<ParamId, ModelError> {
+    fn param(
+        &mut self,
+        name: &str,
+        alias: Option<&str>,
+        shape: &[usize],
+    ) -> Result<ParamId, ModelError> {
         if let Some(id) = self.unet.param_id(name) {
             return Ok(id);
         }
@@ -257,10 +260,13 @@ impl<'a> Builder<'a> {
                 data,
             }));
         }
-        let weights = self.weights.as_deref_mut().ok_or_else(|| ModelError::MissingTensor {
-            name: name.to_string(),
-            expected: shape.to_vec(),
-        })?;
+        let weights = self
+            .weights
+            .as_deref_mut()
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+            })?;
         let data = match alias {
             Some(alias) => weights.take_either(name, alias, shape)?,
             None => weights.take(name, shape)?,
@@ -325,17 +331,36 @@ impl<'a> Builder<'a> {
         }))
     }
 
-    fn group_norm(&mut self, prefix: &str, x: TensorId, groups: usize, silu: bool) -> Result<TensorId, ModelError> {
+    fn group_norm(
+        &mut self,
+        prefix: &str,
+        x: TensorId,
+        groups: usize,
+        silu: bool,
+    ) -> Result<TensorId, ModelError> {
         let [n, c, h, w] = self.shape4(x);
         let eps = self.unet.config.norm_eps as f32;
-        let op = GroupNorm::new(n, c, h * w, groups, eps, silu).map_err(|e| ModelError::at(prefix, e))?;
+        let op = GroupNorm::new(n, c, h * w, groups, eps, silu)
+            .map_err(|e| ModelError::at(prefix, e))?;
         let gamma = self.param(&format!("{prefix}.weight"), None, &[c])?;
         let beta = self.param(&format!("{prefix}.bias"), None, &[c])?;
         let out = self.tensor(prefix, vec![n, c, h, w]);
-        Ok(self.push(Node::GroupNorm { op, x, gamma, beta, out }))
+        Ok(self.push(Node::GroupNorm {
+            op,
+            x,
+            gamma,
+            beta,
+            out,
+        }))
     }
 
-    fn add(&mut self, name: &str, a: TensorId, b: TensorId, divide_by: f64) -> Result<TensorId, ModelError> {
+    fn add(
+        &mut self,
+        name: &str,
+        a: TensorId,
+        b: TensorId,
+        divide_by: f64,
+    ) -> Result<TensorId, ModelError> {
         let shape = self.tensors[a.0].shape.clone();
         if shape != self.tensors[b.0].shape {
             return Err(ModelError::at(
@@ -346,19 +371,35 @@ impl<'a> Builder<'a> {
                 },
             ));
         }
-        let op = Add::residual(shape.iter().product(), (1.0 / divide_by) as f32).map_err(|e| ModelError::at(name, e))?;
+        let op = Add::residual(shape.iter().product(), (1.0 / divide_by) as f32)
+            .map_err(|e| ModelError::at(name, e))?;
         let out = self.tensor(name, shape);
-        Ok(self.push(Node::Add { op, a, b: Some(b), out }))
+        Ok(self.push(Node::Add {
+            op,
+            a,
+            b: Some(b),
+            out,
+        }))
     }
 
-    fn resnet(&mut self, prefix: &str, x: TensorId, cout: usize, scale: f64) -> Result<TensorId, ModelError> {
+    fn resnet(
+        &mut self,
+        prefix: &str,
+        x: TensorId,
+        cout: usize,
+        scale: f64,
+    ) -> Result<TensorId, ModelError> {
         let cin = self.shape4(x)[1];
         let groups = self.unet.config.norm_num_groups;
         let temb_dim = self.unet.config.time_embed_dim();
         let h = self.group_norm(&format!("{prefix}.norm1"), x, groups, true)?;
         let h = self.conv(&format!("{prefix}.conv1"), h, cout, 3, 1, [1; 4])?;
         // conv1 adds this resnet's slice of the fused time projection.
-        let pw = self.param(&format!("{prefix}.time_emb_proj.weight"), None, &[cout, temb_dim])?;
+        let pw = self.param(
+            &format!("{prefix}.time_emb_proj.weight"),
+            None,
+            &[cout, temb_dim],
+        )?;
         let pb = self.param(&format!("{prefix}.time_emb_proj.bias"), None, &[cout])?;
         let offset: usize = self.time_projs.iter().map(|p| p.2).sum();
         self.time_projs.push((pw, pb, cout));
@@ -376,7 +417,13 @@ impl<'a> Builder<'a> {
         self.add(&format!("{prefix}.out"), shortcut, h, scale)
     }
 
-    fn attention(&mut self, prefix: &str, x: TensorId, groups: usize, rescale: f64) -> Result<TensorId, ModelError> {
+    fn attention(
+        &mut self,
+        prefix: &str,
+        x: TensorId,
+        groups: usize,
+        rescale: f64,
+    ) -> Result<TensorId, ModelError> {
         let [n, c, hh, ww] = self.shape4(x);
         let head_dim = self.unet.config.head_dim(c);
         if head_dim == 0 || c % head_dim != 0 {
@@ -396,11 +443,16 @@ impl<'a> Builder<'a> {
                 Some(&format!("{prefix}.{old}.weight")),
                 &[c, c],
             )?);
-            bs.push(self.param(&format!("{prefix}.{new}.bias"), Some(&format!("{prefix}.{old}.bias")), &[c])?);
+            bs.push(self.param(
+                &format!("{prefix}.{new}.bias"),
+                Some(&format!("{prefix}.{old}.bias")),
+                &[c],
+            )?);
         }
         let qkv_w = self.fused(&format!("{prefix}.qkv.weight"), &ws);
         let qkv_b = self.fused(&format!("{prefix}.qkv.bias"), &bs);
-        let proj = Conv2d::new([n, c, hh, ww], 3 * c, 1, 1, [0; 4]).map_err(|e| ModelError::at(prefix, e))?;
+        let proj = Conv2d::new([n, c, hh, ww], 3 * c, 1, 1, [0; 4])
+            .map_err(|e| ModelError::at(prefix, e))?;
         let qkv = self.tensor(format!("{prefix}.qkv"), vec![n, 3 * c, hh, ww]);
         self.push(Node::Conv {
             op: proj,
@@ -418,8 +470,13 @@ impl<'a> Builder<'a> {
             Some(&format!("{prefix}.proj_attn.weight")),
             &[c, c],
         )?;
-        let ob = self.param(&format!("{prefix}.to_out.0.bias"), Some(&format!("{prefix}.proj_attn.bias")), &[c])?;
-        let op = Conv2d::new([n, c, hh, ww], c, 1, 1, [0; 4]).map_err(|e| ModelError::at(prefix, e))?;
+        let ob = self.param(
+            &format!("{prefix}.to_out.0.bias"),
+            Some(&format!("{prefix}.proj_attn.bias")),
+            &[c],
+        )?;
+        let op =
+            Conv2d::new([n, c, hh, ww], c, 1, 1, [0; 4]).map_err(|e| ModelError::at(prefix, e))?;
         let o = self.tensor(format!("{prefix}.to_out"), vec![n, c, hh, ww]);
         self.push(Node::Conv {
             op,
@@ -443,22 +500,46 @@ impl<'a> Builder<'a> {
 
         let mut x = input;
         if cfg.center_input_sample {
-            let op = Add::affine(n * cfg.in_channels * h * w, 2.0, -1.0).map_err(|e| ModelError::at("center_input_sample", e))?;
+            let op = Add::affine(n * cfg.in_channels * h * w, 2.0, -1.0)
+                .map_err(|e| ModelError::at("center_input_sample", e))?;
             let out = self.tensor("centred_sample", vec![n, cfg.in_channels, h, w]);
-            x = self.push(Node::Add { op, a: x, b: None, out });
+            x = self.push(Node::Add {
+                op,
+                a: x,
+                b: None,
+                out,
+            });
         }
 
         // Time embedding MLP: linear_1 -> SiLU -> linear_2.
         let w1 = self.param("time_embedding.linear_1.weight", None, &[temb_dim, c0])?;
         let b1 = self.param("time_embedding.linear_1.bias", None, &[temb_dim])?;
-        let w2 = self.param("time_embedding.linear_2.weight", None, &[temb_dim, temb_dim])?;
+        let w2 = self.param(
+            "time_embedding.linear_2.weight",
+            None,
+            &[temb_dim, temb_dim],
+        )?;
         let b2 = self.param("time_embedding.linear_2.bias", None, &[temb_dim])?;
         let e1 = self.tensor("time_embedding.linear_1", vec![n, temb_dim]);
-        let op = Linear::new(n, c0, temb_dim, false, true).map_err(|e| ModelError::at("time_embedding", e))?;
-        self.push(Node::Linear { op, x: time_input, weight: w1, bias: b1, out: e1 });
+        let op = Linear::new(n, c0, temb_dim, false, true)
+            .map_err(|e| ModelError::at("time_embedding", e))?;
+        self.push(Node::Linear {
+            op,
+            x: time_input,
+            weight: w1,
+            bias: b1,
+            out: e1,
+        });
         let emb = self.tensor("time_embedding", vec![n, temb_dim]);
-        let op = Linear::new(n, temb_dim, temb_dim, false, false).map_err(|e| ModelError::at("time_embedding", e))?;
-        self.push(Node::Linear { op, x: e1, weight: w2, bias: b2, out: emb });
+        let op = Linear::new(n, temb_dim, temb_dim, false, false)
+            .map_err(|e| ModelError::at("time_embedding", e))?;
+        self.push(Node::Linear {
+            op,
+            x: e1,
+            weight: w2,
+            bias: b2,
+            out: emb,
+        });
         // Placeholder for the fused time projections of all resnets (shape fixed at the end).
         let time_all_at = self.nodes.len();
         let time_all = self.tensor("time_emb_proj.fused", vec![n, 0]);
@@ -467,18 +548,34 @@ impl<'a> Builder<'a> {
         let mut h_ = self.conv("conv_in", x, c0, 3, 1, [1; 4])?;
         let mut skips = vec![h_];
         let levels = cfg.block_out_channels.len();
-        let pad = if cfg.downsample_padding == 0 { [0, 1, 0, 1] } else { [1; 4] };
+        let pad = if cfg.downsample_padding == 0 {
+            [0, 1, 0, 1]
+        } else {
+            [1; 4]
+        };
         for (i, &cout) in cfg.block_out_channels.iter().enumerate() {
             let attn = cfg.down_block(i).attention;
             for j in 0..cfg.layers_per_block {
                 h_ = self.resnet(&format!("down_blocks.{i}.resnets.{j}"), h_, cout, 1.0)?;
                 if attn {
-                    h_ = self.attention(&format!("down_blocks.{i}.attentions.{j}"), h_, cfg.norm_num_groups, 1.0)?;
+                    h_ = self.attention(
+                        &format!("down_blocks.{i}.attentions.{j}"),
+                        h_,
+                        cfg.norm_num_groups,
+                        1.0,
+                    )?;
                 }
                 skips.push(h_);
             }
             if i + 1 < levels {
-                h_ = self.conv(&format!("down_blocks.{i}.downsamplers.0.conv"), h_, cout, 3, 2, pad)?;
+                h_ = self.conv(
+                    &format!("down_blocks.{i}.downsamplers.0.conv"),
+                    h_,
+                    cout,
+                    3,
+                    2,
+                    pad,
+                )?;
                 skips.push(h_);
             }
         }
@@ -516,10 +613,20 @@ impl<'a> Builder<'a> {
                 }
                 let op = Concat::new(nb, ca, cb, hh * ww).map_err(|e| ModelError::at(&name, e))?;
                 let out = self.tensor(name, vec![nb, ca + cb, hh, ww]);
-                h_ = self.push(Node::Concat { op, a: h_, b: skip, out });
+                h_ = self.push(Node::Concat {
+                    op,
+                    a: h_,
+                    b: skip,
+                    out,
+                });
                 h_ = self.resnet(&format!("up_blocks.{i}.resnets.{j}"), h_, cout, 1.0)?;
                 if attn {
-                    h_ = self.attention(&format!("up_blocks.{i}.attentions.{j}"), h_, cfg.norm_num_groups, 1.0)?;
+                    h_ = self.attention(
+                        &format!("up_blocks.{i}.attentions.{j}"),
+                        h_,
+                        cfg.norm_num_groups,
+                        1.0,
+                    )?;
                 }
             }
             if i + 1 < levels {
@@ -528,7 +635,14 @@ impl<'a> Builder<'a> {
                 let op = Upsample2x::new(nb * c, hh, ww).map_err(|e| ModelError::at(&name, e))?;
                 let out = self.tensor(name, vec![nb, c, 2 * hh, 2 * ww]);
                 h_ = self.push(Node::Upsample { op, x: h_, out });
-                h_ = self.conv(&format!("up_blocks.{i}.upsamplers.0.conv"), h_, cout, 3, 1, [1; 4])?;
+                h_ = self.conv(
+                    &format!("up_blocks.{i}.upsamplers.0.conv"),
+                    h_,
+                    cout,
+                    3,
+                    1,
+                    [1; 4],
+                )?;
             }
         }
 
@@ -542,8 +656,18 @@ impl<'a> Builder<'a> {
         let fw = self.fused("time_emb_proj.fused.weight", &weights);
         let fb = self.fused("time_emb_proj.fused.bias", &biases);
         self.tensors[time_all.0].shape = vec![n, total];
-        let op = Linear::new(n, temb_dim, total.max(1), true, false).map_err(|e| ModelError::at("time_emb_proj", e))?;
-        self.nodes.insert(time_all_at, Node::Linear { op, x: emb, weight: fw, bias: fb, out: time_all });
+        let op = Linear::new(n, temb_dim, total.max(1), true, false)
+            .map_err(|e| ModelError::at("time_emb_proj", e))?;
+        self.nodes.insert(
+            time_all_at,
+            Node::Linear {
+                op,
+                x: emb,
+                weight: fw,
+                bias: fb,
+                out: time_all,
+            },
+        );
         for node in &mut self.nodes {
             if let Node::Conv { op, .. } = node {
                 if let Some(tb) = op.time_bias.as_mut() {
@@ -572,9 +696,16 @@ fn random_init(seed: u64, name: &str, shape: &[usize]) -> Vec<f32> {
         let one = if name.ends_with(".weight") { 1.0 } else { 0.0 };
         return vec![one; len];
     }
-    let fan_in: usize = if shape.len() > 1 { shape[1..].iter().product() } else { shape[0] };
+    let fan_in: usize = if shape.len() > 1 {
+        shape[1..].iter().product()
+    } else {
+        shape[0]
+    };
     let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
     let mut noise = vec![0f32; len];
     crate::rng::fill_gaussian(seed, 0x5eed, 0, &mut noise);
-    noise.iter().map(|v| (v * 0.5).clamp(-1.0, 1.0) * bound).collect()
+    noise
+        .iter()
+        .map(|v| (v * 0.5).clamp(-1.0, 1.0) * bound)
+        .collect()
 }

@@ -38,7 +38,9 @@ pub enum ModelError {
         found: String,
         supported: String,
     },
-    #[error("the safetensors file is damaged or truncated ({reason}); download or export it again")]
+    #[error(
+        "the safetensors file is damaged or truncated ({reason}); download or export it again"
+    )]
     Safetensors { reason: String },
     #[error("tensor `{name}` (shape {expected:?}) is missing from the checkpoint: does config.json match the weights?")]
     MissingTensor { name: String, expected: Vec<usize> },
@@ -50,7 +52,9 @@ pub enum ModelError {
     },
     #[error("tensor `{name}` is stored as {found}; only F32, F16 and BF16 weights are supported")]
     TensorDtype { name: String, found: String },
-    #[error("tensor `{name}` holds a non-finite value at index {index}: the checkpoint is corrupt")]
+    #[error(
+        "tensor `{name}` holds a non-finite value at index {index}: the checkpoint is corrupt"
+    )]
     NonFinite { name: String, index: usize },
     #[error(
         "the checkpoint has {count} tensors the config does not use (e.g. {examples}): does \
@@ -231,7 +235,11 @@ impl UNet {
             let exponent = log_max * i as f32 / (half as f32 - shift);
             let arg = t * libm::exp(exponent as f64) as f32;
             let (s, c) = (libm::sin(arg as f64) as f32, libm::cos(arg as f64) as f32);
-            let (first, second) = if self.config.flip_sin_to_cos { (c, s) } else { (s, c) };
+            let (first, second) = if self.config.flip_sin_to_cos {
+                (c, s)
+            } else {
+                (s, c)
+            };
             row[i] = first;
             row[half + i] = second;
         }

@@ -85,10 +85,13 @@ impl Weights {
 
     /// Removes and returns tensor `name`, which must have shape `shape`.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let tensor = self.tensors.remove(name).ok_or_else(|| ModelError::MissingTensor {
-            name: name.to_string(),
-            expected: shape.to_vec(),
-        })?;
+        let tensor = self
+            .tensors
+            .remove(name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+            })?;
         if tensor.shape != shape {
             return Err(ModelError::TensorShape {
                 name: name.to_string(),
@@ -100,7 +103,12 @@ impl Weights {
     }
 
     /// Takes `name` or, when absent, its deprecated alias (old attention blocks' names).
-    pub fn take_either(&mut self, name: &str, alias: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+    pub fn take_either(
+        &mut self,
+        name: &str,
+        alias: &str,
+        shape: &[usize],
+    ) -> Result<Vec<f32>, ModelError> {
         if !self.contains(name) && self.contains(alias) {
             self.take(alias, shape)
         } else {

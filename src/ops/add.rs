@@ -40,9 +40,17 @@ impl Add {
             return Err(shape_err("add", "empty input"));
         }
         if !scale.is_finite() || !shift.is_finite() {
-            return Err(shape_err("add", format!("scale {scale} / shift {shift} not finite")));
+            return Err(shape_err(
+                "add",
+                format!("scale {scale} / shift {shift} not finite"),
+            ));
         }
-        Ok(Add { len, has_b, scale, shift })
+        Ok(Add {
+            len,
+            has_b,
+            scale,
+            shift,
+        })
     }
 
     pub fn cpu(&self, a: &[f32], b: Option<&[f32]>, out: &mut [f32]) {
@@ -69,6 +77,11 @@ impl Add {
             scale: self.scale,
             shift: self.shift,
         };
-        gpu.dispatch(gpu.kernel("add", SHADER), &params, &[a, b, out], flat_groups(self.len))
+        gpu.dispatch(
+            gpu.kernel("add", SHADER),
+            &params,
+            &[a, b, out],
+            flat_groups(self.len),
+        )
     }
 }

@@ -41,7 +41,10 @@ impl Attention {
         if c / heads > MAX_HEAD_DIM {
             return Err(shape_err(
                 "attention",
-                format!("head dimension {} exceeds the supported {MAX_HEAD_DIM}", c / heads),
+                format!(
+                    "head dimension {} exceeds the supported {MAX_HEAD_DIM}",
+                    c / heads
+                ),
             ));
         }
         if n == 0 || t == 0 {
@@ -93,7 +96,12 @@ impl Attention {
         }
     }
 
-    pub fn encode(&self, gpu: &Gpu, qkv: &wgpu::Buffer, out: &wgpu::Buffer) -> Result<Dispatch, GpuError> {
+    pub fn encode(
+        &self,
+        gpu: &Gpu,
+        qkv: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Dispatch, GpuError> {
         let params = Params {
             n: self.n as u32,
             c: self.c as u32,

@@ -110,7 +110,14 @@ impl Conv2d {
     }
 
     /// Plain-loop reference. `time` is the (N, stride) buffer when `time_bias` is set.
-    pub fn cpu(&self, x: &[f32], weight: &[f32], bias: &[f32], time: Option<&[f32]>, out: &mut [f32]) {
+    pub fn cpu(
+        &self,
+        x: &[f32],
+        weight: &[f32],
+        bias: &[f32],
+        time: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
         let (k, s) = (self.k, self.stride);
         for b in 0..self.n {
             for co in 0..self.cout {
@@ -182,7 +189,10 @@ impl Conv2d {
         time: &wgpu::Buffer,
         out: &wgpu::Buffer,
     ) -> Result<Dispatch, GpuError> {
-        let tb = self.time_bias.unwrap_or(TimeBias { stride: 0, offset: 0 });
+        let tb = self.time_bias.unwrap_or(TimeBias {
+            stride: 0,
+            offset: 0,
+        });
         let params = Params {
             n: self.n as u32,
             cin: self.cin as u32,
@@ -203,7 +213,8 @@ impl Conv2d {
         };
         let pixel_groups = self.n * self.ho * self.wo.div_ceil(4);
         let groups = [pixel_groups.div_ceil(64) as u32, self.cout4() as u32, 1];
-        if groups[0] > crate::gpu::MAX_GROUPS_PER_DIM || groups[1] > crate::gpu::MAX_GROUPS_PER_DIM {
+        if groups[0] > crate::gpu::MAX_GROUPS_PER_DIM || groups[1] > crate::gpu::MAX_GROUPS_PER_DIM
+        {
             return Err(GpuError::Validation(format!(
                 "conv2d of {}x{}x{}x{} is too large for one dispatch: use a smaller batch",
                 self.n, self.cout, self.ho, self.wo

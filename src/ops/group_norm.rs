@@ -29,7 +29,14 @@ struct Params {
 }
 
 impl GroupNorm {
-    pub fn new(n: usize, c: usize, hw: usize, groups: usize, eps: f32, silu: bool) -> Result<Self, ShapeError> {
+    pub fn new(
+        n: usize,
+        c: usize,
+        hw: usize,
+        groups: usize,
+        eps: f32,
+        silu: bool,
+    ) -> Result<Self, ShapeError> {
         if groups == 0 || !c.is_multiple_of(groups) {
             return Err(shape_err(
                 "group_norm",
@@ -39,7 +46,14 @@ impl GroupNorm {
         if n == 0 || hw == 0 {
             return Err(shape_err("group_norm", "empty input"));
         }
-        Ok(GroupNorm { n, c, hw, groups, eps, silu })
+        Ok(GroupNorm {
+            n,
+            c,
+            hw,
+            groups,
+            eps,
+            silu,
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -27,11 +27,26 @@ struct Params {
 }
 
 impl Linear {
-    pub fn new(m: usize, k: usize, n: usize, silu_in: bool, silu_out: bool) -> Result<Self, ShapeError> {
+    pub fn new(
+        m: usize,
+        k: usize,
+        n: usize,
+        silu_in: bool,
+        silu_out: bool,
+    ) -> Result<Self, ShapeError> {
         if m == 0 || k == 0 || n == 0 {
-            return Err(shape_err("linear", format!("empty shape m={m} k={k} n={n}")));
+            return Err(shape_err(
+                "linear",
+                format!("empty shape m={m} k={k} n={n}"),
+            ));
         }
-        Ok(Linear { m, k, n, silu_in, silu_out })
+        Ok(Linear {
+            m,
+            k,
+            n,
+            silu_in,
+            silu_out,
+        })
     }
 
     pub fn cpu(&self, x: &[f32], weight: &[f32], bias: &[f32], out: &mut [f32]) {

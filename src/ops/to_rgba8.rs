@@ -41,7 +41,14 @@ impl ToRgba8 {
         }
         let cols = (1..=n).find(|c| c * c >= n).unwrap_or(n);
         let rows = n.div_ceil(cols);
-        Ok(ToRgba8 { n, c, h, w, cols, rows })
+        Ok(ToRgba8 {
+            n,
+            c,
+            h,
+            w,
+            cols,
+            rows,
+        })
     }
 
     pub fn width(&self) -> usize {
@@ -71,14 +78,22 @@ impl ToRgba8 {
                 let (g, b) = match self.c {
                     1 => (r, r),
                     2 => (to_byte(x[base + plane]) as u32, 0),
-                    _ => (to_byte(x[base + plane]) as u32, to_byte(x[base + 2 * plane]) as u32),
+                    _ => (
+                        to_byte(x[base + plane]) as u32,
+                        to_byte(x[base + 2 * plane]) as u32,
+                    ),
                 };
                 out[i] = r | (g << 8) | (b << 16) | (255 << 24);
             }
         }
     }
 
-    pub fn encode(&self, gpu: &Gpu, x: &wgpu::Buffer, out: &wgpu::Buffer) -> Result<Dispatch, GpuError> {
+    pub fn encode(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Dispatch, GpuError> {
         let params = Params {
             n: self.n as u32,
             c: self.c as u32,

@@ -39,13 +39,19 @@ impl Upsample2x {
         for plane in 0..self.nc {
             for oy in 0..h2 {
                 for ox in 0..w2 {
-                    out[(plane * h2 + oy) * w2 + ox] = x[(plane * self.h + oy / 2) * self.w + ox / 2];
+                    out[(plane * h2 + oy) * w2 + ox] =
+                        x[(plane * self.h + oy / 2) * self.w + ox / 2];
                 }
             }
         }
     }
 
-    pub fn encode(&self, gpu: &Gpu, x: &wgpu::Buffer, out: &wgpu::Buffer) -> Result<Dispatch, GpuError> {
+    pub fn encode(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Result<Dispatch, GpuError> {
         let params = Params {
             nc: self.nc as u32,
             h: self.h as u32,
