@@ -146,3 +146,24 @@ fn memory_plan_never_aliases_live_tensors() {
         "the plan should reuse memory ({total} vs {naive})"
     );
 }
+
+#[test]
+fn random_models_have_diffusers_parameter_counts() {
+    // Counts diffusers reports for the same configs (benches/configs/*.json).
+    for (file, want) in [
+        ("tiny.json", 1_113_955),
+        ("ddpm-cifar10-32.json", 35_746_307),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("benches/configs")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = diffusion_playground::model::UNetConfig::from_json_str(&text).unwrap();
+        let unet = diffusion_playground::model::UNet::random(config, 1).unwrap();
+        assert_eq!(unet.parameter_count(), want, "{file}");
+        assert!(unet
+            .params
+            .iter()
+            .all(|p| p.data.iter().all(|v| v.is_finite())));
+    }
+}

@@ -112,16 +112,7 @@ impl UNet {
     /// Validates `config`, takes every tensor it needs from `weights` (checking shapes) and
     /// refuses checkpoints with tensors left over.
     pub fn load(config: UNetConfig, mut weights: Weights) -> Result<UNet, ModelError> {
-        config.validate()?;
-        let (h, w) = config.sample_hw();
-        let mut unet = UNet {
-            config,
-            params: Vec::new(),
-            sample_hw: (h, w),
-            index: HashMap::new(),
-        };
-        unet.check_sample_hw(h, w)?;
-        graph::Builder::new(&mut unet, Some(&mut weights), 1).build()?;
+        let unet = Self::build(config, Some(&mut weights), None)?;
         let left = weights.remaining();
         if !left.is_empty() {
             return Err(ModelError::UnusedTensors {
@@ -134,6 +125,15 @@ impl UNet {
 
     /// A model of `config` with random weights (benchmarks, tests); `seed` fixes them.
     pub fn random(config: UNetConfig, seed: u64) -> Result<UNet, ModelError> {
+        Self::build(config, None, Some(seed))
+    }
+
+    /// Builds the graph once at batch 1, which collects (and shape-checks) every parameter.
+    fn build(
+        config: UNetConfig,
+        weights: Option<&mut Weights>,
+        random: Option<u64>,
+    ) -> Result<UNet, ModelError> {
         config.validate()?;
         let (h, w) = config.sample_hw();
         let mut unet = UNet {
@@ -143,8 +143,8 @@ impl UNet {
             index: HashMap::new(),
         };
         unet.check_sample_hw(h, w)?;
-        let mut builder = graph::Builder::new(&mut unet, None, 1);
-        builder.random = Some(seed);
+        let mut builder = graph::Builder::new(&mut unet, weights, 1);
+        builder.random = random;
         builder.build()?;
         Ok(unet)
     }
