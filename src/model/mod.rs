@@ -4,6 +4,7 @@
 //! Loading refuses, with an error naming the field or tensor, anything this engine does not
 //! implement exactly: nothing is silently ignored or approximated.
 
+mod builder;
 mod config;
 mod folder;
 mod graph;
@@ -143,7 +144,7 @@ impl UNet {
             index: HashMap::new(),
         };
         unet.check_sample_hw(h, w)?;
-        let mut builder = graph::Builder::new(&mut unet, weights, 1);
+        let mut builder = builder::Builder::new(&mut unet, weights, 1);
         builder.random = random;
         builder.build()?;
         Ok(unet)
@@ -155,7 +156,7 @@ impl UNet {
             return Err(ModelError::Batch(batch));
         }
         let mut unet = self.clone_structure();
-        let graph = graph::Builder::new(&mut unet, None, batch).build()?;
+        let graph = builder::Builder::new(&mut unet, None, batch).build()?;
         Ok(graph)
     }
 
