@@ -1,11 +1,12 @@
 // Multi-head self-attention over the spatial tokens of a feature map, softmax(q k^T * scale) v,
 // computed with an online (chunked) softmax so any number of tokens fits in workgroup memory.
-// One workgroup per (sample, head, query token).
+// One workgroup per (sample, head, block of 4 query tokens): the 4 queries travel together as
+// the lanes of a vec4, so every key and value read from memory serves four queries.
 //
 // qkv: (N, 3C, T) f32 — q, k, v stacked on channels (the fused 1x1 projection's output);
 //                       head h uses channels [h*D, (h+1)*D) of each, T = H*W tokens
 // out: (N, C, T) f32   — heads merged back on channels
-// Dispatch: N * heads * T workgroups (folded into x/y by the host when above 65535).
+// Dispatch: N * heads * ceil(T / 4) workgroups (folded into x/y by the host when above 65535).
 // Limits: head_dim D <= 512.
 
 struct Params {
@@ -18,14 +19,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 const WG: u32 = 64u;
-const CHUNK: u32 = 1024u;
+const CHUNK: u32 = 256u;
 const MAX_R: u32 = 8u; // head_dim / WG, rounded up
 
-var<workgroup> prob: array<f32, 1024>;
-var<workgroup> qs: array<f32, 512>;
-var<workgroup> red: array<f32, 64>;
+var<workgroup> prob: array<vec4<f32>, 256>;
+var<workgroup> qs: array<vec4<f32>, 512>;
+var<workgroup> red: array<vec4<f32>, 64>;
 
-fn reduce(lid: u32, v: f32, is_max: bool) -> f32 {
+fn reduce(lid: u32, v: vec4<f32>, is_max: bool) -> vec4<f32> {
     red[lid] = v;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s = s / 2u) {
@@ -49,36 +50,42 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    let blocks = (p.t + 3u) / 4u;
     let item = wid.x + wid.y * nwg.x;
-    if (item >= p.n * p.heads * p.t) {
+    if (item >= p.n * p.heads * blocks) {
         return;
     }
-    let i = item % p.t;
-    let h = (item / p.t) % p.heads;
-    let b = item / (p.t * p.heads);
+    let i0 = (item % blocks) * 4u;
+    let h = (item / blocks) % p.heads;
+    let b = item / (blocks * p.heads);
     let d = p.head_dim;
     let qbase = (b * 3u * p.c + h * d) * p.t;
     let kbase = qbase + p.c * p.t;
     let vbase = kbase + p.c * p.t;
+    // Queries past the end repeat the last one; their results are not written.
+    let last = p.t - 1u;
+    let qi = vec4<u32>(min(i0, last), min(i0 + 1u, last), min(i0 + 2u, last), min(i0 + 3u, last));
 
     for (var e = lid; e < d; e = e + WG) {
-        qs[e] = qkv[qbase + e * p.t + i];
+        let row = qbase + e * p.t;
+        qs[e] = vec4<f32>(qkv[row + qi.x], qkv[row + qi.y], qkv[row + qi.z], qkv[row + qi.w]);
     }
     workgroupBarrier();
 
-    var acc: array<f32, 8>;
+    var acc: array<vec4<f32>, 8>;
     for (var r = 0u; r < MAX_R; r = r + 1u) {
-        acc[r] = 0.0;
+        acc[r] = vec4<f32>(0.0);
     }
-    var m = -3.0e38;
-    var l = 0.0;
+    var m = vec4<f32>(-3.0e38);
+    var l = vec4<f32>(0.0);
     for (var c0 = 0u; c0 < p.t; c0 = c0 + CHUNK) {
         let cl = min(CHUNK, p.t - c0);
-        var local_max = -3.0e38;
+        var local_max = vec4<f32>(-3.0e38);
         for (var j = lid; j < cl; j = j + WG) {
-            var s = 0.0;
+            var s = vec4<f32>(0.0);
+            let kcol = kbase + c0 + j;
             for (var e = 0u; e < d; e = e + 1u) {
-                s = s + qs[e] * qkv[kbase + e * p.t + c0 + j];
+                s = s + qs[e] * qkv[kcol + e * p.t];
             }
             s = s * p.scale;
             prob[j] = s;
@@ -86,7 +93,7 @@ fn main(
         }
         let new_m = max(m, reduce(lid, local_max, true));
         let corr = exp(m - new_m);
-        var local_sum = 0.0;
+        var local_sum = vec4<f32>(0.0);
         for (var j = lid; j < cl; j = j + WG) {
             let e = exp(prob[j] - new_m);
             prob[j] = e;
@@ -108,11 +115,21 @@ fn main(
         workgroupBarrier();
     }
 
-    let obase = (b * p.c + h * d) * p.t + i;
     for (var r = 0u; r < MAX_R; r = r + 1u) {
         let e = lid + r * WG;
         if (e < d) {
-            out[obase + e * p.t] = acc[r] / l;
+            let row = (b * p.c + h * d + e) * p.t;
+            let o = acc[r] / l;
+            out[row + qi.x] = o.x;
+            if (i0 + 1u < p.t) {
+                out[row + i0 + 1u] = o.y;
+            }
+            if (i0 + 2u < p.t) {
+                out[row + i0 + 2u] = o.z;
+            }
+            if (i0 + 3u < p.t) {
+                out[row + i0 + 3u] = o.w;
+            }
         }
     }
 }

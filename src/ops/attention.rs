@@ -115,7 +115,7 @@ impl Attention {
             gpu.kernel("attention", SHADER),
             &params,
             &[qkv, out],
-            kernel_grid((self.n * self.heads * self.t) as u32),
+            kernel_grid((self.n * self.heads * self.t.div_ceil(4)) as u32),
         )
     }
 }
