@@ -1,6 +1,7 @@
 // 2-D convolution with bias, optional per-(sample, channel) addend (the time embedding) and
 // asymmetric zero padding (diffusers' padding-0 downsample pads only right and bottom).
-// Each invocation computes 4 output channels x 4 neighbouring output columns.
+// Each invocation computes 4 output channels x 4 neighbouring output columns; 3x3 stride-1 and
+// 1x1 convolutions take specialised paths, everything else the general loop.
 //
 // x:    (N, Cin, H, W)                 f32
 // w:    (Cin * K * K, Cout4) vec4<f32> — weight[co][ci][ky][kx] at [(ci*K+ky)*K+kx][co/4][co%4],
@@ -75,6 +76,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                 a2 = a2 + x2 * w0 + x3 * w1 + x4 * w2;
                 a3 = a3 + x3 * w0 + x4 * w1 + x5 * w2;
             }
+        }
+    } else if (p.k == 1u && p.stride == 1u && p.pad_top == 0u && p.pad_left == 0u) {
+        // 1x1 (shortcuts, attention projections): a matrix product over channels.
+        let x_base = b * p.cin * p.h * p.w + oy * p.w;
+        let plane = p.h * p.w;
+        for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
+            let row = x_base + ci * plane;
+            let wv = wt[ci * p.cout4 + oc4];
+            a0 = a0 + tap(row, ox0) * wv;
+            a1 = a1 + tap(row, ox0 + 1) * wv;
+            a2 = a2 + tap(row, ox0 + 2) * wv;
+            a3 = a3 + tap(row, ox0 + 3) * wv;
         }
     } else {
         for (var ci = 0u; ci < p.cin; ci = ci + 1u) {
