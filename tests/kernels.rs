@@ -70,8 +70,9 @@ fn conv2d_matches_cpu() {
     conv_case(&gpu, [2, 6, 4, 5], 9, 1, 1, [0; 4], false); // 1x1 shortcut
     conv_case(&gpu, [1, 33, 16, 16], 66, 3, 1, [1; 4], true);
     conv_case(&gpu, [5, 3, 2, 2], 3, 3, 1, [1; 4], false);
-    conv_case(&gpu, [3, 5, 3, 7], 6, 1, 1, [0; 4], true); // 1x1 path, odd width, time bias
-    // The general loop: a padded 1x1 and a 5x5 kernel.
+    // The 1x1 path with an odd width and a time bias; then the general loop: a padded 1x1 and
+    // a 5x5 kernel.
+    conv_case(&gpu, [3, 5, 3, 7], 6, 1, 1, [0; 4], true);
     conv_case(&gpu, [1, 2, 3, 3], 3, 1, 1, [1; 4], false);
     conv_case(&gpu, [1, 2, 6, 7], 3, 5, 1, [2; 4], false);
 }
