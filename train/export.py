@@ -9,6 +9,10 @@
 Then it checks that the directory loads with UNet2DModel.from_pretrained and that the F16
 weights give the same noise prediction as the F32 EMA weights (within --tol, relative RMS).
 
+With --fixture DIR (default tests/fixtures/emoji32 when --out is models/emoji32) it also writes
+the agreement fixture of tests/default_model.rs: a fixed input, three timesteps and diffusers'
+output for each, computed by the model exactly as reloaded from --out.
+
 --ckpt accepts a ckpt-*.pt or ema-*.pt file, or a run dir (newest ckpt-*.pt in it).
 Only export into models/emoji32 once samples from the checkpoint are recognisably good.
 """
@@ -52,13 +56,45 @@ def resolve_ckpt(path):
     return path
 
 
+FIXTURE_TIMESTEPS = (0, 500, 999)
+
+
+def write_fixture(folder, model, st_path, step):
+    """Input, timesteps and diffusers' output for tests/default_model.rs (engine vs diffusers, 1e-3)."""
+    import hashlib
+
+    import numpy as np
+
+    os.makedirs(folder, exist_ok=True)
+    g = torch.Generator().manual_seed(1234)
+    x = torch.randn(2, 3, 32, 32, generator=g)
+    np.save(os.path.join(folder, "input.npy"), x.numpy().astype("<f4"))
+    with torch.no_grad():
+        for t in FIXTURE_TIMESTEPS:
+            y = model(x, torch.full((2,), t, dtype=torch.long)).sample
+            np.save(os.path.join(folder, f"expected_t{t}.npy"), y.numpy().astype("<f4"))
+    with open(st_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    with open(os.path.join(folder, "meta.json"), "w") as f:
+        json.dump({"timesteps": list(FIXTURE_TIMESTEPS), "weights_sha256": digest, "step": step,
+                   "made_by": "train/export.py (diffusers UNet2DModel.from_pretrained, float32)"}, f, indent=1)
+        f.write("\n")
+    print(f"wrote agreement fixture {folder} (t = {FIXTURE_TIMESTEPS})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default=DEFAULT_RUN_DIR, help="checkpoint file or run dir (default: %(default)s)")
     ap.add_argument("--out", required=True, help="output directory, e.g. models/emoji32")
     ap.add_argument("--tol", type=float, default=1e-2, help="max relative RMS difference F16 vs F32 output")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fixture", default=None,
+                    help="write the engine-agreement fixture here (default: tests/fixtures/emoji32 "
+                    "when --out is models/emoji32, otherwise none)")
     a = ap.parse_args()
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if a.fixture is None and os.path.abspath(a.out) == os.path.join(repo, "models", "emoji32"):
+        a.fixture = os.path.join(repo, "tests", "fixtures", "emoji32")
     torch.set_num_threads(a.threads)
 
     path = resolve_ckpt(a.ckpt)
@@ -140,6 +176,8 @@ def main():
     if worst > a.tol:
         print("FAIL: F16 output differs too much")
         ok = False
+    if ok and a.fixture:
+        write_fixture(a.fixture, loaded.float(), st_path, step)
     print("OK" if ok else "EXPORT CHECK FAILED")
     return 0 if ok else 1
 
