@@ -56,6 +56,41 @@ def resolve_ckpt(path):
     return path
 
 
+def write_training_facts(out, ckpt_path, state, n_params, size):
+    """<out>/card/training.json: what train/model_card.py needs to describe the training run
+    (steps, wall time, hardware, hyper-parameters), taken from the checkpoint and its run dir."""
+    run_dir = os.path.dirname(os.path.abspath(ckpt_path))
+    starts = []  # one line per (re)start of train.py: device, threads, bf16, step range
+    log = os.path.join(run_dir, "train.log")
+    if os.path.exists(log):
+        with open(log) as f:
+            starts = [line.strip() for line in f if line.startswith("device ")]
+    cpu = None
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    args = state.get("args", {})
+    facts = {
+        "step": state["step"],
+        "elapsed_s": state.get("elapsed_s"),
+        "checkpoint": os.path.basename(ckpt_path),
+        "exported_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "parameters": n_params,
+        "weights_bytes": size,
+        "data_sha256": state.get("data_sha256"),
+        "cpu_model_at_export": cpu,
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "train_starts": starts,
+        "hyperparameters": {k: args.get(k) for k in ("batch_size", "lr", "warmup_steps", "weight_decay",
+                                                       "grad_clip", "ema_max_decay", "flip_prob", "sampling",
+                                                       "seed", "amp")},
+    }
+    os.makedirs(os.path.join(out, "card"), exist_ok=True)
+    with open(os.path.join(out, "card", "training.json"), "w") as f:
+        json.dump(facts, f, indent=1)
+        f.write("\n")
+
+
 FIXTURE_TIMESTEPS = (0, 500, 999)
 
 
@@ -178,6 +213,8 @@ def main():
         ok = False
     if ok and a.fixture:
         write_fixture(a.fixture, loaded.float(), st_path, step)
+    if ok:
+        write_training_facts(a.out, path, state, n_params, size)
     print("OK" if ok else "EXPORT CHECK FAILED")
     return 0 if ok else 1
 
