@@ -7,124 +7,25 @@
 // One line per test, then "N passed, M failed"; exit status 1 on any failure. Screenshots go to
 // artifacts/ (gitignored). Pure-JS modules (url-state, frames, run-loop) are also tested in Node.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS,
+  CHROMIUM,
+  COMMON_FLAGS,
+  ROOT,
+  WEBGPU_FLAGS,
+  eventCount,
+  events,
+  newContext,
+  open,
+  startServer,
+  waitEvent,
+} from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ARTIFACTS = path.join(ROOT, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const COMMON_FLAGS = [
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan'];
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
-
-// ----- server ------------------------------------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer() {
-  if (process.env.PAGE_URL) return { base: new URL(process.env.PAGE_URL).href, stop() {} };
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}/`;
-  console.log(`# PAGE_URL unset: starting cargo xtask serve --port ${port} (builds target/web first)`);
-  const child = spawn('cargo', ['xtask', 'serve', '--port', String(port)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    detached: true,
-  });
-  let exited = null;
-  child.on('exit', (code) => (exited = code));
-  const deadline = Date.now() + 30 * 60 * 1000;
-  for (;;) {
-    if (exited !== null) throw new Error(`cargo xtask serve exited with ${exited} before serving`);
-    try {
-      const r = await fetch(`${base}index.html`);
-      if (r.ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error('cargo xtask serve did not come up in 30 minutes');
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  return {
-    base,
-    stop() {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
-
-// ----- helpers -----------------------------------------------------------------------------------
-
-/** Records every dp-* event (with the element's id) in window.__dp, from before page scripts run. */
-const EVENT_LOG = () => {
-  window.__dp = [];
-  for (const type of ['dp-ready', 'dp-step', 'dp-done', 'dp-error']) {
-    document.addEventListener(
-      type,
-      (e) => window.__dp.push({ type, id: e.target.id || '', t: performance.now(), detail: JSON.parse(JSON.stringify(e.detail ?? null)) }),
-      true,
-    );
-  }
-};
-
-async function newContext(browser, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, ...options });
-  await context.addInitScript(EVENT_LOG);
-  return context;
-}
-
-/** Opens `url` in a new page of `context`, collecting console errors and uncaught exceptions. */
-async function open(context, url) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.errors = errors;
-  await page.goto(url);
-  return page;
-}
-
-/** Waits until window.__dp has an event matching `pred` (a function source over e) after index `from`. */
-async function waitEvent(page, pred, { from = 0, timeout = 60000 } = {}) {
-  const handle = await page.waitForFunction(
-    ([src, from]) => {
-      const f = new Function('e', `return (${src})(e)`);
-      return window.__dp.slice(from).find((e) => f(e)) || null;
-    },
-    [pred.toString(), from],
-    { timeout, polling: 50 },
-  );
-  return handle.jsonValue();
-}
-
-const eventCount = (page) => page.evaluate(() => window.__dp.length);
-const events = (page, from = 0) => page.evaluate((from) => window.__dp.slice(from), from);
 
 /** The element's test hooks, as plain data. */
 function state(page, sel = 'diffusion-playground') {
