@@ -9,7 +9,7 @@ Everything in the card is measured, by the commands the card lists:
   card/ddim50.png      DDIM 50 steps, eta 0                     } --batch images each
   card/ddim10.png      DDIM 10 steps, eta 0                     }
   card/trajectory_*.png  image 0's x_t and predicted x_0 along the DDIM 50 and DDPM 1000 runs
-  card/quality.md, card/nearest.png   copied from train/quality.py's output dir (--quality)
+  card/quality.md, card/nn_*.png   copied from train/quality.py's output dir (--quality)
 
 Engine runs whose PNG already exists are skipped unless --force (DDPM 1000 steps takes
 ~20-40 min on a software Vulkan driver). Run from the repository root:
@@ -149,12 +149,14 @@ def main():
         if not os.path.exists(src):
             raise SystemExit(f"{src} is missing: run train/quality.py first (see train/README.md)")
         shutil.copy(src, os.path.join(card, "quality.md"))
-        for png in ("nearest.png",):
-            if os.path.exists(os.path.join(a.quality, png)):
+        for png in sorted(os.listdir(a.quality)):
+            if png.startswith("nn_") and png.endswith(".png"):
                 shutil.copy(os.path.join(a.quality, png), os.path.join(card, png))
     if os.path.exists(os.path.join(card, "quality.md")):
         with open(os.path.join(card, "quality.md")) as f:
-            quality_md = f.read().strip()
+            # nest quality.py's headings under the card's "## Quality"; its PNGs live in card/
+            quality_md = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", f.read().strip(), flags=re.M)
+            quality_md = re.sub(r"\b(nn_[\w.-]+\.png)\b", r"[\1](card/\1)", quality_md)
 
     blocks = config["down_block_types"]
     hp = facts.get("hyperparameters", {})
