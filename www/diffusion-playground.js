@@ -24,7 +24,8 @@ import {
 import { Filmstrip } from './filmstrip.js';
 import { FrameRecorder } from './frames.js';
 import { ForwardProcessView } from './forward-process.js';
-import { filmstripCanvas, gridCanvas, saveCanvas, sideBySide } from './png.js';
+import { ERROR_HTML, NAMES, NO_WEBGPU_HTML, formatMB, formatMs, laneCaption } from './messages.js';
+import { filmstripPng, gridPng, saveCanvas } from './png.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
 import { drawRgba, gridShape, tensorToRgba } from './render.js';
 import { RunQueue, runLanes } from './run-loop.js';
@@ -47,15 +48,6 @@ const ATTRS = {
   view: 'view',
 };
 
-const NAMES = { ddpm: 'DDPM', ddim: 'DDIM' };
-
-function formatMs(ms) {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
-}
-
-function formatMB(bytes) {
-  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
-}
 
 export class DiffusionPlayground extends HTMLElement {
   static observedAttributes = [...Object.keys(ATTRS), 'controls'];
@@ -510,15 +502,7 @@ export class DiffusionPlayground extends HTMLElement {
   #showNoWebGpu(reason) {
     this.#noGpu = reason;
     this.#$('.root').classList.add('no-gpu');
-    this.#showNotice(`
-      <h4>This playground needs WebGPU, which isn't available here.</h4>
-      <p>Reason: <span class="reason"></span></p>
-      <p>What you can do:</p>
-      <ul>
-        <li>Use a browser with WebGPU: Chrome or Edge 113 or newer, Safari 26 or newer, or Firefox 141 or newer (Windows; other systems are following).</li>
-        <li>Make sure WebGPU is turned on: on Linux, Chrome needs <code>chrome://flags/#enable-unsafe-webgpu</code>; in Firefox check <code>dom.webgpu.enabled</code> in <code>about:config</code>; in older Safari, enable WebGPU under Develop → Feature Flags.</li>
-        <li>Update your graphics drivers (browsers turn WebGPU off for blocklisted GPUs or drivers), then reload this page.</li>
-      </ul>`);
+    this.#showNotice(NO_WEBGPU_HTML);
     this.#$('.notice .reason').textContent = reason;
     this.#setStatus('error', `WebGPU is not available: ${reason}`);
     this.#progress(0, '');
@@ -556,7 +540,7 @@ export class DiffusionPlayground extends HTMLElement {
   }
 
   #showError(message) {
-    this.#showNotice('<h4>Something went wrong</h4><p class="reason"></p>');
+    this.#showNotice(ERROR_HTML);
     this.#$('.notice .reason').textContent = message;
     this.#setStatus('error', message);
     this.#progress(0, '');
@@ -641,9 +625,7 @@ export class DiffusionPlayground extends HTMLElement {
     this.#resetTimeline();
     this.#filmstrip?.reset(lanes.map((l) => l.name));
     for (const lane of lanes) {
-      const detail =
-        lane.sampler === 'ddim' ? `η = ${lane.eta}` : lane.variance === 'fixed_large' ? 'variance β_t' : 'posterior variance';
-      lane.ui.caption.textContent = `${lane.name}, ${lane.steps} steps, ${detail}, seed ${lane.seed}`;
+      lane.ui.caption.textContent = laneCaption(lane);
     }
     const total = lanes.reduce((n, l) => n + l.recorder.n, 0);
     const t0 = performance.now();
@@ -772,14 +754,8 @@ export class DiffusionPlayground extends HTMLElement {
       this.#$('#status').textContent = 'Nothing to download yet.';
       return;
     }
-    const canvases = shown.map((l) => {
-      const c = l.canvas;
-      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-      return gridCanvas(data.data, c.width, c.height);
-    });
-    const s = this.getState();
-    const name = s.side ? `ddpm-vs-ddim-${s.steps}-seed${s.seed}.png` : `${s.sampler}-${s.steps}-seed${s.seed}.png`;
-    await saveCanvas(sideBySide(canvases), name);
+    const { canvas, name } = gridPng(shown.map((l) => l.canvas), this.getState());
+    await saveCanvas(canvas, name);
   }
 
   async #downloadFilmstrip() {
@@ -788,14 +764,8 @@ export class DiffusionPlayground extends HTMLElement {
       this.#$('#status').textContent = 'No filmstrip yet: run the sampler first.';
       return;
     }
-    const { width, height } = lanes[0].recorder;
-    const canvas = filmstripCanvas(
-      lanes.map((l) => ({ name: l.name, frames: l.recorder.filmFrames() })),
-      width,
-      height,
-    );
-    const s = this.getState();
-    await saveCanvas(canvas, `filmstrip-${s.side ? 'ddpm-vs-ddim' : s.sampler}-${s.steps}-seed${s.seed}.png`);
+    const { canvas, name } = filmstripPng(lanes, this.getState());
+    await saveCanvas(canvas, name);
   }
 
   async #copy(text, done) {

@@ -102,3 +102,24 @@ export function sideBySide(canvases) {
   }
   return out;
 }
+
+/** The grid PNG of the shown lanes' canvases (side by side), and its file name. */
+export function gridPng(laneCanvases, s) {
+  const canvases = laneCanvases.map((c) => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    return gridCanvas(data.data, c.width, c.height);
+  });
+  const name = s.side ? `ddpm-vs-ddim-${s.steps}-seed${s.seed}.png` : `${s.sampler}-${s.steps}-seed${s.seed}.png`;
+  return { canvas: sideBySide(canvases), name };
+}
+
+/** The filmstrip PNG of a run's lanes ({name, recorder}), and its file name. */
+export function filmstripPng(lanes, s) {
+  const { width, height } = lanes[0].recorder;
+  const canvas = filmstripCanvas(
+    lanes.map((l) => ({ name: l.name, frames: l.recorder.filmFrames() })),
+    width,
+    height,
+  );
+  return { canvas, name: `filmstrip-${s.side ? 'ddpm-vs-ddim' : s.sampler}-${s.steps}-seed${s.seed}.png` };
+}

@@ -209,7 +209,7 @@ test('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducible im
     assert(canvases.every((c) => c.content), 'a blank canvas is shown');
     const timings = await page.evaluate(() => document.querySelector('diffusion-playground').timings);
     notes.push(
-      `DDIM 10, batch 1, tiny fixture: engine ready ${ready.t.toFixed(0)} ms after navigation, first step drawn at ` +
+      `DDIM 10, batch 1, ${ready.detail.model}: engine ready ${ready.t.toFixed(0)} ms after navigation, first step drawn at ` +
         `${first.t.toFixed(0)} ms, run done at ${done.t.toFixed(0)} ms; ${done.detail.msPerStep.toFixed(1)} ms/step ` +
         `(x_T drawn ${timings.firstImage?.toFixed(0)} ms after the run started; ${ready.detail.adapter})`,
     );

@@ -1,0 +1,31 @@
+// Words the playground shows: sampler names, number formats, captions, and the notices for a
+// missing WebGPU and for errors (their .reason span is filled in with textContent).
+
+export const NAMES = { ddpm: 'DDPM', ddim: 'DDIM' };
+
+export function formatMs(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+}
+
+export function formatMB(bytes) {
+  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
+}
+
+/** "DDIM, 50 steps, η = 0, seed 7" for a run lane {name, sampler, steps, eta, variance, seed}. */
+export function laneCaption(lane) {
+  const detail =
+    lane.sampler === 'ddim' ? `η = ${lane.eta}` : lane.variance === 'fixed_large' ? 'variance β_t' : 'posterior variance';
+  return `${lane.name}, ${lane.steps} steps, ${detail}, seed ${lane.seed}`;
+}
+
+export const NO_WEBGPU_HTML = `
+      <h4>This playground needs WebGPU, which isn't available here.</h4>
+      <p>Reason: <span class="reason"></span></p>
+      <p>What you can do:</p>
+      <ul>
+        <li>Use a browser with WebGPU: Chrome or Edge 113 or newer, Safari 26 or newer, or Firefox 141 or newer (Windows; other systems are following).</li>
+        <li>Make sure WebGPU is turned on: on Linux, Chrome needs <code>chrome://flags/#enable-unsafe-webgpu</code>; in Firefox check <code>dom.webgpu.enabled</code> in <code>about:config</code>; in older Safari, enable WebGPU under Develop → Feature Flags.</li>
+        <li>Update your graphics drivers (browsers turn WebGPU off for blocklisted GPUs or drivers), then reload this page.</li>
+      </ul>`;
+
+export const ERROR_HTML = '<h4>Something went wrong</h4><p class="reason"></p>';
