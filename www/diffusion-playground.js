@@ -16,7 +16,9 @@ import {
   WebGpuUnavailable,
   checkWebGpu,
   fetchModelConfig,
+  forgetEngine,
   getEngine,
+  isDeviceLost,
   isGpuFailure,
   listModels,
   loadWasm,
@@ -24,7 +26,7 @@ import {
 import { Filmstrip } from './filmstrip.js';
 import { FrameRecorder } from './frames.js';
 import { ForwardProcessView } from './forward-process.js';
-import { ERROR_HTML, NAMES, NO_WEBGPU_HTML, formatMB, formatMs, laneCaption } from './messages.js';
+import { DEVICE_LOST_HTML, ERROR_HTML, NAMES, NO_WEBGPU_HTML, formatMB, formatMs, laneCaption } from './messages.js';
 import { filmstripPng, gridPng, saveCanvas } from './png.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
 import { drawRgba, gridShape, tensorToRgba } from './render.js';
@@ -584,6 +586,7 @@ export class DiffusionPlayground extends HTMLElement {
       this.#showError(`These settings cannot run: ${e.message || e}`);
       return;
     }
+    const loaded = this.#loaded;
     this.#hideNotice();
     this.#$('#lanes').classList.add('stale');
     this.#setStatus('running', `Sampling with ${samplers.map((s) => NAMES[s]).join(' and ')}, ${settings.steps} steps…`);
@@ -595,11 +598,35 @@ export class DiffusionPlayground extends HTMLElement {
           if (isCurrent()) throw e; // a superseded run's failure is not the reader's concern
         }
       })
-      .catch((e) => {
-        const message = String(e?.message || e);
-        if (isGpuFailure(message)) this.#showNoWebGpu(message);
+      .catch(async (e) => {
+        let message = String(e?.message || e);
+        // A lost device first shows up as a failed read; its loss is reported a moment later.
+        if (!isDeviceLost(message) && loaded.engine.deviceLost() === undefined) await new Promise((r) => setTimeout(r, 100));
+        const lost = loaded.engine.deviceLost();
+        if (lost !== undefined && !isDeviceLost(message)) message = `the GPU device was lost (${lost}); ${message}`;
+        if (loaded !== this.#loaded && !isDeviceLost(message)) return; // a new engine took over meanwhile
+        if (isDeviceLost(message)) this.#showDeviceLost(message);
+        else if (isGpuFailure(message)) this.#showNoWebGpu(message);
         else this.#showError(message);
       });
+  }
+
+  /**
+   * The GPU device stopped (driver reset, GPU process crash, too much memory): the engine is
+   * dead. Say so, drop it (shared with other playgrounds of the page, which find out at their
+   * next step), and offer a fresh start; the last image stays on screen.
+   */
+  #showDeviceLost(message) {
+    if (this.#loaded) forgetEngine(this.#loaded);
+    if (this.dataset.status === 'error' && this.#$('.notice .retry')) return; // already shown
+    this.#loaded = null;
+    this.#freeSessions();
+    this.#showNotice(DEVICE_LOST_HTML);
+    this.#$('.notice .reason').textContent = message;
+    this.#$('.notice .retry').addEventListener('click', () => this.#boot());
+    this.#setStatus('error', `The GPU device was lost: ${message}`);
+    this.#progress(0, '');
+    this.#emit('dp-error', { message, deviceLost: true });
   }
 
   async #run(settings, samplers, plans, isCurrent) {

@@ -72,6 +72,11 @@ export function checkWebGpu() {
   return gpuCheck;
 }
 
+/** True when an engine error says the GPU device was lost (the engine cannot be used again). */
+export function isDeviceLost(message) {
+  return /device was lost/i.test(String(message));
+}
+
 /** True when an engine error means the GPU itself failed (not the model or the settings). */
 export function isGpuFailure(message) {
   return /device was lost|no WebGPU|adapter|refused to create a device/i.test(String(message));
@@ -246,6 +251,15 @@ export function getEngine(model, onProgress = () => {}) {
   const done = () => entry.listeners.delete(onProgress);
   entry.promise.then(done, done);
   return entry.promise;
+}
+
+/**
+ * Forgets a loaded engine (after its device was lost), so the next getEngine() for its model
+ * creates a new device; playgrounds still holding the old one see errors at their next step.
+ */
+export function forgetEngine(loaded) {
+  const entry = engines.get(loaded.url);
+  if (entry) entry.promise.then((l) => l === loaded && engines.get(loaded.url) === entry && engines.delete(loaded.url), () => {});
 }
 
 async function createEngine(model, url, report) {

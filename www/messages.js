@@ -29,3 +29,11 @@ export const NO_WEBGPU_HTML = `
       </ul>`;
 
 export const ERROR_HTML = '<h4>Something went wrong</h4><p class="reason"></p>';
+
+export const DEVICE_LOST_HTML = `
+      <h4>The GPU stopped working for this page (the WebGPU device was lost).</h4>
+      <p>Reason: <span class="reason"></span></p>
+      <p>This happens when the graphics driver resets, the browser's GPU process restarts, or the
+      GPU runs out of memory. <button type="button" class="retry">Start the GPU again</button>
+      — if it keeps happening, reload the page, close other GPU-heavy tabs, try batch 1, or update
+      your graphics drivers.</p>`;

@@ -71,9 +71,13 @@ impl Gpu {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;
-        MapDone(slot)
-            .await
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        if let Err(e) = MapDone(slot).await {
+            // A lost device fails every mapping; say that rather than "mapping failed".
+            return Err(match self.lost_reason() {
+                Some(reason) => GpuError::DeviceLost(reason),
+                None => GpuError::Readback(e.to_string()),
+            });
+        }
         self.check()?;
         let data = staging
             .get_mapped_range(..)

@@ -645,6 +645,44 @@ test('when requestAdapter() finds no adapter the page says so', async ({ browser
   }
 });
 
+test('a GPU device lost mid-run: the page says so, keeps the image, and starts again on request', async ({ browser, base }) => {
+  const context = await newContext(browser);
+  // Keep a handle on every device the page creates, so the test can destroy it.
+  await context.addInitScript(() => {
+    window.__devices = [];
+    const request = GPUAdapter.prototype.requestDevice;
+    GPUAdapter.prototype.requestDevice = async function (...args) {
+      const device = await request.apply(this, args);
+      window.__devices.push(device);
+      return device;
+    };
+  });
+  try {
+    const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=2&batch=1`);
+    await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
+    const n = await eventCount(page);
+    await page.evaluate(() => window.__devices.forEach((d) => d.destroy()));
+    const err = await waitEvent(page, (e) => e.type === 'dp-error', { from: n, timeout: 60000 });
+    assert(err.detail.deviceLost === true && /device was lost/i.test(err.detail.message), `dp-error: ${JSON.stringify(err.detail)}`);
+    const notice = page.locator('diffusion-playground .notice');
+    assert(await notice.isVisible(), 'no notice after the device was lost');
+    const text = await notice.innerText();
+    assert(/device was lost/i.test(text) && /reload/i.test(text), `notice: ${text}`);
+    assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'error', 'status is not error');
+    const canvases = await visibleCanvases(page);
+    assert(canvases.length && canvases.every((c) => c.content), `blank canvas after the loss: ${JSON.stringify(canvases)}`);
+    // The retry button makes a new device and the run completes.
+    const m = await eventCount(page);
+    await page.evaluate(() => document.querySelector('diffusion-playground').setState({ steps: 3 }));
+    await page.locator('diffusion-playground .notice .retry').click();
+    await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
+    assert(!(await notice.isVisible()), 'the notice stayed after a successful restart');
+    assert((await page.evaluate(() => window.__devices.length)) === 2, 'no new device was requested');
+  } finally {
+    await context.close();
+  }
+});
+
 test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blank canvas', async ({ base }) => {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: COMMON_FLAGS });
   try {
