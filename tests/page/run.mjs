@@ -257,7 +257,9 @@ test('dragging the steps slider mid-run cancels it; the final image matches the 
   const context = await newContext(browser);
   try {
     const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=5&batch=1`);
-    await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= 2, { timeout: 120000 });
+    const running = await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= 2, { timeout: 120000 });
+    // Long pauses let an intermediate run take a step or two: scale them to this device's speed.
+    const long = Math.max(1500, Math.round(2.5 * running.detail.msPerStep));
     const n = await eventCount(page);
     const slider = page.locator('diffusion-playground #steps');
     const box = await slider.boundingBox();
@@ -265,7 +267,7 @@ test('dragging the steps slider mid-run cancels it; the final image matches the 
     await page.mouse.move(box.x + box.width * 0.4, y);
     await page.mouse.down();
     // Pause at some points long enough for the intermediate runs to start (and be cancelled).
-    for (const [f, pause] of [[0.35, 50], [0.3, 1500], [0.2, 50], [0.12, 1500], [0.07, 100]]) {
+    for (const [f, pause] of [[0.35, 50], [0.3, long], [0.2, 50], [0.12, long], [0.07, 100]]) {
       await page.mouse.move(box.x + box.width * f, y, { steps: 3 });
       await page.waitForTimeout(pause);
     }
