@@ -90,6 +90,7 @@ from PIL import Image  # noqa: E402
 
 sys.path.insert(0, HERE)
 import engine_rng  # noqa: E402
+from train import sha256_file  # noqa: E402
 
 CLASSIFIER_SPEC = "cnn-32-64-128.128-fc128-v2"
 
@@ -105,14 +106,6 @@ def fmt_s(s):
     if s < 7200:
         return f"{s / 60:.1f} min"
     return f"{s / 3600:.2f} h"
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_npy_atomic(path, arr):

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNpy } from './npy.js';
+import { COMMON_FLAGS, WEBGPU_FLAGS } from '../page/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -25,16 +26,7 @@ const EXPECT_ADAPTER = process.env.DP_EXPECT_ADAPTER ?? 'swiftshader';
 const TEST_TIMEOUT_MS = 240_000;
 // Tests that make no deliberate errors: console errors during them fail `no console errors`.
 const ERROR_TESTS = new Set(['errors']);
-const FLAGS = [
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const FLAGS = [...WEBGPU_FLAGS, ...COMMON_FLAGS];
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
