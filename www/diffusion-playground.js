@@ -23,7 +23,6 @@ import {
   listModels,
   loadWasm,
 } from './engine.js';
-import { Filmstrip } from './filmstrip.js';
 import { FrameRecorder } from './frames.js';
 import { ForwardProcessView } from './forward-process.js';
 import { DEVICE_LOST_HTML, ERROR_HTML, NAMES, NO_WEBGPU_HTML, formatMB, formatMs, laneCaption } from './messages.js';
@@ -31,6 +30,7 @@ import { filmstripPng, gridPng, saveCanvas } from './png.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
 import { drawRgba, gridShape, tensorToRgba } from './render.js';
 import { RunQueue, runLanes } from './run-loop.js';
+import { Timeline } from './timeline.js';
 import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, parseParams, parseValue, randomSeed, toParams } from './url-state.js';
 
 const CSS_URL = new URL('./playground.css', import.meta.url).href;
@@ -63,12 +63,11 @@ export class DiffusionPlayground extends HTMLElement {
   #sessions = new Map(); // batch -> Session[]
   #lanes = []; // UI lanes: {figure, canvas, caption, placeholder, name}
   #runLanes = []; // lanes of the current/last run: {name, sampler, recorder, ...}
-  #runDone = false;
   #lastImage = null;
   #lastXT = [];
   #noGpu = null;
   #forward = null;
-  #filmstrip = null;
+  #timeline = null;
   #timings = {};
   #urlTimer = 0;
 
@@ -190,7 +189,7 @@ export class DiffusionPlayground extends HTMLElement {
     } else if (needsRun) {
       this.#requestRun();
     } else if (before.view !== next.view) {
-      this.#redrawView();
+      this.#timeline?.redraw();
     }
   }
 
@@ -278,7 +277,6 @@ export class DiffusionPlayground extends HTMLElement {
     on('#model', 'change', (e) => this.#update({ model: e.target.value }));
     on('#run', 'click', () => this.#requestRun());
     on('#stop', 'click', () => this.stop());
-    on('#timeline', 'input', () => this.#showTimeline());
     on('#dl-grid', 'click', () => this.#downloadGrid());
     on('#dl-film', 'click', () => this.#downloadFilmstrip());
     on('#copy-link', 'click', () => this.#copy(this.shareUrl(), 'Link copied.'));
@@ -287,15 +285,14 @@ export class DiffusionPlayground extends HTMLElement {
     for (const ta of this.shadowRoot.querySelectorAll('textarea')) on(ta, 'focus', () => ta.select());
     // The <form> has only buttons of type "button"; Enter in a number field must not reload.
     on('form', 'submit', (e) => e.preventDefault());
-    const film = $('#film');
-    this.#filmstrip = film
-      ? new Filmstrip(film, (index, view) => {
-          const t = $('#timeline');
-          if (t) t.value = String(index);
-          if (this.#settings.view !== view) this.#update({ view });
-          this.#showTimeline();
-        })
-      : null;
+    this.#timeline = new Timeline({
+      slider: $('#timeline'),
+      output: $('#timeline-out'),
+      film: $('#film'),
+      draw: (lane, rgba, w, h, what) => this.#draw(lane, rgba, w, h, what),
+      view: () => this.#settings.view,
+      setView: (view) => this.#update({ view }),
+    });
     const fwd = $('.forward');
     if (fwd) {
       this.#forward = new ForwardProcessView({
@@ -419,7 +416,7 @@ export class DiffusionPlayground extends HTMLElement {
     const current = () => generation === this.#bootGeneration && this.isConnected;
     const t0 = performance.now();
     this.#loaded = null;
-    this.#runDone = false;
+    this.#timeline?.abandon();
     await this.#queue.cancel();
     this.#freeSessions();
     if (!current()) return;
@@ -636,7 +633,6 @@ export class DiffusionPlayground extends HTMLElement {
     const [gw, gh] = [cols * w, rows * h];
     const sessions = this.#sessionsFor(settings.batch, samplers.length);
     this.#ensureLanes(samplers.map((s) => NAMES[s]));
-    this.#runDone = false;
     const lanes = samplers.map((sampler, k) => ({
       name: NAMES[sampler],
       sampler,
@@ -649,8 +645,7 @@ export class DiffusionPlayground extends HTMLElement {
       ui: this.#lanes[k],
     }));
     this.#runLanes = lanes;
-    this.#resetTimeline();
-    this.#filmstrip?.reset(lanes.map((l) => l.name));
+    this.#timeline.start(lanes);
     for (const lane of lanes) {
       lane.ui.caption.textContent = laneCaption(lane);
     }
@@ -673,10 +668,7 @@ export class DiffusionPlayground extends HTMLElement {
       onStep: (lane, i, frame) => {
         if (frame.sample && frame.x0) {
           lane.recorder.add(i, frame.sample, frame.x0);
-          if (lane.recorder.film.includes(i)) {
-            const { frames, width, height } = lane.recorder;
-            this.#filmstrip?.add(lanes.indexOf(lane), frames.at(-1), frames.length - 1, width, height);
-          }
+          this.#timeline.recorded(lane, i);
         }
         const view = frame[this.#settings.view] ? this.#settings.view : frame.view;
         const what = view === 'x0' ? 'predicted x_0' : 'x_t';
@@ -700,8 +692,7 @@ export class DiffusionPlayground extends HTMLElement {
     this.#timings = { ...this.#timings, firstImage, msPerStep: stepMs, total: msTotal };
     this.#lastImage = finals[0];
     this.#forward?.setGenerated(finals[0], settings.batch);
-    this.#runDone = true;
-    this.#enableTimeline();
+    this.#timeline.finish();
     this.#setStatus(
       'done',
       `Done: ${lanes.map((l) => `${l.name} ${l.recorder.n} steps`).join(', ')} in ${formatMs(msTotal)} (${formatMs(stepMs)} per step).`,
@@ -716,61 +707,6 @@ export class DiffusionPlayground extends HTMLElement {
       'aria-label',
       `${s.batch === 1 ? 'Image' : `Grid of ${s.batch} images`} from ${lane.name}, seed ${lane.seed}: ${what}`,
     );
-  }
-
-  /** The live view changed: redraw what is shown from the recorded frames. */
-  #redrawView() {
-    if (this.#runDone) this.#showTimeline();
-  }
-
-  // ----- timeline and filmstrip ----------------------------------------------------------------
-
-  #resetTimeline() {
-    const t = this.#$('#timeline');
-    if (!t) return;
-    t.disabled = true;
-    t.max = '0';
-    t.value = '0';
-    this.#$('#timeline-out').value = 'after the run';
-  }
-
-  #enableTimeline() {
-    const t = this.#$('#timeline');
-    const frames = this.#runLanes[0]?.recorder.frames.length ?? 0;
-    if (t) {
-      t.max = String(Math.max(0, frames - 1));
-      t.value = t.max;
-      t.disabled = frames < 2;
-      t.setAttribute('aria-valuetext', this.#runLanes[0].recorder.frames.at(-1)?.label ?? '');
-      this.#$('#timeline-out').value = this.#runLanes[0].recorder.frames.at(-1)?.label ?? '';
-    }
-    this.#filmstrip?.enable();
-    this.#markFilm();
-  }
-
-  #showTimeline() {
-    const t = this.#$('#timeline');
-    const max = Number(t?.max ?? 0);
-    const fraction = t && max > 0 ? Number(t.value) / max : 1;
-    const view = this.#settings.view;
-    let label = '';
-    for (const lane of this.#runLanes) {
-      const f = lane.recorder.atFraction(fraction);
-      if (!f) continue;
-      const what = f.i < 0 ? 'x_T (the starting noise)' : `${view === 'x0' ? 'predicted x_0' : 'x_t'} after ${f.label} (t = ${f.t})`;
-      this.#draw(lane, f[view], lane.recorder.width, lane.recorder.height, what);
-      label = f.t === null ? f.label : `${f.label}, t = ${f.t}`;
-    }
-    if (t) {
-      this.#$('#timeline-out').value = label;
-      t.setAttribute('aria-valuetext', label);
-    }
-    this.#markFilm();
-  }
-
-  #markFilm() {
-    const t = this.#$('#timeline');
-    this.#filmstrip?.mark(this.#runDone && t ? Number(t.value) : null, this.#settings.view);
   }
 
   // ----- downloads and sharing -----------------------------------------------------------------
