@@ -102,7 +102,9 @@ export class DiffusionPlayground extends HTMLElement {
       if (mode !== this.#mode) {
         this.#mode = mode;
         this.#build();
+        // The new DOM has empty canvases: run the current settings again to fill them.
         if (this.#loaded) this.#onEngineReady(this.#loaded);
+        this.#requestRun();
       }
       return;
     }

@@ -501,6 +501,13 @@ test('embedding from another path resolves pkg/ and models/ next to the module',
     await page.evaluate(() => document.querySelector('diffusion-playground').setAttribute('steps', '2'));
     const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
     assert(done.detail.settings.steps === 2, `ran ${done.detail.settings.steps} steps after steps="2"`);
+    // Switching the controls mode rebuilds the element; its images come back, not blank canvases.
+    const m = await eventCount(page);
+    await page.evaluate(() => document.querySelector('diffusion-playground').setAttribute('controls', 'compact'));
+    await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
+    const after = await visibleCanvases(page);
+    assert(after.length >= 1 && after.every((c) => c.content), `after controls="compact": ${JSON.stringify(after)}`);
+    assert(await page.locator('diffusion-playground #steps').count() === 1, 'the compact controls (with the steps slider) did not appear');
     noErrors(page);
   } finally {
     await context.close();
