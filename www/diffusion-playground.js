@@ -62,7 +62,6 @@ export class DiffusionPlayground extends HTMLElement {
   #loaded = null; // {engine, wasm, info, model}
   #sessions = new Map(); // batch -> Session[]
   #lanes = []; // UI lanes: {figure, canvas, caption, placeholder, name}
-  #runLanes = []; // lanes of the current/last run: {name, sampler, recorder, ...}
   #lastImage = null;
   #lastXT = [];
   #noGpu = null;
@@ -646,7 +645,6 @@ export class DiffusionPlayground extends HTMLElement {
       recorder: new FrameRecorder(plans[k], gw, gh),
       ui: this.#lanes[k],
     }));
-    this.#runLanes = lanes;
     this.#timeline.start(lanes);
     for (const lane of lanes) {
       lane.ui.caption.textContent = laneCaption(lane);
@@ -724,7 +722,7 @@ export class DiffusionPlayground extends HTMLElement {
   }
 
   async #downloadFilmstrip() {
-    const lanes = this.#runLanes.filter((l) => l.recorder.filmFrames().length);
+    const lanes = this.#timeline.lanes.filter((l) => l.recorder.filmFrames().length);
     if (!lanes.length) {
       this.#$('#status').textContent = 'No filmstrip yet: run the sampler first.';
       return;

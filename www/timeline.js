@@ -30,7 +30,7 @@ export class Timeline {
     slider?.addEventListener('input', () => this.show());
   }
 
-  /** A new run of `lanes` ({name, recorder}) starts: nothing to scrub until it is done. */
+  /** A new run of `lanes` ({name, recorder}; kept as `this.lanes`, the current/last run) starts: nothing to scrub until it is done. */
   start(lanes) {
     this.lanes = lanes;
     this.done = false;
