@@ -15,17 +15,16 @@ import {
   BASE_URL,
   WebGpuUnavailable,
   checkWebGpu,
-  fetchModelConfig,
   forgetEngine,
   getEngine,
   isDeviceLost,
   isGpuFailure,
   listModels,
-  loadWasm,
 } from './engine.js';
 import { FrameRecorder } from './frames.js';
 import { ForwardProcessView } from './forward-process.js';
-import { DEVICE_LOST_HTML, ERROR_HTML, NAMES, NO_WEBGPU_HTML, formatMB, formatMs, laneCaption } from './messages.js';
+import { NAMES, formatMB, formatMs, laneCaption } from './messages.js';
+import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
 import { filmstripPng, gridPng, saveCanvas } from './png.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
 import { drawRgba, gridShape, tensorToRgba } from './render.js';
@@ -398,18 +397,6 @@ export class DiffusionPlayground extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
-  #showNotice(html) {
-    const n = this.#$('.notice');
-    n.innerHTML = html;
-    n.hidden = false;
-  }
-
-  #hideNotice() {
-    const n = this.#$('.notice');
-    n.hidden = true;
-    n.replaceChildren();
-  }
-
   // ----- loading -----------------------------------------------------------------------------
 
   async #boot() {
@@ -421,7 +408,7 @@ export class DiffusionPlayground extends HTMLElement {
     await this.#queue.cancel();
     this.#freeSessions();
     if (!current()) return;
-    this.#hideNotice();
+    hideNotice(this.shadowRoot);
     this.#setStatus('loading', 'Loading the model…');
     this.#progress(null, '');
     const models = await listModels();
@@ -502,8 +489,7 @@ export class DiffusionPlayground extends HTMLElement {
   #showNoWebGpu(reason) {
     this.#noGpu = reason;
     this.#$('.root').classList.add('no-gpu');
-    this.#showNotice(NO_WEBGPU_HTML);
-    this.#$('.notice .reason').textContent = reason;
+    showNotice(this.shadowRoot, 'no-webgpu', reason);
     this.#setStatus('error', `WebGPU is not available: ${reason}`);
     this.#progress(0, '');
     const wait = this.#$('#fwd-wait');
@@ -513,35 +499,14 @@ export class DiffusionPlayground extends HTMLElement {
   }
 
   /** Without WebGPU, x_T (computed on the CPU) still shows what sampling would start from. */
-  async #drawNoisePreview() {
-    const s = { ...this.#settings };
-    const lanes = s.side ? ['ddpm', 'ddim'] : [s.sampler];
-    this.#ensureLanes(lanes.map((n) => NAMES[n]));
-    try {
-      const [wasm, config] = await Promise.all([loadWasm(), fetchModelConfig(s.model)]);
-      const c = config.in_channels ?? 3;
-      const size = config.sample_size ?? 32;
-      const [h, w] = Array.isArray(size) ? size : [size, size];
-      const xT = wasm.initialNoise(s.seed, s.batch, c * h * w);
-      const g = tensorToRgba(xT, s.batch, c, h, w);
-      for (const lane of this.#lanes) {
-        drawRgba(lane.canvas, g.rgba, g.width, g.height);
-        lane.caption.textContent = `x_T for seed ${s.seed}: the noise sampling would start from (sampling needs WebGPU).`;
-        lane.canvas.setAttribute('aria-label', `Random noise x_T for seed ${s.seed}; no image can be sampled without WebGPU`);
-      }
-    } catch (e) {
-      for (const lane of this.#lanes) {
-        lane.canvas.classList.add('empty');
-        lane.placeholder.textContent = 'No image: this browser cannot run the model (see above).';
-        lane.caption.textContent = '';
-      }
-      console.warn(`diffusion-playground: no x_T preview either (${e.message || e})`);
-    }
+  #drawNoisePreview() {
+    const s = this.#settings;
+    this.#ensureLanes((s.side ? ['ddpm', 'ddim'] : [s.sampler]).map((n) => NAMES[n]));
+    drawNoisePreview(this.#lanes, s);
   }
 
   #showError(message) {
-    this.#showNotice(ERROR_HTML);
-    this.#$('.notice .reason').textContent = message;
+    showNotice(this.shadowRoot, 'error', message);
     this.#setStatus('error', message);
     this.#progress(0, '');
     for (const lane of this.#lanes) {
@@ -585,7 +550,7 @@ export class DiffusionPlayground extends HTMLElement {
       return;
     }
     const loaded = this.#loaded;
-    this.#hideNotice();
+    hideNotice(this.shadowRoot);
     this.#$('#lanes').classList.add('stale');
     this.#setStatus('running', `Sampling with ${samplers.map((s) => NAMES[s]).join(' and ')}, ${settings.steps} steps…`);
     this.#queue
@@ -619,9 +584,9 @@ export class DiffusionPlayground extends HTMLElement {
     if (this.dataset.status === 'error' && this.#$('.notice .retry')) return; // already shown
     this.#loaded = null;
     this.#freeSessions();
-    this.#showNotice(DEVICE_LOST_HTML);
-    this.#$('.notice .reason').textContent = message;
-    this.#$('.notice .retry').addEventListener('click', () => this.#boot());
+    showNotice(this.shadowRoot, 'device-lost', message)
+      .querySelector('.retry')
+      .addEventListener('click', () => this.#boot());
     this.#setStatus('error', `The GPU device was lost: ${message}`);
     this.#progress(0, '');
     this.#emit('dp-error', { message, deviceLost: true });
