@@ -30,7 +30,7 @@ import { laneTemplate, playgroundTemplate } from './playground-template.js';
 import { drawRgba, gridShape, tensorToRgba } from './render.js';
 import { RunQueue, runLanes } from './run-loop.js';
 import { Timeline } from './timeline.js';
-import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, parseParams, parseValue, randomSeed, toParams } from './url-state.js';
+import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, embedSnippets, parseParams, parseValue, randomSeed, toParams } from './url-state.js';
 
 const CSS_URL = new URL('./playground.css', import.meta.url).href;
 const MODULE_URL = new URL(import.meta.url).href;
@@ -205,25 +205,9 @@ export class DiffusionPlayground extends HTMLElement {
     }
     const snippet = this.#$('#snippet');
     if (snippet) {
-      const s = this.getState();
-      const attrs = [
-        `sampler="${s.sampler}"`,
-        `steps="${s.steps}"`,
-        `eta="${s.eta}"`,
-        `seed="${s.seed}"`,
-        `batch="${s.batch}"`,
-        `variance="${s.variance}"`,
-        `model="${s.model ?? DEFAULT_MODEL}"`,
-        s.side ? 'side-by-side' : '',
-        `controls="compact"`,
-      ].filter(Boolean);
-      snippet.value =
-        `<script type="module" src="${MODULE_URL}"></script>\n` +
-        `<diffusion-playground ${attrs.join(' ')}></diffusion-playground>`;
-      const embedUrl = new URL(`embed.html?${params}&controls=compact`, BASE_URL).href;
-      this.#$('#iframe-snippet').value =
-        `<iframe src="${embedUrl.replace(/&/g, '&amp;')}" title="Diffusion sampling playground" ` +
-        `width="420" height="640" style="border:0;max-width:100%" loading="lazy"></iframe>`;
+      const { element, iframe } = embedSnippets(this.getState(), MODULE_URL, BASE_URL);
+      snippet.value = element;
+      this.#$('#iframe-snippet').value = iframe;
     }
   }
 

@@ -112,3 +112,31 @@ export function randomSeed() {
 export function sameRun(a, b) {
   return RUN_KEYS.every((k) => a[k] === b[k]);
 }
+
+/**
+ * The two ways to embed a playground with these settings: the custom element (loaded from
+ * `moduleUrl`) and an iframe of `embed.html` next to `baseUrl`, both in compact mode.
+ */
+export function embedSnippets(settings, moduleUrl, baseUrl) {
+  const s = settings;
+  const attrs = [
+    `sampler="${s.sampler}"`,
+    `steps="${s.steps}"`,
+    `eta="${s.eta}"`,
+    `seed="${s.seed}"`,
+    `batch="${s.batch}"`,
+    `variance="${s.variance}"`,
+    `model="${s.model ?? DEFAULT_MODEL}"`,
+    s.side ? 'side-by-side' : '',
+    `controls="compact"`,
+  ].filter(Boolean);
+  const embedUrl = new URL(`embed.html?${toParams(s)}&controls=compact`, baseUrl).href;
+  return {
+    element:
+      `<script type="module" src="${moduleUrl}"></script>\n` +
+      `<diffusion-playground ${attrs.join(' ')}></diffusion-playground>`,
+    iframe:
+      `<iframe src="${embedUrl.replace(/&/g, '&amp;')}" title="Diffusion sampling playground" ` +
+      `width="420" height="640" style="border:0;max-width:100%" loading="lazy"></iframe>`,
+  };
+}

@@ -121,6 +121,13 @@ test('unit: url-state parses, validates and round-trips settings', async () => {
     assert(u.parseParams('model=https://evil.example/m').model === undefined, 'accepted an absolute model URL');
     const seed = u.randomSeed();
     assert(Number.isInteger(seed) && seed >= 0 && seed <= u.MAX_SEED, `seed ${seed}`);
+    const snip = u.embedSnippets({ ...u.DEFAULTS, ...s }, 'https://a.example/diffusion-playground.js', 'https://a.example/');
+    assert(snip.element.includes('<script type="module" src="https://a.example/diffusion-playground.js">'), snip.element);
+    assert(/sampler="ddpm" steps="7" eta="0.3" seed="123" batch="4" variance="fixed_large" model="models\/tiny" side-by-side controls="compact"/.test(snip.element), snip.element);
+    const src = snip.iframe.match(/src="([^"]+)"/)[1].replace(/&amp;/g, '&');
+    assert(src.startsWith('https://a.example/embed.html?') && !/&(?!amp;)/.test(snip.iframe.match(/src="([^"]+)"/)[1]), snip.iframe);
+    const fromIframe = u.parseParams(new URL(src).search.slice(1));
+    assert(fromIframe.steps === 7 && fromIframe.side === true && fromIframe.model === 'models/tiny', src);
   } finally {
     console.warn = warn;
   }
