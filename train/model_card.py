@@ -10,6 +10,7 @@ Everything in the card is measured, by the commands the card lists:
   card/ddim10.png      DDIM 10 steps, eta 0                     }
   card/trajectory_*.png  image 0's x_t and predicted x_0 along the DDIM 50 and DDPM 1000 runs
   card/quality.md, card/nn_*.png   copied from train/quality.py's output dir (--quality)
+  card/notes.md        optional, written by hand: what the numbers and pictures show; kept as is
 
 Engine runs whose PNG already exists are skipped unless --force (DDPM 1000 steps takes
 ~20-40 min on a software Vulkan driver). Run from the repository root:
@@ -150,13 +151,24 @@ def main():
             raise SystemExit(f"{src} is missing: run train/quality.py first (see train/README.md)")
         shutil.copy(src, os.path.join(card, "quality.md"))
         for png in sorted(os.listdir(a.quality)):
-            if png.startswith("nn_") and png.endswith(".png"):
+            if (png.startswith("nn_") or png == "settings_grid.png") and png.endswith(".png"):
                 shutil.copy(os.path.join(a.quality, png), os.path.join(card, png))
     if os.path.exists(os.path.join(card, "quality.md")):
         with open(os.path.join(card, "quality.md")) as f:
             # nest quality.py's headings under the card's "## Quality"; its PNGs live in card/
             quality_md = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", f.read().strip(), flags=re.M)
             quality_md = re.sub(r"\b(nn_[\w.-]+\.png)\b", r"[\1](card/\1)", quality_md)
+            # the per-setting 16-sample grids stay in the quality dir; settings_grid.png shows them all
+            quality_md = quality_md.replace("; `sample_grid_<setting>.png`: the first 16 samples of each setting", "")
+            quality_md = quality_md.replace("`settings_grid.png`", "![every setting](card/settings_grid.png)\n\n"
+                                            "`settings_grid.png`")
+
+    # hand-written reading of the measured numbers and pictures (kept across regenerations)
+    notes_path = os.path.join(card, "notes.md")
+    notes_md = ""
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            notes_md = f.read().strip()
 
     blocks = config["down_block_types"]
     hp = facts.get("hyperparameters", {})
@@ -217,6 +229,7 @@ Trajectory of image 0 (top: x_t, bottom: the model's prediction of x_0), DDIM 50
 ## Quality
 
 {quality_md or "Not measured yet: run train/quality.py and pass its output dir to train/model_card.py --quality."}
+{"" if not notes_md else chr(10) + "### Reading the numbers (written by hand, `card/notes.md`)" + chr(10) + chr(10) + notes_md + chr(10)}
 
 {LICENCE_TEXT}
 Regenerate this card with `train/.venv/bin/python train/model_card.py --model {rel(model)} --quality <quality dir>`.

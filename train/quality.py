@@ -39,6 +39,8 @@ REPO = os.path.dirname(HERE)
 DEFAULT_SETTINGS = (["ddpm1000-beta", "ddpm1000-posterior"]
                     + [f"ddim{s}-eta{e}" for s in (10, 20, 50, 100) for e in ("0", "0.5", "1")])
 ENGINE_TOL = 1e-3
+BOOTSTRAP = 50  # resamples behind each FD's sd
+SETTINGS_GRID_COLS = 10  # samples per row of settings_grid.png
 
 
 def parse_args(argv=None):
@@ -200,6 +202,16 @@ def to_u8(x):
     return np.round(to_unit(x) * 255.0).astype(np.uint8)
 
 
+def full_frame_fraction(u8, ring=3, white=235):
+    """Fraction of images (N,H,W,3 uint8) whose outer `ring` pixels are less than half white
+    (every channel >= `white`): full-frame tiles (keycaps, signs, flags) rather than an object
+    on the white background. A distribution check the FD does not spell out."""
+    m = np.ones(u8.shape[1:3], bool)
+    m[ring:-ring, ring:-ring] = False
+    border_white = (u8[:, m, :].min(-1) >= white).mean(1)
+    return float((border_white < 0.5).mean())
+
+
 # ---------------------------------------------------------------- classifier / features
 
 class Classifier(nn.Module):
@@ -322,6 +334,14 @@ def frechet_distance(f1, f2):
     m = s1h @ s2 @ s1h
     ev = np.linalg.eigvalsh((m + m.T) / 2)
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
+
+
+def bootstrap_sd(f, f_ref, n_boot=BOOTSTRAP, seed=0):
+    """Standard deviation of FD(f resampled with replacement, f_ref): how much the FD of this
+    many samples moves from draw to draw, so that differences below ~2 sd read as noise."""
+    rng = np.random.default_rng(seed)
+    return float(np.std([frechet_distance(f[rng.integers(0, len(f), len(f))], f_ref) for _ in range(n_boot)],
+                        ddof=1))
 
 
 # ---------------------------------------------------------------- sampling (diffusers, engine noise)
@@ -630,13 +650,14 @@ def main(a):
     floor_all = frechet_distance(f_train_all, f_held)
     # the training distribution the model was fitted to (train.py --sampling group): every
     # (set, base emoji) pair equally likely, skin-tone variations share their base's weight
-    floor_group = None
+    floor_group = frame_group = None
     if "set" in data and "group" in data:
         key = data["set"][train].astype(np.int64) * 100000 + data["group"][train].astype(np.int64)
         _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
         p = 1.0 / cnt[inv]
         pick_g = np.random.default_rng(a.seed + 1).choice(n_train_imgs, a.num_samples, replace=False, p=p / p.sum())
         floor_group = frechet_distance(f_train_all[pick_g], f_held)
+        frame_group = full_frame_fraction(train_u8[pick_g])
     log(f"floor: FD({a.num_samples} random training images, {len(held_u8)} held-out) = {floor:.3f}; "
         f"all {n_train_imgs} training images: {floor_all:.3f}"
         + (f"; {a.num_samples} drawn like train.py's group sampling: {floor_group:.3f}" if floor_group else ""))
@@ -691,15 +712,20 @@ def main(a):
     for s in settings:
         x, secs, sample_steps = caches[s.name].load(a.num_samples)
         samples[s.name] = x
-        fd = frechet_distance(features(clf, x), f_held)
+        f_x = features(clf, x)
+        fd = frechet_distance(f_x, f_held)
         results.append({"setting": s.name, "sampler": s.sampler, "steps": s.steps,
                         "eta": s.eta if s.sampler == "ddim" else None,
                         "variance": s.variance if s.sampler == "ddpm" else None,
-                        "fd": fd, "n": a.num_samples, "sampler_wall_s": secs,
+                        "fd": fd, "fd_sd": bootstrap_sd(f_x, f_held), "full_frame": full_frame_fraction(to_u8(x)),
+                        "n": a.num_samples, "sampler_wall_s": secs,
                         "s_per_step_per_100": (secs / sample_steps * 100) if sample_steps else None})
         u8 = to_u8(x[:16])
         save_grid(os.path.join(out_dir, f"sample_grid_{s.name}.png"), [list(u8[r * 4:r * 4 + 4]) for r in range(4)])
         log(f"FD {s.name:>20}: {fd:9.3f}   (floor {floor:.3f})")
+    # one picture of every setting: row = setting (in --settings order), column = sample k (same x_T)
+    save_grid(os.path.join(out_dir, "settings_grid.png"), [list(to_u8(samples[s.name][:SETTINGS_GRID_COLS]))
+                                                           for s in settings], scale=2)
 
     # ---- engine check
     checks = []
@@ -758,7 +784,8 @@ def main(a):
            "reference": {"split": "held-out", "n": int(len(held_u8))},
            "classifier": clf_info,
            "floor": {"fd": floor, "n": a.num_samples, "fd_all_training": floor_all, "n_all_training": n_train_imgs,
-                     "fd_group_weighted": floor_group},
+                     "fd_group_weighted": floor_group, "full_frame_heldout": full_frame_fraction(held_u8),
+                     "full_frame_train": full_frame_fraction(train_u8), "full_frame_group_weighted": frame_group},
            "settings": results, "engine_check": {"k": k_check, "tolerance": ENGINE_TOL, "results": checks},
            "nearest_neighbours": {"heldout_baseline": baseline, "results": nn},
            "elapsed_s": time.perf_counter() - t_start,
@@ -792,15 +819,23 @@ def table1(rows):
             f"{r['steps']} steps with the {'beta_t' if r['variance'] == 'fixed_large' else 'posterior'} variance "
             f"{r['fd']:.2f}" for r in ddpm) + "."]
     best = {s: min(etas, key=lambda e: ddim[(s, e)]) for s in steps}
+    # "tied with the best": within twice the larger of the two bootstrap sds (0 when not measured)
+    sd = {(r["steps"], r["eta"]): r.get("fd_sd") or 0.0 for r in rows if r["sampler"] == "ddim"}
+    tied = {s: [e for e in etas if ddim[(s, e)] - ddim[(s, best[s])] <= 2 * max(sd[(s, e)], sd[(s, best[s])])]
+            for s in steps}
     spread = {s: max(ddim[(s, e)] for e in etas) - min(ddim[(s, e)] for e in etas) for s in steps}
     few = steps[:2]
-    eta0_best_few = all(best[s] == 0 for s in few)
+    eta0_best_few = all(0 in tied[s] for s in few)
     converge = spread[steps[-1]] < spread[steps[0]]
     monotone = {e: all(ddim[(a, e)] >= ddim[(b, e)] for a, b in zip(steps, steps[1:])) for e in etas}
+
+    def best_text(s):
+        others = [e for e in tied[s] if e != best[s]]
+        return f"S={s}: {best[s]:g}" + (f" (tied within 2 sd: {', '.join(f'{e:g}' for e in others)})" if others else "")
     L += ["", "Computed from the table:", "",
-          f"- best eta at each S: " + ", ".join(f"S={s}: {best[s]:g}" for s in steps) +
-          (" — eta = 0 is best at few steps, as in the paper." if eta0_best_few else
-           f" — eta = 0 is *not* best at S = {', '.join(str(s) for s in few if best[s] != 0)}, unlike the paper."),
+          f"- best eta at each S: " + "; ".join(best_text(s) for s in steps) +
+          (" — eta = 0 is best (or tied) at few steps, as in the paper." if eta0_best_few else
+           f" — eta = 0 is *not* best at S = {', '.join(str(s) for s in few if 0 not in tied[s])}, unlike the paper."),
           f"- spread of FD across eta: " + ", ".join(f"S={s}: {spread[s]:.2f}" for s in steps) +
           (" — the settings converge as S grows, as in the paper." if converge else
            " — the settings do *not* converge as S grows, unlike the paper."),
@@ -833,14 +868,27 @@ def render_md(o):
               "about that floor; the random-draw floor is what the held-out split's own mix would score.", ""]
     L += [
 
-         "| setting | sampler | steps | eta | variance | FD | N | sampler wall time | s/step per 100 samples |",
-         "|---|---|---:|---:|---|---:|---:|---:|---:|"]
+         "| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
+         "| s/step per 100 samples |",
+         "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in o["settings"]:
         var = {"fixed_large": "beta_t (fixed_large)", "fixed_small": "posterior (fixed_small)"}.get(r["variance"], "")
         sps = f"{r['s_per_step_per_100']:.3f}" if r["s_per_step_per_100"] else ""
         L.append(f"| {r['setting']} | {r['sampler'].upper()} | {r['steps']} | "
-                 f"{'' if r['eta'] is None else '%g' % r['eta']} | {var} | {r['fd']:.3f} | {r['n']} | "
+                 f"{'' if r['eta'] is None else '%g' % r['eta']} | {var} | {r['fd']:.3f} | "
+                 f"{'' if r.get('fd_sd') is None else '%.2f' % r['fd_sd']} | "
+                 f"{'' if r.get('full_frame') is None else '%.0f%%' % (100 * r['full_frame'])} | {r['n']} | "
                  f"{fmt_s(r['sampler_wall_s'])} | {sps} |")
+    if any(r.get("fd_sd") is not None for r in o["settings"]):
+        L += ["", f"FD sd: the standard deviation of the FD over {BOOTSTRAP} bootstrap resamples of the "
+              f"{o['num_samples']} samples (held-out side fixed), how far the FD of this many samples moves from draw "
+              "to draw; differences below about twice that are noise."]
+    if fl.get("full_frame_heldout") is not None:
+        L += ["", "Full-frame: the share of samples whose outer 3 pixels are less than half white, i.e. full-frame "
+              "tiles (keycaps, signs, flags) instead of an object on the white background: "
+              f"held-out {100 * fl['full_frame_heldout']:.0f}%, all training images {100 * fl['full_frame_train']:.0f}%"
+              + (f", train.py's group-balanced draw {100 * fl['full_frame_group_weighted']:.0f}%"
+                 if fl.get("full_frame_group_weighted") is not None else "") + "."]
     L += ["", f"Sampling: diffusers (torch fp32, {o['threads']} threads) from the engine's noise "
           f"(train/engine_rng.py), so sample k equals image k of `dp sample --seed {o['seed']}`.", ""]
     L += table1(o["settings"])
@@ -874,7 +922,10 @@ def render_md(o):
         L.append(f"| {r['setting']} | {', '.join(f'{v:.3f}' for v in r['distances'])} | {r['all_median']:.3f} | "
                  f"{r['all_min']:.3f} | {r['frac_below_heldout_p05']:.3f} | {r['png']} |")
     L += ["", "PNGs: samples (top row) above their nearest training images (bottom row); "
-          "`sample_grid_<setting>.png`: the first 16 samples of each setting.", ""]
+          "`sample_grid_<setting>.png`: the first 16 samples of each setting.", "",
+          f"`settings_grid.png`: the first {SETTINGS_GRID_COLS} samples of every setting, one row each, top to "
+          "bottom: " + ", ".join(r["setting"] for r in o["settings"]) + ". Column k starts from the same x_T "
+          "in every row.", ""]
     return "\n".join(L)
 
 
