@@ -845,11 +845,16 @@ def table1(rows):
     return L
 
 
+def shown_path(path):
+    """A path inside the repository as the README's commands write it (relative), others as is."""
+    return os.path.relpath(path, REPO) if os.path.abspath(path).startswith(REPO + os.sep) else path
+
+
 def render_md(o):
     c = o["classifier"]
     fl = o["floor"]
     L = [f"# Sample quality: `{os.path.basename(o['model'])}`", "",
-         f"Model `{o['model']}` (key {o['model_key']}), data sha256 `{o['data_sha256'][:16]}…`, seed {o['seed']}, "
+         f"Model `{shown_path(o['model'])}` (key {o['model_key']}), data sha256 `{o['data_sha256'][:16]}…`, seed {o['seed']}, "
          f"{o['time']}.", "",
          "```", o["command"], "```", "",
          f"FD = Fréchet distance on the 128 penultimate features of a small CNN classifier "
