@@ -158,10 +158,7 @@ def main():
             # nest quality.py's headings under the card's "## Quality"; its PNGs live in card/
             quality_md = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", f.read().strip(), flags=re.M)
             quality_md = re.sub(r"\b(nn_[\w.-]+\.png)\b", r"[\1](card/\1)", quality_md)
-            # the per-setting 16-sample grids stay in the quality dir; settings_grid.png shows them all
-            quality_md = quality_md.replace("; `sample_grid_<setting>.png`: the first 16 samples of each setting", "")
-            quality_md = quality_md.replace("`settings_grid.png`", "![every setting](card/settings_grid.png)\n\n"
-                                            "`settings_grid.png`")
+            quality_md = re.sub(r"\]\(([\w.-]+\.png)\)", r"](card/\1)", quality_md)  # embedded images
 
     # hand-written reading of the measured numbers and pictures (kept across regenerations)
     notes_path = os.path.join(card, "notes.md")

@@ -23,7 +23,7 @@ is the 14 of the table. Samples are cached per setting as float32 chunks in
 <out-dir>/samples/<model hash>-seed<seed>/<setting>/ as they complete, so an interrupted run
 continues where it stopped (and a larger --num-samples extends the cache).
 
-Writes <out-dir>/results.json, results.md, sample_grid_<setting>.png, nn_<setting>.png.
+Writes <out-dir>/results.json, results.md, settings_grid.png, nn_<setting>.png.
 Run from the repository root, e.g.
 
     train/.venv/bin/python train/quality.py --model models/emoji32
@@ -720,8 +720,6 @@ def main(a):
                         "fd": fd, "fd_sd": bootstrap_sd(f_x, f_held), "full_frame": full_frame_fraction(to_u8(x)),
                         "n": a.num_samples, "sampler_wall_s": secs,
                         "s_per_step_per_100": (secs / sample_steps * 100) if sample_steps else None})
-        u8 = to_u8(x[:16])
-        save_grid(os.path.join(out_dir, f"sample_grid_{s.name}.png"), [list(u8[r * 4:r * 4 + 4]) for r in range(4)])
         log(f"FD {s.name:>20}: {fd:9.3f}   (floor {floor:.3f})")
     # one picture of every setting: row = setting (in --settings order), column = sample k (same x_T)
     save_grid(os.path.join(out_dir, "settings_grid.png"), [list(to_u8(samples[s.name][:SETTINGS_GRID_COLS]))
@@ -871,11 +869,9 @@ def render_md(o):
               "variations sharing their base's weight), not to the split's natural mix, in which about half the "
               "images are skin-tone variations of people. A perfect model of its training draw would score "
               "about that floor; the random-draw floor is what the held-out split's own mix would score.", ""]
-    L += [
-
-         "| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
-         "| s/step per 100 samples |",
-         "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    L += ["| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
+          "| s/step per 100 samples |",
+          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in o["settings"]:
         var = {"fixed_large": "beta_t (fixed_large)", "fixed_small": "posterior (fixed_small)"}.get(r["variance"], "")
         sps = f"{r['s_per_step_per_100']:.3f}" if r["s_per_step_per_100"] else ""
@@ -926,11 +922,10 @@ def render_md(o):
     for r in nb["results"]:
         L.append(f"| {r['setting']} | {', '.join(f'{v:.3f}' for v in r['distances'])} | {r['all_median']:.3f} | "
                  f"{r['all_min']:.3f} | {r['frac_below_heldout_p05']:.3f} | {r['png']} |")
-    L += ["", "PNGs: samples (top row) above their nearest training images (bottom row); "
-          "`sample_grid_<setting>.png`: the first 16 samples of each setting.", "",
-          f"`settings_grid.png`: the first {SETTINGS_GRID_COLS} samples of every setting, one row each, top to "
-          "bottom: " + ", ".join(r["setting"] for r in o["settings"]) + ". Column k starts from the same x_T "
-          "in every row.", ""]
+    L += ["", "PNGs: samples (top row) above their nearest training images (bottom row).", "",
+          "## Every setting", "", "![every setting](settings_grid.png)", "",
+          f"The first {SETTINGS_GRID_COLS} samples of every setting, one row each, top to bottom: "
+          + ", ".join(r["setting"] for r in o["settings"]) + ". Column k starts from the same x_T in every row.", ""]
     return "\n".join(L)
 
 
