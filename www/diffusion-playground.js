@@ -194,7 +194,8 @@ export class DiffusionPlayground extends HTMLElement {
   }
 
   #syncUrl() {
-    const params = toParams(this.getState()).toString();
+    const state = this.getState();
+    const params = toParams(state).toString();
     if (this.hasAttribute('sync-url')) {
       // Debounced: dragging a slider must not flood the history API (browsers throttle it).
       clearTimeout(this.#urlTimer);
@@ -205,7 +206,7 @@ export class DiffusionPlayground extends HTMLElement {
     }
     const snippet = this.#$('#snippet');
     if (snippet) {
-      const { element, iframe } = embedSnippets(this.getState(), MODULE_URL, BASE_URL);
+      const { element, iframe } = embedSnippets(state, MODULE_URL, BASE_URL);
       snippet.value = element;
       this.#$('#iframe-snippet').value = iframe;
     }
