@@ -3,9 +3,9 @@
 // (2x - 1).
 //
 // a:   (len) f32
-// b:   (len) f32 — ignored when has_b == 0 (bind any buffer)
+// b:   (len) f32 — absent when has_b == 0 (a placeholder is bound)
 // out: (len) f32
-// Dispatch: ceil(len / 256) workgroups (folded into x/y by the host when above 65535).
+// Dispatch: one invocation per element (flat_index).
 
 struct Params {
     len: u32, has_b: u32, scale: f32, shift: f32,
@@ -16,13 +16,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let i = flat_index(inv);
     if (i >= p.len) {
         return;
     }

@@ -6,7 +6,7 @@
 // qkv: (N, 3C, T) f32 — q, k, v stacked on channels (the fused 1x1 projection's output);
 //                       head h uses channels [h*D, (h+1)*D) of each, T = H*W tokens
 // out: (N, C, T) f32   — heads merged back on channels
-// Dispatch: N * heads * ceil(T / 4) workgroups (folded into x/y by the host when above 65535).
+// Dispatch: one workgroup per (sample, head, block of 4 queries) (group_index).
 // Limits: head_dim D <= 512.
 
 struct Params {
@@ -18,13 +18,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-const WG: u32 = 64u;
 const CHUNK: u32 = 256u;
-const MAX_R: u32 = 8u; // head_dim / WG, rounded up
+const MAX_R: u32 = (512u + WG - 1u) / WG; // max head_dim / WG, rounded up
 
 var<workgroup> prob: array<vec4<f32>, 256>;
 var<workgroup> qs: array<vec4<f32>, 512>;
-var<workgroup> red: array<vec4<f32>, 64>;
+var<workgroup> red: array<vec4<f32>, WG>;
 
 fn reduce(lid: u32, v: vec4<f32>, is_max: bool) -> vec4<f32> {
     red[lid] = v;
@@ -44,14 +43,11 @@ fn reduce(lid: u32, v: vec4<f32>, is_max: bool) -> vec4<f32> {
     return r;
 }
 
-@compute @workgroup_size(64, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let lid = inv.lid;
     let blocks = (p.t + 3u) / 4u;
-    let item = wid.x + wid.y * nwg.x;
+    let item = group_index(inv);
     if (item >= p.n * p.heads * blocks) {
         return;
     }
@@ -72,7 +68,7 @@ fn main(
     }
     workgroupBarrier();
 
-    var acc: array<vec4<f32>, 8>;
+    var acc: array<vec4<f32>, MAX_R>;
     for (var r = 0u; r < MAX_R; r = r + 1u) {
         acc[r] = vec4<f32>(0.0);
     }

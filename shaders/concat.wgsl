@@ -4,7 +4,7 @@
 // a:   (N, Ca, HW) f32
 // b:   (N, Cb, HW) f32
 // out: (N, Ca + Cb, HW) f32
-// Dispatch: ceil(N * (Ca+Cb) * HW / 256) workgroups (folded into x/y when above 65535).
+// Dispatch: one invocation per output element (flat_index).
 
 struct Params {
     n: u32, ca: u32, cb: u32, hw: u32,
@@ -15,13 +15,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let i = flat_index(inv);
     let c = p.ca + p.cb;
     if (i >= p.n * c * p.hw) {
         return;

@@ -4,13 +4,13 @@
 // 1x1 convolutions take specialised paths, everything else the general loop.
 //
 // x:    (N, Cin, H, W)                 f32
+// temb: (N, temb_stride) f32           — out[n][co] += temb[n*temb_stride + temb_offset + co]
+//                                       when has_temb != 0 (else a placeholder is bound)
 // w:    (Cin * K * K, Cout4) vec4<f32> — weight[co][ci][ky][kx] at [(ci*K+ky)*K+kx][co/4][co%4],
 //                                       Cout padded with zeros to Cout4*4
 // bias: (Cout4) vec4<f32>
-// temb: (N, temb_stride) f32           — out[n][co] += temb[n*temb_stride + temb_offset + co]
-//                                       when has_temb != 0
 // out:  (N, Cout, Ho, Wo)              f32
-// Dispatch: x = ceil(N*Ho*ceil(Wo/4) / 64), y = Cout4.
+// Dispatch: one invocation per (n, oy, block of 4 columns) (flat_index), z = Cout4.
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
@@ -21,9 +21,9 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> temb: array<f32>;
+@group(0) @binding(2) var<storage, read> temb: array<f32>;
+@group(0) @binding(3) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 fn tap(row: u32, ix: i32) -> f32 {
@@ -33,15 +33,16 @@ fn tap(row: u32, ix: i32) -> f32 {
     return x[row + u32(ix)];
 }
 
-@compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
     let wq = (p.wo + 3u) / 4u;
-    if (gid.x >= p.n * p.ho * wq) {
+    let item = flat_index(inv);
+    if (item >= p.n * p.ho * wq) {
         return;
     }
-    let oc4 = gid.y;
-    let xq = gid.x % wq;
-    let rest = gid.x / wq;
+    let oc4 = inv.wid.z;
+    let xq = item % wq;
+    let rest = item / wq;
     let oy = rest % p.ho;
     let b = rest / p.ho;
     let ox0 = i32(xq * 4u * p.stride) - i32(p.pad_left);

@@ -5,7 +5,7 @@
 // gamma: (C) f32
 // beta:  (C) f32
 // out:   (N, C, HW) f32
-// Dispatch: N * groups workgroups (folded into x/y by the host when above 65535).
+// Dispatch: one workgroup per (sample, group) (group_index).
 
 struct Params {
     n: u32, c: u32, hw: u32, groups: u32,
@@ -18,8 +18,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 
 fn reduce_sum(lid: u32, v: f32) -> f32 {
     red[lid] = v;
@@ -35,13 +34,10 @@ fn reduce_sum(lid: u32, v: f32) -> f32 {
     return total;
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let item = wid.x + wid.y * nwg.x;
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let item = group_index(inv);
+    let lid = inv.lid;
     if (item >= p.n * p.groups) {
         return;
     }
@@ -61,13 +57,13 @@ fn main(
         let d = x[base + i] - mean;
         q = q + d * d;
     }
-    let inv = inverseSqrt(reduce_sum(lid, q) / f32(len) + p.eps);
+    let inv_std = inverseSqrt(reduce_sum(lid, q) / f32(len) + p.eps);
 
     for (var i = lid; i < len; i = i + WG) {
         let ch = g * cpg + i / p.hw;
-        var y = (x[base + i] - mean) * inv * gamma[ch] + beta[ch];
+        var y = (x[base + i] - mean) * inv_std * gamma[ch] + beta[ch];
         if (p.silu != 0u) {
-            y = y / (1.0 + exp(-y));
+            y = silu(y);
         }
         out[base + i] = y;
     }

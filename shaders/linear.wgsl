@@ -5,7 +5,7 @@
 // w:    (N, K) f32   — torch's Linear layout (out_features, in_features)
 // bias: (N) f32
 // out:  (M, N) f32
-// Dispatch: ceil(M * N / 64) workgroups.
+// Dispatch: one invocation per output element (flat_index).
 
 struct Params {
     m: u32, k: u32, n: u32, silu_in: u32,
@@ -18,27 +18,24 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-fn silu(v: f32) -> f32 {
-    return v / (1.0 + exp(-v));
-}
-
-@compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (gid.x >= p.m * p.n) {
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let i = flat_index(inv);
+    if (i >= p.m * p.n) {
         return;
     }
-    let row = gid.x / p.n;
-    let col = gid.x % p.n;
+    let row = i / p.n;
+    let col = i % p.n;
     var acc = bias[col];
-    for (var i = 0u; i < p.k; i = i + 1u) {
-        var v = x[row * p.k + i];
+    for (var j = 0u; j < p.k; j = j + 1u) {
+        var v = x[row * p.k + j];
         if (p.silu_in != 0u) {
             v = silu(v);
         }
-        acc = acc + v * w[col * p.k + i];
+        acc = acc + v * w[col * p.k + j];
     }
     if (p.silu_out != 0u) {
         acc = silu(acc);
     }
-    out[gid.x] = acc;
+    out[i] = acc;
 }

@@ -10,7 +10,7 @@
 // model:  (len) f32             — the UNet output
 // noise:  (len) f32             — this step's Gaussian noise
 // x0:     (len) f32, read_write — the (clipped) predicted x_0, for display
-// Dispatch: ceil(len / 256) workgroups (folded into x/y by the host when above 65535).
+// Dispatch: one invocation per output element (flat_index).
 
 struct Coeffs {
     x0_from_sample: f32, x0_from_model: f32, clip: f32, clip_range: f32,
@@ -25,13 +25,9 @@ struct Coeffs {
 @group(0) @binding(3) var<storage, read> noise: array<f32>;
 @group(0) @binding(4) var<storage, read_write> x0: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let i = flat_index(inv);
     if (i >= p.len) {
         return;
     }

@@ -5,7 +5,7 @@
 //
 // x:   (N, C, H, W) f32
 // out: (rows*H, cols*W) u32 — little-endian R, G, B, A bytes (ImageData order)
-// Dispatch: ceil(rows*H*cols*W / 256) workgroups (folded into x/y when above 65535).
+// Dispatch: one invocation per output element (flat_index).
 
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
@@ -20,13 +20,9 @@ fn byte(v: f32) -> u32 {
     return u32(round(clamp(v * 0.5 + 0.5, 0.0, 1.0) * 255.0));
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let i = flat_index(inv);
     let gw = p.cols * p.w;
     if (i >= gw * p.rows * p.h) {
         return;

@@ -2,7 +2,7 @@
 //
 // x:   (NC, H, W) f32
 // out: (NC, 2H, 2W) f32
-// Dispatch: ceil(NC * 4HW / 256) workgroups (folded into x/y by the host when above 65535).
+// Dispatch: one invocation per output element (flat_index).
 
 struct Params {
     nc: u32, h: u32, w: u32, _p0: u32,
@@ -12,13 +12,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+@compute @workgroup_size(WG)
+fn main(inv: Invocation) {
+    let i = flat_index(inv);
     let w2 = 2u * p.w;
     let h2 = 2u * p.h;
     if (i >= p.nc * h2 * w2) {

@@ -2,10 +2,10 @@
 //! strips, nearest-neighbour upscaling and PNG encoding (native only).
 //!
 //! The float -> byte mapping is diffusers' `numpy_to_pil` one, through [`ToRgba8::cpu`], so a
-//! grid built here is byte-identical to the GPU's [`GpuSampler::read_rgba`]
-//! (`crate::sampler::GpuSampler::read_rgba`).
+//! grid built here is byte-identical to the GPU's [`Executor::read_rgba`]
+//! (`crate::exec::Executor::read_rgba`).
 //!
-//! [`GpuSampler::read_rgba`]: crate::sampler::GpuSampler::read_rgba
+//! [`Executor::read_rgba`]: crate::exec::Executor::read_rgba
 
 use crate::ops::ToRgba8;
 use std::path::Path;
@@ -43,7 +43,7 @@ impl Image {
         }
     }
 
-    /// Wraps RGBA bytes (e.g. from `GpuSampler::read_rgba`), checking their length.
+    /// Wraps RGBA bytes (e.g. from `Executor::read_rgba`), checking their length.
     pub fn from_rgba(width: usize, height: usize, rgba: Vec<u8>) -> Result<Image, ImageError> {
         if rgba.len() != width * height * 4 {
             return Err(ImageError::Size(format!(
@@ -147,7 +147,7 @@ fn layout(x: &[f32], shape: [usize; 4]) -> Result<ToRgba8, ImageError> {
 }
 
 /// The whole batch as one picture in `ToRgba8`'s near-square layout (`cols = ceil(sqrt(N))`,
-/// no gaps, empty cells transparent black): the same bytes as `GpuSampler::read_rgba`.
+/// no gaps, empty cells transparent black): the same bytes as `Executor::read_rgba`.
 pub fn batch_grid(x: &[f32], shape: [usize; 4]) -> Result<Image, ImageError> {
     let grid = layout(x, shape)?;
     let mut words = vec![0u32; grid.output_len()];

@@ -4,12 +4,15 @@
 //! Where things are:
 //! - [`scheduler`]: the DDPM/DDIM maths (betas, timesteps, per-step update coefficients);
 //! - [`model`]: loading a diffusers checkpoint and the UNet forward pass as an op [`model::Graph`];
-//! - [`ops`]: one type per op — shape checks, a CPU reference, and its WGSL kernel (`shaders/`);
-//! - [`cpu`]: runs a graph with the CPU references; [`unet`]: runs it on the GPU;
-//! - [`sampler`]: the sampling loop on the GPU; [`rng`]: platform-identical Gaussian noise;
-//! - [`gpu`]: device acquisition, kernel cache, read-back; [`npy`]: `.npy` files.
+//! - [`ops`]: one type per op (the [`ops::Op`] trait) — shape checks, a CPU reference, and its
+//!   WGSL kernel (`shaders/`, compiled with `shaders/prelude.wgsl`);
+//! - [`exec`]: executors behind one trait — the graph on the GPU, or on the CPU references;
+//! - [`sampler`]: the sampling loop over any executor; [`rng`]: platform-identical noise;
+//! - [`gpu`]: device acquisition, kernel cache, read-back; [`npy`]: `.npy` files;
+//! - [`error`]: the crate's error and its kinds (the page switches on them).
 
-pub mod cpu;
+pub mod error;
+pub mod exec;
 pub mod gpu;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod image;
@@ -19,6 +22,7 @@ pub mod ops;
 pub mod rng;
 pub mod sampler;
 pub mod scheduler;
-pub mod unet;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+pub use error::{Error, ErrorKind, InputError};

@@ -1,12 +1,15 @@
 //! The JavaScript face of the engine (wasm32 only): load a checkpoint from its files, plan a
 //! sampling run, step it on the page's WebGPU device and read back RGBA grids or raw tensors.
-//! Every failure reaches JS as an `Error` whose message says what to do.
+//! Every failure reaches JS as an `Error` whose message says what to do and whose `name` is
+//! the [`crate::ErrorKind`] (`BadInput`, `BadCheckpoint`, `NoWebGPU`, `DeviceLost`,
+//! `OutOfMemory`, `Internal`): the page switches on the name, never on the message.
 
+use crate::error::InputError;
+use crate::exec::gpu::{GpuExecutor, GpuNet, GpuWeights};
+use crate::exec::{Executor, View};
 use crate::gpu::Gpu;
 use crate::model::{Checkpoint, CheckpointFiles};
-use crate::sampler::{GpuSampler, View};
 use crate::scheduler::{DdpmVariance, Plan, Sampler, Schedule, SchedulerConfig};
-use crate::unet::{GpuUNet, GpuWeights};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -30,35 +33,36 @@ pub struct Engine {
     shared: Rc<Shared>,
 }
 
-fn js_err(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+/// A JS `Error` with the engine's message and its kind as `name`.
+fn js_err(e: impl Into<crate::Error>) -> JsValue {
+    let e = e.into();
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name(e.kind().name());
+    err.into()
 }
 
-fn parse_view(view: &str) -> Result<View, JsError> {
-    match view {
-        "sample" => Ok(View::Sample),
-        "x0" => Ok(View::PredictedX0),
-        other => Err(JsError::new(&format!(
-            "unknown view {other:?}: use \"sample\" or \"x0\""
-        ))),
-    }
-}
-
-fn parse_sampler(sampler: &str, eta: f32, variance: &str) -> Result<Sampler, JsError> {
+fn parse_sampler(sampler: &str, eta: f32, variance: &str) -> Result<Sampler, InputError> {
+    let unknown = |what, found: &str, accepted| InputError::Unknown {
+        what,
+        found: found.to_string(),
+        accepted,
+    };
     match sampler {
         "ddpm" => Ok(Sampler::Ddpm {
             variance: match variance {
                 "fixed_small" => DdpmVariance::FixedSmall,
                 "fixed_large" => DdpmVariance::FixedLarge,
                 other => {
-                    return Err(JsError::new(&format!(
-                        "unknown DDPM variance {other:?}: use \"fixed_small\" (posterior) or \"fixed_large\" (beta_t)"
-                    )))
+                    return Err(unknown(
+                        "DDPM variance",
+                        other,
+                        "\"fixed_small\" (posterior) or \"fixed_large\" (beta_t)",
+                    ))
                 }
             },
         }),
         "ddim" => Ok(Sampler::Ddim { eta }),
-        other => Err(JsError::new(&format!("unknown sampler {other:?}: use \"ddpm\" or \"ddim\""))),
+        other => Err(unknown("sampler", other, "\"ddpm\" or \"ddim\"")),
     }
 }
 
@@ -69,7 +73,7 @@ impl Engine {
         config_json: String,
         safetensors: Vec<u8>,
         scheduler_json: Option<String>,
-    ) -> Result<Engine, JsError> {
+    ) -> Result<Engine, JsValue> {
         let files = CheckpointFiles {
             config_json,
             safetensors,
@@ -148,8 +152,8 @@ impl Engine {
         steps: u32,
         eta: f32,
         variance: &str,
-    ) -> Result<Vec<u32>, JsError> {
-        let sampler = parse_sampler(sampler, eta, variance)?;
+    ) -> Result<Vec<u32>, JsValue> {
+        let sampler = parse_sampler(sampler, eta, variance).map_err(js_err)?;
         Ok(self
             .shared
             .schedule
@@ -161,10 +165,15 @@ impl Engine {
     /// A sampling session of `batch` images with its own buffers (one per playground and
     /// batch size; reuse it across runs).
     #[wasm_bindgen(js_name = createSession)]
-    pub fn create_session(&self, batch: u32) -> Result<Session, JsError> {
+    pub fn create_session(&self, batch: u32) -> Result<Session, JsValue> {
         let s = &self.shared;
-        let sampler = GpuSampler::new(&s.gpu, &s.weights, &s.checkpoint.unet, batch as usize)
-            .map_err(js_err)?;
+        let sampler = GpuExecutor::new(
+            s.gpu.clone(),
+            &s.weights,
+            &s.checkpoint.unet,
+            batch as usize,
+        )
+        .map_err(js_err)?;
         Ok(Session {
             shared: s.clone(),
             sampler: Rc::new(sampler),
@@ -178,7 +187,7 @@ impl Engine {
     pub fn forward(&self, x: Vec<f32>, batch: u32, t: f32) -> js_sys::Promise {
         let shared = self.shared.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let net = GpuUNet::new(
+            let net = GpuNet::new(
                 &shared.gpu,
                 &shared.weights,
                 &shared.checkpoint.unet,
@@ -198,7 +207,7 @@ impl Engine {
 #[wasm_bindgen]
 pub struct Session {
     shared: Rc<Shared>,
-    sampler: Rc<GpuSampler>,
+    sampler: Rc<GpuExecutor>,
     plan: Rc<RefCell<Option<Plan>>>,
     seed: u64,
 }
@@ -219,38 +228,34 @@ impl Session {
         eta: f32,
         variance: &str,
         seed: u32,
-    ) -> Result<Vec<u32>, JsError> {
-        let sampler = parse_sampler(sampler, eta, variance)?;
+    ) -> Result<Vec<u32>, JsValue> {
+        let sampler = parse_sampler(sampler, eta, variance).map_err(js_err)?;
         let plan = self
             .shared
             .schedule
             .plan(sampler, steps as usize)
             .map_err(js_err)?;
         let timesteps = plan.timesteps.clone();
-        self.sampler
-            .start(&self.shared.gpu, seed as u64)
-            .map_err(js_err)?;
+        self.sampler.start(seed as u64).map_err(js_err)?;
         self.seed = seed as u64;
         *self.plan.borrow_mut() = Some(plan);
         Ok(timesteps)
     }
 
     /// Submits step `index` of the run (returns at once; reads wait for the GPU).
-    pub fn step(&self, index: u32) -> Result<(), JsError> {
+    pub fn step(&self, index: u32) -> Result<(), JsValue> {
         let plan = self.plan.borrow();
         let plan = plan
             .as_ref()
-            .ok_or_else(|| JsError::new("call start() before step()"))?;
+            .ok_or_else(|| js_err(InputError::NotStarted))?;
         self.sampler
             .step(
-                &self.shared.gpu,
                 &self.shared.checkpoint.unet,
                 plan,
                 index as usize,
                 self.seed,
             )
-            .map_err(js_err)?;
-        self.shared.gpu.check().map_err(js_err)
+            .map_err(js_err)
     }
 
     /// Width and height of the RGBA grid.
@@ -264,10 +269,10 @@ impl Session {
     /// once the submitted steps are done, so awaiting it paces a run one step at a time.
     #[wasm_bindgen(js_name = readRgba)]
     pub fn read_rgba(&self, view: String) -> js_sys::Promise {
-        let (shared, sampler) = (self.shared.clone(), self.sampler.clone());
+        let sampler = self.sampler.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let view = parse_view(&view)?;
-            let bytes = sampler.read_rgba(&shared.gpu, view).await.map_err(js_err)?;
+            let view = View::parse(&view).map_err(js_err)?;
+            let bytes = sampler.read_rgba(view).await.map_err(js_err)?;
             Ok(js_sys::Uint8ClampedArray::from(bytes.as_slice()).into())
         })
     }
@@ -275,13 +280,10 @@ impl Session {
     /// x_t (`view` "sample") or the predicted x_0 ("x0") as raw floats, (N, C, H, W).
     #[wasm_bindgen(js_name = readTensor)]
     pub fn read_tensor(&self, view: String) -> js_sys::Promise {
-        let (shared, sampler) = (self.shared.clone(), self.sampler.clone());
+        let sampler = self.sampler.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let data = match parse_view(&view)? {
-                View::Sample => sampler.read_sample(&shared.gpu).await,
-                View::PredictedX0 => sampler.read_x0(&shared.gpu).await,
-            }
-            .map_err(js_err)?;
+            let view = View::parse(&view).map_err(js_err)?;
+            let data = sampler.read(view).await.map_err(js_err)?;
             Ok(js_sys::Float32Array::from(data.as_slice()).into())
         })
     }
@@ -296,7 +298,7 @@ pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Vec<f32> {
 /// alpha-bar_t for t = 0..T of a scheduler config (the diffusers defaults when absent), with no
 /// GPU needed: the forward-process view works in browsers without WebGPU too.
 #[wasm_bindgen(js_name = alphasCumprodFor)]
-pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, JsError> {
+pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, JsValue> {
     let config = match scheduler_json {
         Some(text) => SchedulerConfig::from_json_str(&text).map_err(js_err)?,
         None => SchedulerConfig::default(),
@@ -305,13 +307,4 @@ pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, Js
         .map_err(js_err)?
         .alphas_cumprod()
         .to_vec())
-}
-
-/// Parses a scheduler config, returning its error message if invalid (for the page's
-/// "bring your own checkpoint" form).
-#[wasm_bindgen(js_name = checkSchedulerConfig)]
-pub fn check_scheduler_config(json: &str) -> Result<(), JsError> {
-    SchedulerConfig::from_json_str(json)
-        .map(|_| ())
-        .map_err(js_err)
 }

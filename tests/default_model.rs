@@ -2,14 +2,14 @@
 //! `tests/fixtures/emoji32/` (a fixed input, diffusers' output at three timesteps, the weights'
 //! sha256) whenever it exports into `models/emoji32`. Both executors must agree to 1e-3.
 //!
-//! The model and its fixture land together. Until they do, these tests check only that
-//! neither exists without the other.
+//! The model and its fixture are committed together; a checkout missing either fails here.
 
 mod common;
 
 use common::{assert_close, gpu, max_abs_diff, read_npy};
+use diffusion_playground::exec::gpu::{GpuNet, GpuWeights};
+use diffusion_playground::exec::reference;
 use diffusion_playground::model::Checkpoint;
-use diffusion_playground::unet::{GpuUNet, GpuWeights};
 use std::path::{Path, PathBuf};
 
 const ATOL: f32 = 1e-3;
@@ -30,14 +30,14 @@ struct Fixture {
     expected: Vec<(f32, Vec<f32>)>,
 }
 
-/// `None` while neither the model nor its fixture exists; panics if only one does.
-fn load() -> Option<Fixture> {
+/// The committed model and fixture; panics, saying what is missing, if either is absent.
+fn load() -> Fixture {
     let (model, fixture) = (model_dir(), fixture_dir());
     match (model.exists(), fixture.exists()) {
-        (false, false) => {
-            eprintln!("models/emoji32 is not in the tree yet: nothing to compare");
-            return None;
-        }
+        (false, false) => panic!(
+            "neither models/emoji32 nor tests/fixtures/emoji32 exists: the shipped default model \
+             and its diffusers fixture are part of the repository; restore them from git"
+        ),
         (true, false) => panic!(
             "models/emoji32 exists but tests/fixtures/emoji32 does not: export with \
              `train/.venv/bin/python train/export.py --out models/emoji32`, which writes both"
@@ -54,7 +54,7 @@ fn load() -> Option<Fixture> {
     .expect("meta.json is JSON");
     let checkpoint = Checkpoint::from_dir(&model).unwrap_or_else(|e| panic!("models/emoji32: {e}"));
     let input = read_npy("emoji32/input.npy");
-    let expected = meta["timesteps"]
+    let expected: Vec<(f32, Vec<f32>)> = meta["timesteps"]
         .as_array()
         .expect("meta.json: timesteps")
         .iter()
@@ -66,12 +66,16 @@ fn load() -> Option<Fixture> {
             )
         })
         .collect();
-    Some(Fixture {
+    assert!(
+        !expected.is_empty(),
+        "tests/fixtures/emoji32/meta.json lists no timesteps"
+    );
+    Fixture {
         checkpoint,
         batch: input.shape[0],
         input: input.data,
         expected,
-    })
+    }
 }
 
 /// Names the case, and the likely cause if the fixture is stale.
@@ -84,11 +88,11 @@ fn what(t: f32, executor: &str) -> String {
 
 #[test]
 fn cpu_executor_matches_diffusers_on_the_default_model() {
-    let Some(f) = load() else { return };
+    let f = load();
     let unet = &f.checkpoint.unet;
     let graph = unet.graph(f.batch).unwrap();
     for (t, want) in &f.expected {
-        let got = diffusion_playground::cpu::forward(unet, &graph, &f.input, *t);
+        let got = reference::forward(unet, &graph, &f.input, *t).unwrap();
         assert_close(&what(*t, "cpu"), &got, want, ATOL, 0.0);
         eprintln!(
             "emoji32 t={t}: cpu max |diff| {:.2e}",
@@ -99,11 +103,11 @@ fn cpu_executor_matches_diffusers_on_the_default_model() {
 
 #[test]
 fn gpu_executor_matches_diffusers_on_the_default_model() {
-    let Some(f) = load() else { return };
+    let f = load();
     let gpu = gpu();
     let unet = &f.checkpoint.unet;
     let weights = GpuWeights::upload(&gpu, unet).unwrap();
-    let net = GpuUNet::new(&gpu, &weights, unet, f.batch).unwrap();
+    let net = GpuNet::new(&gpu, &weights, unet, f.batch).unwrap();
     for (t, want) in &f.expected {
         let got = pollster::block_on(net.forward(&gpu, unet, &f.input, *t)).unwrap();
         assert_close(&what(*t, "gpu"), &got, want, ATOL, 0.0);

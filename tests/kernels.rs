@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_close, data, gpu};
+use diffusion_playground::exec::gpu::dispatch_op;
 use diffusion_playground::gpu::Gpu;
 use diffusion_playground::ops::*;
 use diffusion_playground::scheduler::StepCoeffs;
@@ -16,6 +17,64 @@ fn read(gpu: &Gpu, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
     pollster::block_on(gpu.read_f32(b, len)).expect("read back")
 }
 
+/// Runs `op` through the `Op` trait on the GPU (params packed as the executor packs them) and
+/// on its CPU reference, with the given operands, and compares.
+fn check(
+    gpu: &Gpu,
+    what: &str,
+    op: &dyn Op,
+    inputs: &[Vec<f32>],
+    params: &[Vec<f32>],
+    tol: (f32, f32),
+) {
+    let sig = op.signature();
+    let lens: Vec<usize> = inputs.iter().map(Vec::len).collect();
+    assert_eq!(lens, sig.inputs, "{what}: input lengths");
+    let mut want = vec![0.0; sig.output];
+    let ins: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+    let ps: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
+    op.reference(&ins, &ps, &mut want);
+
+    let ib: Vec<_> = inputs
+        .iter()
+        .map(|v| gpu.upload("in", v).unwrap())
+        .collect();
+    let pb: Vec<_> = params
+        .iter()
+        .enumerate()
+        .map(|(i, v)| gpu.upload("param", &op.pack_param(i, v)).unwrap())
+        .collect();
+    let out = gpu.storage("out", sig.output).unwrap();
+    let d = dispatch_op(
+        gpu,
+        op,
+        &ib.iter().collect::<Vec<_>>(),
+        &pb.iter().collect::<Vec<_>>(),
+        &out,
+    )
+    .unwrap();
+    gpu.run(&[&d]);
+    assert_close(what, &read(gpu, &out, sig.output), &want, tol.0, tol.1);
+}
+
+/// Seeded operands of the lengths the op's signature states, in [-scale, scale).
+fn operands(op: &dyn Op, seed: u64, scale: f32) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let sig = op.signature();
+    let draw = |lens: &[usize], base: u64| -> Vec<Vec<f32>> {
+        lens.iter()
+            .enumerate()
+            .map(|(i, &len)| data(seed * 10 + base + i as u64, len, scale))
+            .collect()
+    };
+    (draw(&sig.inputs, 0), draw(&sig.params, 5))
+}
+
+/// `check` on seeded operands.
+fn check_random(gpu: &Gpu, what: &str, op: &dyn Op, seed: u64, scale: f32, tol: (f32, f32)) {
+    let (inputs, params) = operands(op, seed, scale);
+    check(gpu, what, op, &inputs, &params, tol);
+}
+
 fn conv_case(
     gpu: &Gpu,
     shape: [usize; 4],
@@ -25,38 +84,13 @@ fn conv_case(
     pad: [usize; 4],
     time: bool,
 ) {
-    let mut op = Conv2d::new(shape, cout, k, stride, pad).unwrap();
-    let n = shape[0];
-    let temb_stride = cout + 5;
-    if time {
-        op = op.with_time_bias(TimeBias {
-            stride: temb_stride,
-            offset: 3,
-        });
-    }
-    let x = data(1, op.input_len(), 1.0);
-    let w = data(2, op.weight_len(), 0.5);
-    let b = data(3, cout, 0.5);
-    let t = data(4, n * temb_stride, 1.0);
-    let out_len: usize = op.output_shape().iter().product();
-    let mut want = vec![0.0; out_len];
-    op.cpu(&x, &w, &b, time.then_some(&t[..]), &mut want);
-
-    let xb = gpu.upload("x", &x).unwrap();
-    let wb = gpu.upload("w", &op.pack_weight(&w)).unwrap();
-    let bb = gpu.upload("b", &op.pack_bias(&b)).unwrap();
-    let tb = gpu.upload("t", &t).unwrap();
-    let ob = gpu.storage("out", out_len).unwrap();
-    let d = op.encode(gpu, &xb, &wb, &bb, &tb, &ob).unwrap();
-    gpu.run(&[&d]);
-    let got = read(gpu, &ob, out_len);
-    assert_close(
-        &format!("conv2d {shape:?} cout {cout} k {k} s {stride} pad {pad:?} time {time}"),
-        &got,
-        &want,
-        ATOL,
-        RTOL,
-    );
+    let tb = time.then_some(TimeBias {
+        stride: cout + 5,
+        offset: 3,
+    });
+    let op = Conv2d::new(shape, cout, k, stride, pad, tb).unwrap();
+    let what = format!("conv2d {shape:?} cout {cout} k {k} s {stride} pad {pad:?} time {time}");
+    check_random(gpu, &what, &op, 1, 0.7, (ATOL, RTOL));
 }
 
 #[test]
@@ -90,25 +124,9 @@ fn group_norm_matches_cpu() {
         let op = GroupNorm::new(n, c, hw, groups, 1e-6, silu).unwrap();
         // An offset and a large scale catch single-pass variance shortcuts.
         let x: Vec<f32> = data(5, op.len(), 3.0).iter().map(|v| v + 2.0).collect();
-        let g = data(6, c, 1.0);
-        let b = data(7, c, 1.0);
-        let mut want = vec![0.0; op.len()];
-        op.cpu(&x, &g, &b, &mut want);
-        let out = gpu.storage("out", op.len()).unwrap();
-        let (xb, gb, bb) = (
-            gpu.upload("x", &x).unwrap(),
-            gpu.upload("g", &g).unwrap(),
-            gpu.upload("b", &b).unwrap(),
-        );
-        let d = op.encode(&gpu, &xb, &gb, &bb, &out).unwrap();
-        gpu.run(&[&d]);
-        assert_close(
-            &format!("group_norm {n}x{c}x{hw} g{groups} silu {silu}"),
-            &read(&gpu, &out, op.len()),
-            &want,
-            1e-4,
-            1e-4,
-        );
+        let params = vec![data(6, c, 1.0), data(7, c, 1.0)];
+        let what = format!("group_norm {n}x{c}x{hw} g{groups} silu {silu}");
+        check(&gpu, &what, &op, &[x], &params, (1e-4, 1e-4));
     }
     assert!(GroupNorm::new(1, 6, 4, 4, 1e-5, false).is_err());
 }
@@ -123,27 +141,49 @@ fn linear_matches_cpu() {
         (7, 130, 5, true, true),
     ] {
         let op = Linear::new(m, k, n, si, so).unwrap();
-        let x = data(8, m * k, 2.0);
-        let w = data(9, n * k, 0.3);
-        let b = data(10, n, 0.3);
-        let mut want = vec![0.0; m * n];
-        op.cpu(&x, &w, &b, &mut want);
-        let out = gpu.storage("out", m * n).unwrap();
-        let (xb, wb, bb) = (
-            gpu.upload("x", &x).unwrap(),
-            gpu.upload("w", &w).unwrap(),
-            gpu.upload("b", &b).unwrap(),
-        );
-        let d = op.encode(&gpu, &xb, &wb, &bb, &out).unwrap();
-        gpu.run(&[&d]);
-        assert_close(
+        check_random(
+            &gpu,
             &format!("linear {m}x{k}x{n}"),
-            &read(&gpu, &out, m * n),
-            &want,
-            ATOL,
-            RTOL,
+            &op,
+            8,
+            0.5,
+            (ATOL, RTOL),
         );
     }
+}
+
+#[test]
+fn a_grid_of_more_than_65535_workgroups_covers_every_output() {
+    // 2,100 x 2,100 outputs at 64 per workgroup are 68,907 workgroups: more than one dimension
+    // of a dispatch holds, so the host folds them over x and y and the kernel must unfold them
+    // (the prelude's flat_index). Before the prelude, linear.wgsl read only the x coordinate
+    // and left every output past the first row of groups unwritten.
+    let gpu = gpu();
+    let op = Linear::new(2100, 1, 2100, false, false).unwrap();
+    let groups = op.launch().workgroups().unwrap();
+    assert!(groups[1] > 1, "the grid must be folded: {groups:?}");
+    check_random(
+        &gpu,
+        "linear 2100x1x2100 (folded grid)",
+        &op,
+        9,
+        1.0,
+        (ATOL, RTOL),
+    );
+    // The same for a one-invocation-per-element kernel and a one-group-per-item kernel.
+    let add = Add::residual(65_536 * 256 + 3, 0.5).unwrap();
+    assert!(add.launch().workgroups().unwrap()[1] > 1);
+    check_random(&gpu, "add (folded grid)", &add, 10, 1.0, (1e-6, 1e-6));
+    let norm = GroupNorm::new(65_540, 2, 3, 1, 1e-5, false).unwrap();
+    assert!(norm.launch().workgroups().unwrap()[1] > 1);
+    check_random(
+        &gpu,
+        "group_norm (folded grid)",
+        &norm,
+        11,
+        1.0,
+        (1e-4, 1e-4),
+    );
 }
 
 #[test]
@@ -159,20 +199,8 @@ fn attention_matches_cpu() {
         (3, 16, 64, 4),
     ] {
         let op = Attention::new(n, c, t, heads).unwrap();
-        let qkv = data(11, n * 3 * c * t, 1.5);
-        let mut want = vec![0.0; n * c * t];
-        op.cpu(&qkv, &mut want);
-        let out = gpu.storage("out", n * c * t).unwrap();
-        let qb = gpu.upload("qkv", &qkv).unwrap();
-        let d = op.encode(&gpu, &qb, &out).unwrap();
-        gpu.run(&[&d]);
-        assert_close(
-            &format!("attention n{n} c{c} t{t} heads{heads}"),
-            &read(&gpu, &out, n * c * t),
-            &want,
-            1e-5,
-            1e-4,
-        );
+        let what = format!("attention n{n} c{c} t{t} heads{heads}");
+        check_random(&gpu, &what, &op, 11, 1.5, (1e-5, 1e-4));
     }
     assert!(
         Attention::new(1, 10, 4, 3).is_err(),
@@ -184,57 +212,18 @@ fn attention_matches_cpu() {
 fn elementwise_ops_match_cpu() {
     let gpu = gpu();
     for &len in &[1usize, 255, 257, 1000] {
-        let a = data(12, len, 1.0);
-        let b = data(13, len, 1.0);
         for op in [
             Add::residual(len, 1.0 / 1.5).unwrap(),
             Add::affine(len, 2.0, -1.0).unwrap(),
         ] {
-            let mut want = vec![0.0; len];
-            op.cpu(&a, Some(&b), &mut want);
-            let out = gpu.storage("out", len).unwrap();
-            let (ab, bb) = (gpu.upload("a", &a).unwrap(), gpu.upload("b", &b).unwrap());
-            let d = op.encode(&gpu, &ab, &bb, &out).unwrap();
-            gpu.run(&[&d]);
-            assert_close(
-                &format!("add {op:?}"),
-                &read(&gpu, &out, len),
-                &want,
-                1e-6,
-                1e-6,
-            );
+            check_random(&gpu, &format!("add {op:?}"), &op, 12, 1.0, (1e-6, 1e-6));
         }
     }
+    // Copies must be exact.
     let up = Upsample2x::new(5, 3, 7).unwrap();
-    let x = data(14, 5 * 3 * 7, 1.0);
-    let mut want = vec![0.0; up.output_len()];
-    up.cpu(&x, &mut want);
-    let (xb, out) = (
-        gpu.upload("x", &x).unwrap(),
-        gpu.storage("out", up.output_len()).unwrap(),
-    );
-    gpu.run(&[&up.encode(&gpu, &xb, &out).unwrap()]);
-    assert_eq!(
-        read(&gpu, &out, up.output_len()),
-        want,
-        "upsample is a copy and must be exact"
-    );
-
+    check_random(&gpu, "upsample", &up, 14, 1.0, (0.0, 0.0));
     let cat = Concat::new(3, 5, 2, 9).unwrap();
-    let (a, b) = (data(15, 3 * 5 * 9, 1.0), data(16, 3 * 2 * 9, 1.0));
-    let mut want = vec![0.0; cat.output_len()];
-    cat.cpu(&a, &b, &mut want);
-    let (ab, bb, out) = (
-        gpu.upload("a", &a).unwrap(),
-        gpu.upload("b", &b).unwrap(),
-        gpu.storage("out", cat.output_len()).unwrap(),
-    );
-    gpu.run(&[&cat.encode(&gpu, &ab, &bb, &out).unwrap()]);
-    assert_eq!(
-        read(&gpu, &out, cat.output_len()),
-        want,
-        "concat is a copy and must be exact"
-    );
+    check_random(&gpu, "concat", &cat, 15, 1.0, (0.0, 0.0));
 }
 
 #[test]
@@ -265,7 +254,9 @@ fn scheduler_step_matches_cpu() {
         gpu.upload("z", &z).unwrap(),
         gpu.storage("x0", len).unwrap(),
     );
-    gpu.run(&[&op.encode(&gpu, coeffs, &sb, &mb, &zb, &xb).unwrap()]);
+    gpu.run(&[&gpu
+        .dispatch(op.launch(coeffs), &[&sb, &mb, &zb, &xb])
+        .unwrap()]);
     assert_close(
         "scheduler_step x_prev",
         &read(&gpu, &sb, len),
@@ -288,7 +279,7 @@ fn to_rgba8_matches_cpu() {
             gpu.upload("x", &x).unwrap(),
             gpu.storage("out", op.output_len()).unwrap(),
         );
-        gpu.run(&[&op.encode(&gpu, &xb, &out).unwrap()]);
+        gpu.run(&[&gpu.dispatch(op.launch(), &[&xb, &out]).unwrap()]);
         let got = pollster::block_on(gpu.read_u32(&out, op.output_len())).unwrap();
         assert_eq!(got, want, "to_rgba8 {shape:?}");
     }

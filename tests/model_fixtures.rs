@@ -5,8 +5,9 @@
 mod common;
 
 use common::{assert_close, fixture, gpu, max_abs_diff, read_npy};
+use diffusion_playground::exec::gpu::{GpuNet, GpuWeights};
+use diffusion_playground::exec::reference;
 use diffusion_playground::model::Checkpoint;
-use diffusion_playground::unet::{GpuUNet, GpuWeights};
 
 const ATOL: f32 = 1e-3;
 
@@ -56,7 +57,7 @@ fn cpu_executor_matches_diffusers() {
         let c = case(name);
         let unet = &c.checkpoint.unet;
         let graph = unet.graph(c.batch).unwrap();
-        let got = diffusion_playground::cpu::forward(unet, &graph, &c.input, c.timestep);
+        let got = reference::forward(unet, &graph, &c.input, c.timestep).unwrap();
         assert_close(&format!("{name} (cpu)"), &got, &c.expected, ATOL, 0.0);
         eprintln!(
             "{name}: cpu max |diff| {:.2e}",
@@ -72,7 +73,7 @@ fn gpu_executor_matches_diffusers() {
         let c = case(name);
         let unet = &c.checkpoint.unet;
         let weights = GpuWeights::upload(&gpu, unet).unwrap();
-        let net = GpuUNet::new(&gpu, &weights, unet, c.batch).unwrap();
+        let net = GpuNet::new(&gpu, &weights, unet, c.batch).unwrap();
         let got = pollster::block_on(net.forward(&gpu, unet, &c.input, c.timestep)).unwrap();
         assert_close(
             &format!("{name} (gpu, {})", gpu.describe()),
@@ -98,7 +99,7 @@ fn batch_rows_are_independent() {
     let c = case("cifar_topology");
     let unet = &c.checkpoint.unet;
     let weights = GpuWeights::upload(&gpu, unet).unwrap();
-    let one = GpuUNet::new(&gpu, &weights, unet, 1).unwrap();
+    let one = GpuNet::new(&gpu, &weights, unet, 1).unwrap();
     let half = c.input.len() / c.batch;
     let got = pollster::block_on(one.forward(&gpu, unet, &c.input[..half], c.timestep)).unwrap();
     assert_close(
@@ -117,16 +118,16 @@ fn memory_plan_never_aliases_live_tensors() {
     let plan = graph.memory_plan();
     let mut last_use = vec![0; graph.tensors.len()];
     for (i, node) in graph.nodes.iter().enumerate() {
-        for t in node.inputs() {
+        for t in &node.inputs {
             last_use[t.0] = i;
         }
     }
     let mut born = vec![usize::MAX; graph.tensors.len()];
     for (i, node) in graph.nodes.iter().enumerate() {
-        born[node.output().0] = i;
+        born[node.output.0] = i;
     }
     for (i, node) in graph.nodes.iter().enumerate() {
-        let out = node.output();
+        let out = node.output;
         assert!(plan.slot_len[plan.slot_of[out.0]] >= graph.len(out));
         for (t, &b) in born.iter().enumerate() {
             // Another tensor alive at step i (born before, still read at or after i) must not share the slot.

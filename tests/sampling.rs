@@ -1,14 +1,39 @@
 //! Sampling loops against diffusers: a DDIM (eta = 0) trajectory from a fixed x_T, step by step,
-//! on the GPU and on the CPU executor; and GPU vs CPU agreement for the stochastic samplers
-//! with the seeded noise.
+//! on every executor (GPU and CPU reference, through the one `Executor` trait); and GPU vs CPU
+//! agreement for the stochastic samplers with the seeded noise.
 
 mod common;
 
 use common::{assert_close, fixture, gpu, read_npy};
-use diffusion_playground::model::Checkpoint;
-use diffusion_playground::sampler::{cpu_sample, GpuSampler};
-use diffusion_playground::scheduler::{DdpmVariance, Sampler, Schedule, SchedulerConfig};
-use diffusion_playground::unet::GpuWeights;
+use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
+use diffusion_playground::exec::reference::ReferenceExecutor;
+use diffusion_playground::exec::{Executor, View};
+use diffusion_playground::gpu::Gpu;
+use diffusion_playground::model::{Checkpoint, UNet};
+use diffusion_playground::sampler;
+use diffusion_playground::scheduler::{DdpmVariance, Plan, Sampler, Schedule, SchedulerConfig};
+use std::rc::Rc;
+
+fn gpu_executor(gpu: &Rc<Gpu>, unet: &UNet, batch: usize) -> GpuExecutor {
+    let weights = GpuWeights::upload(gpu, unet).unwrap();
+    GpuExecutor::new(gpu.clone(), &weights, unet, batch).unwrap()
+}
+
+fn read(exec: &dyn Executor, view: View) -> Vec<f32> {
+    pollster::block_on(exec.read(view)).unwrap()
+}
+
+fn run(
+    exec: &dyn Executor,
+    unet: &UNet,
+    plan: &Plan,
+    x_t: &[f32],
+    seed: u64,
+) -> sampler::Trajectory {
+    pollster::block_on(sampler::run(exec, unet, plan, x_t, seed, true))
+        .unwrap()
+        .1
+}
 
 fn tiny() -> Checkpoint {
     Checkpoint::from_dir(&fixture("models/tiny")).unwrap()
@@ -48,54 +73,49 @@ fn check_trajectory(dir: &str) {
     let batch = x_t.shape[0];
     let len = x_t.data.len();
 
-    let gpu = gpu();
-    let weights = GpuWeights::upload(&gpu, unet).unwrap();
-    let sampler = GpuSampler::new(&gpu, &weights, unet, batch).unwrap();
-    sampler.set_sample(&gpu, &x_t.data).unwrap();
-    let (_, cpu_steps) = cpu_sample(unet, &plan, &x_t.data, 0, batch).unwrap();
-    for (i, cpu_step) in cpu_steps.iter().enumerate() {
-        sampler.step(&gpu, unet, &plan, i, 0).unwrap();
-        let got_x = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
-        let got_x0 = pollster::block_on(sampler.read_x0(&gpu)).unwrap();
-        let want_x = &xs.data[i * len..(i + 1) * len];
-        let want_x0 = &x0s.data[i * len..(i + 1) * len];
-        let max_ref = want_x
-            .iter()
-            .chain(want_x0)
-            .fold(0f32, |m, v| m.max(v.abs()));
+    let gpu = Rc::new(gpu());
+    let executors: [Box<dyn Executor>; 2] = [
+        Box::new(gpu_executor(&gpu, unet, batch)),
+        Box::new(ReferenceExecutor::new(unet, batch).unwrap()),
+    ];
+    for exec in &executors {
+        let who = exec.describe();
+        let steps = run(exec.as_ref(), unet, &plan, &x_t.data, 0);
+        assert_eq!(steps.len(), plan.timesteps.len());
+        for (i, (got_x, got_x0)) in steps.iter().enumerate() {
+            let want_x = &xs.data[i * len..(i + 1) * len];
+            let want_x0 = &x0s.data[i * len..(i + 1) * len];
+            let max_ref = want_x
+                .iter()
+                .chain(want_x0)
+                .fold(0f32, |m, v| m.max(v.abs()));
+            let tol = tol(max_ref);
+            assert_close(
+                &format!("{dir} {who} x_t after step {i}"),
+                got_x,
+                want_x,
+                tol,
+                0.0,
+            );
+            assert_close(
+                &format!("{dir} {who} x0 at step {i}"),
+                got_x0,
+                want_x0,
+                tol,
+                0.0,
+            );
+        }
+        let fin = read_npy(&format!("{dir}/final.npy"));
+        let got = read(exec.as_ref(), View::Sample);
+        let max_ref = fin.data.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert_close(
-            &format!("{dir} gpu x_t after step {i}"),
-            &got_x,
-            want_x,
-            tol(max_ref),
-            0.0,
-        );
-        assert_close(
-            &format!("{dir} gpu x0 at step {i}"),
-            &got_x0,
-            want_x0,
-            tol(max_ref),
-            0.0,
-        );
-        assert_close(
-            &format!("{dir} cpu x_t after step {i}"),
-            &cpu_step.0,
-            want_x,
-            tol(max_ref),
-            0.0,
-        );
-        assert_close(
-            &format!("{dir} cpu x0 at step {i}"),
-            &cpu_step.1,
-            want_x0,
+            &format!("{dir} {who} final"),
+            &got,
+            &fin.data,
             tol(max_ref),
             0.0,
         );
     }
-    let fin = read_npy(&format!("{dir}/final.npy"));
-    let got = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
-    let max_ref = fin.data.iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert_close(&format!("{dir} final"), &got, &fin.data, tol(max_ref), 0.0);
 }
 
 #[test]
@@ -116,11 +136,11 @@ fn stochastic_samplers_agree_between_gpu_and_cpu() {
     let ckpt = tiny();
     let unet = &ckpt.unet;
     let schedule = Schedule::new(&SchedulerConfig::default()).unwrap();
-    let gpu = gpu();
-    let weights = GpuWeights::upload(&gpu, unet).unwrap();
+    let gpu = Rc::new(gpu());
     let batch = 2;
-    let sampler = GpuSampler::new(&gpu, &weights, unet, batch).unwrap();
-    let per = sampler.len() / batch;
+    let sampler = gpu_executor(&gpu, unet, batch);
+    let reference = ReferenceExecutor::new(unet, batch).unwrap();
+    let per = sampler.sample_len() / batch;
     for s in [
         Sampler::Ddpm {
             variance: DdpmVariance::FixedSmall,
@@ -132,18 +152,19 @@ fn stochastic_samplers_agree_between_gpu_and_cpu() {
     ] {
         let plan = schedule.plan(s, 4).unwrap();
         let seed = 11;
-        sampler.start(&gpu, seed).unwrap();
-        let x_t = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
+        sampler.start(seed).unwrap();
+        let x_t = read(&sampler, View::Sample);
         assert_eq!(
             x_t,
             diffusion_playground::rng::initial_noise(seed, batch, per),
             "x_T is the seeded noise for {s:?}"
         );
         for i in 0..plan.timesteps.len() {
-            sampler.step(&gpu, unet, &plan, i, seed).unwrap();
+            sampler.step(unet, &plan, i, seed).unwrap();
         }
-        let got = pollster::block_on(sampler.read_sample(&gpu)).unwrap();
-        let (want, _) = cpu_sample(unet, &plan, &x_t, seed, batch).unwrap();
+        let got = read(&sampler, View::Sample);
+        let (want, _) =
+            pollster::block_on(sampler::run(&reference, unet, &plan, &x_t, seed, false)).unwrap();
         assert_close(
             &format!("{s:?} final sample, gpu vs cpu"),
             &got,
@@ -159,44 +180,45 @@ fn stochastic_samplers_agree_between_gpu_and_cpu() {
 fn same_seed_same_start_and_rgba_grid() {
     let ckpt = tiny();
     let unet = &ckpt.unet;
-    let gpu = gpu();
-    let weights = GpuWeights::upload(&gpu, unet).unwrap();
-    let four = GpuSampler::new(&gpu, &weights, unet, 4).unwrap();
-    let one = GpuSampler::new(&gpu, &weights, unet, 1).unwrap();
-    four.start(&gpu, 3).unwrap();
-    one.start(&gpu, 3).unwrap();
-    let a = pollster::block_on(four.read_sample(&gpu)).unwrap();
-    let b = pollster::block_on(one.read_sample(&gpu)).unwrap();
+    let gpu = Rc::new(gpu());
+    let four = gpu_executor(&gpu, unet, 4);
+    let one = gpu_executor(&gpu, unet, 1);
+    four.start(3).unwrap();
+    one.start(3).unwrap();
+    let a = read(&four, View::Sample);
+    let b = read(&one, View::Sample);
     assert_eq!(
         &a[..b.len()],
         &b[..],
         "image 0 of a batch of 4 is the batch-1 image"
     );
-    let rgba =
-        pollster::block_on(four.read_rgba(&gpu, diffusion_playground::sampler::View::Sample))
-            .unwrap();
+    let rgba = pollster::block_on(four.read_rgba(View::Sample)).unwrap();
     let (w, h) = four.grid_size();
     assert_eq!((w, h), (32, 32), "4 images of 16x16 make a 2x2 grid");
     assert_eq!(rgba.len(), w * h * 4);
     assert!(rgba.chunks(4).all(|p| p[3] == 255), "a full grid is opaque");
+    // The CPU reference converts to the same bytes.
+    let reference = ReferenceExecutor::new(unet, 4).unwrap();
+    reference.start(3).unwrap();
+    let cpu_rgba = pollster::block_on(reference.read_rgba(View::Sample)).unwrap();
+    assert_eq!(rgba, cpu_rgba, "GPU and CPU RGBA grids of x_T");
 }
 
 #[test]
 fn batch_of_64_runs_and_matches_batch_of_1() {
     let ckpt = tiny();
     let unet = &ckpt.unet;
-    let gpu = gpu();
-    let weights = GpuWeights::upload(&gpu, unet).unwrap();
+    let gpu = Rc::new(gpu());
     let schedule = Schedule::new(&SchedulerConfig::default()).unwrap();
     let plan = schedule.plan(Sampler::Ddim { eta: 1.0 }, 2).unwrap();
     let mut finals = Vec::new();
     for batch in [64, 1] {
-        let sampler = GpuSampler::new(&gpu, &weights, unet, batch).unwrap();
-        sampler.start(&gpu, 5).unwrap();
+        let sampler = gpu_executor(&gpu, unet, batch);
+        sampler.start(5).unwrap();
         for i in 0..2 {
-            sampler.step(&gpu, unet, &plan, i, 5).unwrap();
+            sampler.step(unet, &plan, i, 5).unwrap();
         }
-        finals.push(pollster::block_on(sampler.read_sample(&gpu)).unwrap());
+        finals.push(read(&sampler, View::Sample));
     }
     let one = &finals[1];
     assert_close(

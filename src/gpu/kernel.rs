@@ -1,11 +1,131 @@
-//! Compiled kernels (one per WGSL file, cached by name) and dispatches: a kernel with its bound
-//! buffers and workgroup count, created once at load and recorded into every forward pass.
+//! Compiled kernels (one per WGSL file of `shaders/`, cached by name) and dispatches: a kernel
+//! with its bound buffers and workgroup count, created once at load and recorded into every
+//! forward pass.
 //!
-//! Binding convention of every shader in `shaders/`: `@binding(0)` is the op's uniform
-//! parameters, `@binding(1..)` its storage buffers in the order the op documents.
+//! Every kernel is compiled as `const WG: u32 = <workgroup size>u;` + `shaders/prelude.wgsl` +
+//! its own file, so the workgroup size lives in one place ([`KernelSource::workgroup`]) and the
+//! invocation index is derived by the prelude's `flat_index` / `group_index` alone.
+//!
+//! Binding convention of every shader: `@binding(0)` is the op's uniform parameters,
+//! `@binding(1..)` its storage buffers in the order the op documents (for graph ops: inputs,
+//! then parameters, then the output).
 
 use super::{Gpu, GpuError};
 use std::sync::Arc;
+
+const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
+
+/// Most workgroups a dispatch may have along one dimension (WebGPU's default limit).
+pub const MAX_GROUPS_PER_DIM: u32 = 65535;
+
+/// A WGSL kernel of `shaders/`: its file name and workgroup size. Made by [`crate::kernel!`].
+#[derive(Debug)]
+pub struct KernelSource {
+    pub name: &'static str,
+    pub wgsl: &'static str,
+    /// Invocations per workgroup; the shader sees it as `WG` and declares `@workgroup_size(WG)`.
+    pub workgroup: u32,
+}
+
+impl KernelSource {
+    /// The text that is compiled: the workgroup constant, the prelude, the kernel.
+    pub fn full_source(&self) -> String {
+        format!(
+            "const WG: u32 = {}u;\n{PRELUDE}\n{}",
+            self.workgroup, self.wgsl
+        )
+    }
+}
+
+/// `kernel!("add", 256)`: the kernel `shaders/add.wgsl` with 256 invocations per workgroup.
+#[macro_export]
+macro_rules! kernel {
+    ($name:literal, $workgroup:expr) => {
+        $crate::gpu::KernelSource {
+            name: $name,
+            wgsl: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/shaders/",
+                $name,
+                ".wgsl"
+            )),
+            workgroup: $workgroup,
+        }
+    };
+}
+
+/// What one dispatch needs besides its buffers: the kernel, its uniform and how many workgroups.
+pub struct Launch {
+    pub kernel: &'static KernelSource,
+    pub uniform: Vec<u8>,
+    /// Workgroups on the folded x/y axis (the prelude's `group_index`).
+    pub groups: u64,
+    /// Size of the separate z axis (1 when unused).
+    pub layers: u32,
+}
+
+impl Launch {
+    /// One invocation per item (`flat_index`), `kernel.workgroup` items per group.
+    pub fn per_item<P: bytemuck::Pod>(
+        kernel: &'static KernelSource,
+        uniform: &P,
+        items: usize,
+    ) -> Launch {
+        Self::per_group(
+            kernel,
+            uniform,
+            (items as u64).div_ceil(kernel.workgroup as u64),
+        )
+    }
+
+    /// One workgroup per item (`group_index`).
+    pub fn per_group<P: bytemuck::Pod>(
+        kernel: &'static KernelSource,
+        uniform: &P,
+        groups: impl TryInto<u64>,
+    ) -> Launch {
+        Launch {
+            kernel,
+            uniform: bytemuck::bytes_of(uniform).to_vec(),
+            groups: groups.try_into().unwrap_or(u64::MAX),
+            layers: 1,
+        }
+    }
+
+    /// The same launch repeated over `layers` along z (`inv.wid.z` in the kernel).
+    pub fn with_layers(mut self, layers: usize) -> Launch {
+        self.layers = u32::try_from(layers).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// The workgroup counts, folded by [`grid`].
+    pub fn workgroups(&self) -> Result<[u32; 3], GpuError> {
+        let [x, y, _] = grid(self.groups).ok_or_else(|| self.too_large())?;
+        if self.layers > MAX_GROUPS_PER_DIM {
+            return Err(self.too_large());
+        }
+        Ok([x, y, self.layers.max(1)])
+    }
+
+    fn too_large(&self) -> GpuError {
+        GpuError::DispatchTooLarge {
+            kernel: self.kernel.name,
+            groups: self.groups.saturating_mul(self.layers as u64),
+        }
+    }
+}
+
+/// Splits `groups` workgroups over x and y so neither exceeds the per-dimension limit; the
+/// prelude's `group_index` rebuilds the flat index as `wg.x + wg.y * num_workgroups.x` (the
+/// few groups past `groups` return early in every kernel). `None` beyond 65,535².
+pub fn grid(groups: u64) -> Option<[u32; 3]> {
+    let max = MAX_GROUPS_PER_DIM as u64;
+    if groups <= max {
+        return Some([groups.max(1) as u32, 1, 1]);
+    }
+    let y = groups.div_ceil(max);
+    (y <= max).then(|| [groups.div_ceil(y) as u32, y as u32, 1])
+}
 
 /// A compiled compute pipeline and its bind-group layout.
 pub struct Kernel {
@@ -23,37 +143,23 @@ pub struct Dispatch {
     workgroups: [u32; 3],
 }
 
-/// Most workgroups a dispatch may have along one dimension (WebGPU's default limit).
-pub const MAX_GROUPS_PER_DIM: u32 = 65535;
-
-/// Splits `groups` workgroups over x and y so neither exceeds the per-dimension limit.
-/// Kernels rebuild the flat index as `wg.x + wg.y * num_workgroups.x`.
-pub fn grid(groups: u32) -> [u32; 3] {
-    if groups <= MAX_GROUPS_PER_DIM {
-        [groups.max(1), 1, 1]
-    } else {
-        let y = groups.div_ceil(MAX_GROUPS_PER_DIM);
-        [groups.div_ceil(y), y, 1]
-    }
-}
-
 impl Gpu {
-    /// The compiled kernel for `source`, compiled on first use and cached by `name`.
-    pub fn kernel(&self, name: &'static str, source: &'static str) -> Arc<Kernel> {
+    /// The compiled kernel for `source`, compiled on first use and cached by name.
+    pub fn kernel(&self, source: &'static KernelSource) -> Arc<Kernel> {
         let mut cache = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
         cache
-            .entry(name)
+            .entry(source.name)
             .or_insert_with(|| {
                 let module = self
                     .device
                     .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(name),
-                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                        label: Some(source.name),
+                        source: wgpu::ShaderSource::Wgsl(source.full_source().into()),
                     });
                 let pipeline =
                     self.device
                         .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                            label: Some(name),
+                            label: Some(source.name),
                             layout: None,
                             module: &module,
                             entry_point: Some("main"),
@@ -62,7 +168,7 @@ impl Gpu {
                         });
                 let layout = pipeline.get_bind_group_layout(0);
                 Arc::new(Kernel {
-                    name,
+                    name: source.name,
                     pipeline,
                     layout,
                 })
@@ -70,32 +176,29 @@ impl Gpu {
             .clone()
     }
 
-    /// A dispatch of `kernel` with `params` as its uniform and `buffers` bound from binding 1 on.
-    pub fn dispatch<P: bytemuck::Pod>(
+    /// A dispatch of `launch` with `buffers` bound from binding 1 on.
+    pub fn dispatch(
         &self,
-        kernel: Arc<Kernel>,
-        params: &P,
+        launch: Launch,
         buffers: &[&wgpu::Buffer],
-        workgroups: [u32; 3],
     ) -> Result<Dispatch, GpuError> {
+        let workgroups = launch.workgroups()?;
+        let kernel = self.kernel(launch.kernel);
         let uniform = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(kernel.name),
-            size: std::mem::size_of::<P>().max(16) as u64,
+            size: (launch.uniform.len().max(16) as u64).next_multiple_of(16),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.queue
-            .write_buffer(&uniform, 0, bytemuck::bytes_of(params));
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        for (i, b) in buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
+        self.queue.write_buffer(&uniform, 0, &launch.uniform);
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&uniform)
+            .chain(buffers.iter().copied())
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
                 resource: b.as_entire_binding(),
-            });
-        }
+            })
+            .collect();
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(kernel.name),
             layout: &kernel.layout,

@@ -6,7 +6,7 @@
 mod kernel;
 mod readback;
 
-pub use kernel::{grid as kernel_grid, Dispatch, Kernel, MAX_GROUPS_PER_DIM};
+pub use kernel::{grid, Dispatch, Kernel, KernelSource, Launch, MAX_GROUPS_PER_DIM};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,13 @@ pub enum GpuError {
         wanted: u64,
         limit: u64,
     },
+    #[error(
+        "`{kernel}` would need {groups} workgroups, more than one dispatch can have: use a \
+         smaller batch or model"
+    )]
+    DispatchTooLarge { kernel: &'static str, groups: u64 },
+    #[error("the GPU ran out of memory ({0}): use a smaller batch or model, or close other tabs")]
+    OutOfMemory(String),
     #[error("the GPU reported an error: {0}")]
     Validation(String),
     #[error("the GPU device was lost ({0}); reload the page or restart the program")]
@@ -47,8 +54,10 @@ pub struct Gpu {
     pub adapter: wgpu::AdapterInfo,
     kernels: Mutex<HashMap<&'static str, Arc<Kernel>>>,
     /// The first error the device reported since the last [`Gpu::check`], if any.
-    error: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<GpuError>>>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Bound where a kernel's optional input is absent (see [`Gpu::placeholder`]).
+    placeholder: std::sync::OnceLock<wgpu::Buffer>,
 }
 
 impl Gpu {
@@ -104,13 +113,16 @@ impl Gpu {
         queue: wgpu::Queue,
         adapter: wgpu::AdapterInfo,
     ) -> Gpu {
-        let error = Arc::new(Mutex::new(None::<String>));
+        let error = Arc::new(Mutex::new(None::<GpuError>));
         let sink = error.clone();
         // Without a handler wgpu panics on a validation error; keep it and report it instead.
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
-                *slot = Some(e.to_string());
+                *slot = Some(match e {
+                    wgpu::Error::OutOfMemory { .. } => GpuError::OutOfMemory(e.to_string()),
+                    _ => GpuError::Validation(e.to_string()),
+                });
             }
         }));
         let lost = Arc::new(Mutex::new(None::<String>));
@@ -126,6 +138,7 @@ impl Gpu {
             kernels: Mutex::new(HashMap::new()),
             error,
             lost,
+            placeholder: std::sync::OnceLock::new(),
         }
     }
 
@@ -147,7 +160,7 @@ impl Gpu {
             return Err(GpuError::DeviceLost(reason));
         }
         match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            Some(e) => Err(GpuError::Validation(e)),
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
@@ -176,7 +189,7 @@ impl Gpu {
     /// A zeroed storage buffer of `len` f32 values that can be copied from and to.
     pub fn storage(&self, what: &str, len: usize) -> Result<wgpu::Buffer, GpuError> {
         // WebGPU rejects zero-sized bindings; a 1-element buffer stands in for an empty tensor.
-        let bytes = (len.max(1) * 4) as u64;
+        let bytes = (len.max(1) as u64).saturating_mul(4);
         if bytes > self.max_buffer_bytes() {
             return Err(GpuError::BufferTooLarge {
                 what: what.to_string(),
@@ -192,6 +205,19 @@ impl Gpu {
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         }))
+    }
+
+    /// A one-value buffer bound in place of an absent optional input (WebGPU has no empty
+    /// bindings); kernels never read it.
+    pub fn placeholder(&self) -> &wgpu::Buffer {
+        self.placeholder.get_or_init(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("absent optional input"),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        })
     }
 
     /// Records `dispatches` into one compute pass of one encoder and submits it.

@@ -26,14 +26,10 @@ impl Checkpoint {
         let weights = Weights::from_safetensors(&files.safetensors)?;
         let unet = UNet::load(config, weights)?;
         let scheduler = match &files.scheduler_json {
-            Some(text) => {
-                Some(
-                    SchedulerConfig::from_json_str(text).map_err(|e| ModelError::Config {
-                        file: "scheduler_config.json".into(),
-                        reason: e.to_string(),
-                    })?,
-                )
-            }
+            Some(text) => Some(
+                SchedulerConfig::from_json_str(text)
+                    .map_err(|source| ModelError::Scheduler { source })?,
+            ),
             None => None,
         };
         Ok(Checkpoint { unet, scheduler })
@@ -70,9 +66,9 @@ impl CheckpointFiles {
             });
         };
         let read_text = |p: std::path::PathBuf| {
-            std::fs::read_to_string(&p).map_err(|e| ModelError::Io {
+            std::fs::read_to_string(&p).map_err(|source| ModelError::Io {
                 path: show(&p),
-                reason: e.to_string(),
+                source,
             })
         };
         let config_json = read_text(unet_dir.join("config.json"))?;
@@ -104,9 +100,9 @@ impl CheckpointFiles {
                     .into(),
             });
         }
-        let safetensors = std::fs::read(&weights_path).map_err(|e| ModelError::Io {
+        let safetensors = std::fs::read(&weights_path).map_err(|source| ModelError::Io {
             path: show(&weights_path),
-            reason: e.to_string(),
+            source,
         })?;
         let scheduler_path = scheduler_dir.join("scheduler_config.json");
         let scheduler_json = if scheduler_path.is_file() {

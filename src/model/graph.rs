@@ -1,9 +1,10 @@
 //! The UNet2DModel forward pass as a list of ops over numbered tensors — independent of who
-//! executes it. The CPU executor (`crate::cpu`) and the GPU executor (`crate::unet`) run the
-//! same [`Graph`]; a memory plan lets the GPU reuse activation buffers.
+//! executes it. Every executor (`crate::exec`) runs the same [`Graph`] through the
+//! [`crate::ops::Op`] trait; a memory plan lets the GPU reuse activation buffers.
 
 use super::ParamId;
-use crate::ops::{Add, Attention, Concat, Conv2d, GroupNorm, Linear, Upsample2x};
+use crate::ops::Op;
+use std::sync::Arc;
 
 /// An activation tensor of the graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,91 +27,14 @@ impl TensorInfo {
     }
 }
 
-/// One op with its operands.
+/// One op with its operands: activation inputs in the op's binding order, parameters (in
+/// [`super::UNet::params`]) and the output tensor.
 #[derive(Clone, Debug)]
-pub enum Node {
-    Conv {
-        op: Conv2d,
-        x: TensorId,
-        weight: ParamId,
-        bias: ParamId,
-        time: Option<TensorId>,
-        out: TensorId,
-    },
-    GroupNorm {
-        op: GroupNorm,
-        x: TensorId,
-        gamma: ParamId,
-        beta: ParamId,
-        out: TensorId,
-    },
-    Linear {
-        op: Linear,
-        x: TensorId,
-        weight: ParamId,
-        bias: ParamId,
-        out: TensorId,
-    },
-    Attention {
-        op: Attention,
-        qkv: TensorId,
-        out: TensorId,
-    },
-    Add {
-        op: Add,
-        a: TensorId,
-        b: Option<TensorId>,
-        out: TensorId,
-    },
-    Upsample {
-        op: Upsample2x,
-        x: TensorId,
-        out: TensorId,
-    },
-    Concat {
-        op: Concat,
-        a: TensorId,
-        b: TensorId,
-        out: TensorId,
-    },
-}
-
-impl Node {
-    /// Tensors the node reads.
-    pub fn inputs(&self) -> Vec<TensorId> {
-        match self {
-            Node::Conv { x, time, .. } => std::iter::once(*x).chain(*time).collect(),
-            Node::GroupNorm { x, .. } | Node::Linear { x, .. } | Node::Upsample { x, .. } => {
-                vec![*x]
-            }
-            Node::Attention { qkv, .. } => vec![*qkv],
-            Node::Add { a, b, .. } => std::iter::once(*a).chain(*b).collect(),
-            Node::Concat { a, b, .. } => vec![*a, *b],
-        }
-    }
-
-    /// The tensor the node writes.
-    pub fn output(&self) -> TensorId {
-        match self {
-            Node::Conv { out, .. }
-            | Node::GroupNorm { out, .. }
-            | Node::Linear { out, .. }
-            | Node::Attention { out, .. }
-            | Node::Add { out, .. }
-            | Node::Upsample { out, .. }
-            | Node::Concat { out, .. } => *out,
-        }
-    }
-
-    /// Multiply-adds the node performs (for GFLOP/s figures: FLOPs = 2 x this).
-    pub fn macs(&self) -> u64 {
-        match self {
-            Node::Conv { op, .. } => (op.n * op.cout * op.ho * op.wo * op.cin * op.k * op.k) as u64,
-            Node::Linear { op, .. } => (op.m * op.k * op.n) as u64,
-            Node::Attention { op, .. } => (2 * op.n * op.c * op.t * op.t) as u64,
-            _ => 0,
-        }
-    }
+pub struct Node {
+    pub op: Arc<dyn Op>,
+    pub inputs: Vec<TensorId>,
+    pub params: Vec<ParamId>,
+    pub output: TensorId,
 }
 
 /// The forward pass at one batch size.
@@ -146,7 +70,7 @@ impl Graph {
 
     /// Total multiply-adds of one forward pass.
     pub fn macs(&self) -> u64 {
-        self.nodes.iter().map(Node::macs).sum()
+        self.nodes.iter().map(|n| n.op.macs()).sum()
     }
 
     /// Greedy buffer sharing: a tensor takes the smallest free buffer that fits (growing the
@@ -156,7 +80,7 @@ impl Graph {
         let n = self.tensors.len();
         let mut last_use = vec![0usize; n];
         for (i, node) in self.nodes.iter().enumerate() {
-            for t in node.inputs() {
+            for &t in &node.inputs {
                 last_use[t.0] = i;
             }
         }
@@ -169,7 +93,7 @@ impl Graph {
             slot_len.push(self.tensors[t.0].len());
         }
         for (i, node) in self.nodes.iter().enumerate() {
-            let out = node.output();
+            let out = node.output;
             if slot_of[out.0] == usize::MAX {
                 let need = self.tensors[out.0].len();
                 let fit = free
@@ -190,7 +114,7 @@ impl Graph {
                 slot_of[out.0] = slot;
             }
             // Free after the output is placed, so an op never writes over its own input.
-            for t in node.inputs() {
+            for &t in &node.inputs {
                 if last_use[t.0] == i && !pinned.contains(&t) && !free.contains(&slot_of[t.0]) {
                     free.push(slot_of[t.0]);
                 }

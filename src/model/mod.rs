@@ -21,8 +21,17 @@ use std::collections::HashMap;
 /// Errors of loading a model. Messages name the file, field or tensor and say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scheduler_config.json: {source}")]
+    Scheduler {
+        #[source]
+        source: crate::scheduler::SchedulerError,
+    },
     #[error("{path} is missing: {hint}")]
     MissingFile { path: String, hint: String },
     #[error(
@@ -144,9 +153,7 @@ impl UNet {
             index: HashMap::new(),
         };
         unet.check_sample_hw(h, w)?;
-        let mut builder = builder::Builder::new(&mut unet, weights, 1);
-        builder.random = random;
-        builder.build()?;
+        builder::Builder::new(&mut unet, weights, random, 1).build()?;
         Ok(unet)
     }
 
@@ -156,7 +163,7 @@ impl UNet {
             return Err(ModelError::Batch(batch));
         }
         let mut unet = self.clone_structure();
-        let graph = builder::Builder::new(&mut unet, None, batch).build()?;
+        let graph = builder::Builder::new(&mut unet, None, None, batch).build()?;
         Ok(graph)
     }
 

@@ -1,10 +1,10 @@
 //! Elementwise `(a + b) * scale + shift` (`shaders/add.wgsl`): residual connections with
 //! diffusers' output scale factors, and `2x - 1` input centring (no `b`).
 
-use super::{flat_groups, shape_err, ShapeError};
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/add.wgsl");
+static KERNEL: KernelSource = crate::kernel!("add", 256);
 
 /// a, b: (len) -> (len).
 #[derive(Clone, Debug, PartialEq)]
@@ -36,7 +36,7 @@ impl Add {
     }
 
     fn new(len: usize, has_b: bool, scale: f32, shift: f32) -> Result<Self, ShapeError> {
-        if len == 0 {
+        if checked_len("add", &[len])? == 0 {
             return Err(shape_err("add", "empty input"));
         }
         if !scale.is_finite() || !shift.is_finite() {
@@ -52,36 +52,37 @@ impl Add {
             shift,
         })
     }
+}
 
-    pub fn cpu(&self, a: &[f32], b: Option<&[f32]>, out: &mut [f32]) {
-        for i in 0..self.len {
-            let mut v = a[i];
-            if let (true, Some(b)) = (self.has_b, b) {
-                v += b[i];
-            }
-            out[i] = v * self.scale + self.shift;
+impl Op for Add {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            inputs: vec![self.len; 1 + self.has_b as usize],
+            input_slots: 2,
+            params: vec![],
+            output: self.len,
         }
     }
 
-    /// Without `b`, pass any buffer for it.
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        a: &wgpu::Buffer,
-        b: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn reference(&self, inputs: &[&[f32]], _: &[&[f32]], out: &mut [f32]) {
+        let a = inputs[0];
+        for i in 0..self.len {
+            let b = inputs.get(1).map_or(0.0, |b| b[i]);
+            out[i] = (a[i] + b) * self.scale + self.shift;
+        }
+    }
+
+    fn launch(&self) -> Launch {
         let params = Params {
-            len: self.len as u32,
+            len: u32_of(self.len),
             has_b: self.has_b as u32,
             scale: self.scale,
             shift: self.shift,
         };
-        gpu.dispatch(
-            gpu.kernel("add", SHADER),
-            &params,
-            &[a, b, out],
-            flat_groups(self.len),
-        )
+        Launch::per_item(&KERNEL, &params, self.len)
     }
 }

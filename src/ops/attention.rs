@@ -1,10 +1,10 @@
 //! Multi-head self-attention over spatial tokens (`shaders/attention.wgsl`), taking the fused
 //! q/k/v projection (a 1x1 conv with 3C outputs) and returning heads merged on channels.
 
-use super::{shape_err, ShapeError};
-use crate::gpu::{kernel_grid, Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/attention.wgsl");
+static KERNEL: KernelSource = crate::kernel!("attention", 64);
 
 /// Largest head dimension the kernel supports (its per-invocation accumulator size x 64).
 pub const MAX_HEAD_DIM: usize = 512;
@@ -47,7 +47,8 @@ impl Attention {
                 ),
             ));
         }
-        if n == 0 || t == 0 {
+        if checked_len("attention", &[n, 3, c, t])? == 0 || checked_len("attention", &[t, t])? == 0
+        {
             return Err(shape_err("attention", "empty input"));
         }
         Ok(Attention { n, c, t, heads })
@@ -60,8 +61,24 @@ impl Attention {
     fn scale(&self) -> f32 {
         1.0 / (self.head_dim() as f32).sqrt()
     }
+}
 
-    pub fn cpu(&self, qkv: &[f32], out: &mut [f32]) {
+impl Op for Attention {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            inputs: vec![self.n * 3 * self.c * self.t],
+            input_slots: 1,
+            params: vec![],
+            output: self.n * self.c * self.t,
+        }
+    }
+
+    fn reference(&self, inputs: &[&[f32]], _: &[&[f32]], out: &mut [f32]) {
+        let qkv = inputs[0];
         let (c, t, d) = (self.c, self.t, self.head_dim());
         let mut scores = vec![0f64; t];
         for b in 0..self.n {
@@ -96,26 +113,20 @@ impl Attention {
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        qkv: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn launch(&self) -> Launch {
         let params = Params {
-            n: self.n as u32,
-            c: self.c as u32,
-            t: self.t as u32,
-            heads: self.heads as u32,
-            head_dim: self.head_dim() as u32,
+            n: u32_of(self.n),
+            c: u32_of(self.c),
+            t: u32_of(self.t),
+            heads: u32_of(self.heads),
+            head_dim: u32_of(self.head_dim()),
             scale: self.scale(),
             _p: [0; 2],
         };
-        gpu.dispatch(
-            gpu.kernel("attention", SHADER),
-            &params,
-            &[qkv, out],
-            kernel_grid((self.n * self.heads * self.t.div_ceil(4)) as u32),
-        )
+        Launch::per_group(&KERNEL, &params, self.n * self.heads * self.t.div_ceil(4))
+    }
+
+    fn macs(&self) -> u64 {
+        (2 * self.n * self.c * self.t * self.t) as u64
     }
 }

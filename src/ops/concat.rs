@@ -1,9 +1,9 @@
 //! Channel concatenation of a skip connection (`shaders/concat.wgsl`).
 
-use super::{flat_groups, shape_err, ShapeError};
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/concat.wgsl");
+static KERNEL: KernelSource = crate::kernel!("concat", 256);
 
 /// a: (N, Ca, HW), b: (N, Cb, HW) -> (N, Ca + Cb, HW).
 #[derive(Clone, Debug, PartialEq)]
@@ -25,7 +25,10 @@ struct Params {
 
 impl Concat {
     pub fn new(n: usize, ca: usize, cb: usize, hw: usize) -> Result<Self, ShapeError> {
-        if n == 0 || hw == 0 || ca + cb == 0 {
+        let c = ca
+            .checked_add(cb)
+            .ok_or_else(|| shape_err("concat", "channel count overflows"))?;
+        if checked_len("concat", &[n, c, hw])? == 0 {
             return Err(shape_err("concat", "empty input"));
         }
         Ok(Concat { n, ca, cb, hw })
@@ -34,8 +37,24 @@ impl Concat {
     pub fn output_len(&self) -> usize {
         self.n * (self.ca + self.cb) * self.hw
     }
+}
 
-    pub fn cpu(&self, a: &[f32], b: &[f32], out: &mut [f32]) {
+impl Op for Concat {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            inputs: vec![self.n * self.ca * self.hw, self.n * self.cb * self.hw],
+            input_slots: 2,
+            params: vec![],
+            output: self.output_len(),
+        }
+    }
+
+    fn reference(&self, inputs: &[&[f32]], _: &[&[f32]], out: &mut [f32]) {
+        let (a, b) = (inputs[0], inputs[1]);
         let (la, lb) = (self.ca * self.hw, self.cb * self.hw);
         for s in 0..self.n {
             let o = s * (la + lb);
@@ -44,24 +63,13 @@ impl Concat {
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        a: &wgpu::Buffer,
-        b: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn launch(&self) -> Launch {
         let params = Params {
-            n: self.n as u32,
-            ca: self.ca as u32,
-            cb: self.cb as u32,
-            hw: self.hw as u32,
+            n: u32_of(self.n),
+            ca: u32_of(self.ca),
+            cb: u32_of(self.cb),
+            hw: u32_of(self.hw),
         };
-        gpu.dispatch(
-            gpu.kernel("concat", SHADER),
-            &params,
-            &[a, b, out],
-            flat_groups(self.output_len()),
-        )
+        Launch::per_item(&KERNEL, &params, self.output_len())
     }
 }

@@ -1,10 +1,10 @@
 //! 2-D convolution (`shaders/conv2d.wgsl`): 3x3 and 1x1, stride 1 or 2, asymmetric zero
 //! padding, bias, and an optional per-(sample, channel) time-embedding addend.
 
-use super::{shape_err, ShapeError};
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/conv2d.wgsl");
+static KERNEL: KernelSource = crate::kernel!("conv2d", 64);
 
 /// Where a conv finds the per-(sample, channel) term to add: row `n` of a (N, stride) buffer,
 /// starting at column `offset`. All resnets' time projections share one such buffer.
@@ -14,7 +14,8 @@ pub struct TimeBias {
     pub offset: usize,
 }
 
-/// x: (N, Cin, H, W), weight (Cout, Cin, K, K), bias (Cout) -> (N, Cout, Ho, Wo).
+/// x: (N, Cin, H, W), weight (Cout, Cin, K, K), bias (Cout) -> (N, Cout, Ho, Wo); with a
+/// [`TimeBias`], a second input: the (N, stride) time projections.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv2d {
     pub n: usize,
@@ -53,19 +54,28 @@ struct Params {
 }
 
 impl Conv2d {
-    /// `pad` is (top, bottom, left, right) zero padding, as `F.pad` then `conv2d(padding=0)`.
+    /// `pad` is (top, bottom, left, right) zero padding, as `F.pad` then `conv2d(padding=0)`;
+    /// `time_bias` adds a slice of the shared time projections to every output channel.
     pub fn new(
         [n, cin, h, w]: [usize; 4],
         cout: usize,
         k: usize,
         stride: usize,
         pad: [usize; 4],
+        time_bias: Option<TimeBias>,
     ) -> Result<Self, ShapeError> {
         let [top, bottom, left, right] = pad;
-        if n == 0 || cin == 0 || h == 0 || w == 0 || cout == 0 || k == 0 || stride == 0 {
+        let sizes = [
+            checked_len("conv2d", &[n, cin, h, w])?,
+            checked_len("conv2d", &[cout, cin, k, k])?,
+        ];
+        if sizes.contains(&0) || stride == 0 || pad.iter().any(|&p| p > k) {
             return Err(shape_err(
                 "conv2d",
-                format!("zero-sized input {n}x{cin}x{h}x{w}, cout {cout}, k {k}, stride {stride}"),
+                format!(
+                    "zero-sized input {n}x{cin}x{h}x{w}, cout {cout}, k {k}, stride {stride} or \
+                     padding {pad:?} wider than the kernel"
+                ),
             ));
         }
         if h + top + bottom < k || w + left + right < k {
@@ -76,6 +86,23 @@ impl Conv2d {
         }
         let ho = (h + top + bottom - k) / stride + 1;
         let wo = (w + left + right - k) / stride + 1;
+        checked_len(
+            "conv2d",
+            &[n, cout.next_multiple_of(4), ho, wo.next_multiple_of(4)],
+        )?;
+        if let Some(tb) = time_bias {
+            if tb.offset + cout > tb.stride || checked_len("conv2d", &[n, tb.stride]).is_err() {
+                return Err(shape_err(
+                    "conv2d",
+                    format!(
+                        "time bias columns {}..{} outside its rows of {}",
+                        tb.offset,
+                        tb.offset + cout,
+                        tb.stride
+                    ),
+                ));
+            }
+        }
         Ok(Conv2d {
             n,
             cin,
@@ -88,13 +115,8 @@ impl Conv2d {
             pad_left: left,
             ho,
             wo,
-            time_bias: None,
+            time_bias,
         })
-    }
-
-    pub fn with_time_bias(mut self, time_bias: TimeBias) -> Self {
-        self.time_bias = Some(time_bias);
-        self
     }
 
     pub fn input_len(&self) -> usize {
@@ -109,15 +131,52 @@ impl Conv2d {
         self.cout * self.cin * self.k * self.k
     }
 
-    /// Plain-loop reference. `time` is the (N, stride) buffer when `time_bias` is set.
-    pub fn cpu(
-        &self,
-        x: &[f32],
-        weight: &[f32],
-        bias: &[f32],
-        time: Option<&[f32]>,
-        out: &mut [f32],
-    ) {
+    fn cout4(&self) -> usize {
+        self.cout.div_ceil(4)
+    }
+
+    /// Reorders torch's (Cout, Cin, K, K) weight to the kernel's (Cin*K*K, Cout4*4) layout so one
+    /// vec4 load gives four output channels.
+    pub fn pack_weight(&self, weight: &[f32]) -> Vec<f32> {
+        let taps = self.cin * self.k * self.k;
+        let cols = self.cout4() * 4;
+        let mut packed = vec![0.0; taps * cols];
+        for co in 0..self.cout {
+            for tap in 0..taps {
+                packed[tap * cols + co] = weight[co * taps + tap];
+            }
+        }
+        packed
+    }
+
+    /// The bias padded to a multiple of four channels.
+    pub fn pack_bias(&self, bias: &[f32]) -> Vec<f32> {
+        let mut packed = vec![0.0; self.cout4() * 4];
+        packed[..self.cout].copy_from_slice(&bias[..self.cout]);
+        packed
+    }
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        let mut inputs = vec![self.input_len()];
+        if let Some(tb) = self.time_bias {
+            inputs.push(self.n * tb.stride);
+        }
+        Signature {
+            inputs,
+            input_slots: 2,
+            params: vec![self.weight_len(), self.cout],
+            output: self.output_shape().iter().product(),
+        }
+    }
+
+    fn reference(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32]) {
+        let (x, time, weight, bias) = (inputs[0], inputs.get(1), params[0], params[1]);
         let (k, s) = (self.k, self.stride);
         for b in 0..self.n {
             for co in 0..self.cout {
@@ -153,78 +212,50 @@ impl Conv2d {
         }
     }
 
-    fn cout4(&self) -> usize {
-        self.cout.div_ceil(4)
-    }
-
-    /// Reorders torch's (Cout, Cin, K, K) weight to the kernel's (Cin*K*K, Cout4*4) layout so one
-    /// vec4 load gives four output channels.
-    pub fn pack_weight(&self, weight: &[f32]) -> Vec<f32> {
-        let taps = self.cin * self.k * self.k;
-        let cols = self.cout4() * 4;
-        let mut packed = vec![0.0; taps * cols];
-        for co in 0..self.cout {
-            for tap in 0..taps {
-                packed[tap * cols + co] = weight[co * taps + tap];
-            }
+    /// The weight and bias in the kernel's layouts (see [`Conv2d::pack_weight`]).
+    fn pack_param(&self, index: usize, data: &[f32]) -> Vec<f32> {
+        match index {
+            0 => self.pack_weight(data),
+            _ => self.pack_bias(data),
         }
-        packed
     }
 
-    /// The bias padded to a multiple of four channels.
-    pub fn pack_bias(&self, bias: &[f32]) -> Vec<f32> {
-        let mut packed = vec![0.0; self.cout4() * 4];
-        packed[..self.cout].copy_from_slice(&bias[..self.cout]);
-        packed
-    }
-
-    /// `weight` and `bias` are packed (see [`Conv2d::pack_weight`]); `time` must be bound even
-    /// without a time bias (any buffer).
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        time: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn launch(&self) -> Launch {
         let tb = self.time_bias.unwrap_or(TimeBias {
             stride: 0,
             offset: 0,
         });
         let params = Params {
-            n: self.n as u32,
-            cin: self.cin as u32,
-            h: self.h as u32,
-            w: self.w as u32,
-            cout: self.cout as u32,
-            ho: self.ho as u32,
-            wo: self.wo as u32,
-            k: self.k as u32,
-            stride: self.stride as u32,
-            pad_top: self.pad_top as u32,
-            pad_left: self.pad_left as u32,
-            cout4: self.cout4() as u32,
-            temb_stride: tb.stride as u32,
-            temb_offset: tb.offset as u32,
+            n: u32_of(self.n),
+            cin: u32_of(self.cin),
+            h: u32_of(self.h),
+            w: u32_of(self.w),
+            cout: u32_of(self.cout),
+            ho: u32_of(self.ho),
+            wo: u32_of(self.wo),
+            k: u32_of(self.k),
+            stride: u32_of(self.stride),
+            pad_top: u32_of(self.pad_top),
+            pad_left: u32_of(self.pad_left),
+            cout4: u32_of(self.cout4()),
+            temb_stride: u32_of(tb.stride),
+            temb_offset: u32_of(tb.offset),
             has_temb: self.time_bias.is_some() as u32,
             _pad: 0,
         };
-        let pixel_groups = self.n * self.ho * self.wo.div_ceil(4);
-        let groups = [pixel_groups.div_ceil(64) as u32, self.cout4() as u32, 1];
-        if groups[0] > crate::gpu::MAX_GROUPS_PER_DIM || groups[1] > crate::gpu::MAX_GROUPS_PER_DIM
-        {
-            return Err(GpuError::Validation(format!(
-                "conv2d of {}x{}x{}x{} is too large for one dispatch: use a smaller batch",
-                self.n, self.cout, self.ho, self.wo
-            )));
+        Launch::per_item(&KERNEL, &params, self.n * self.ho * self.wo.div_ceil(4))
+            .with_layers(self.cout4())
+    }
+
+    /// `conv2d 3x3`, `conv2d 3x3 stride 2`, `conv2d 1x1`: they run different code paths.
+    fn profile_kind(&self) -> String {
+        match self.stride {
+            1 => format!("conv2d {}x{}", self.k, self.k),
+            s => format!("conv2d {}x{} stride {s}", self.k, self.k),
         }
-        gpu.dispatch(
-            gpu.kernel("conv2d", SHADER),
-            &params,
-            &[x, weight, bias, time, out],
-            groups,
-        )
+    }
+
+    fn macs(&self) -> u64 {
+        (self.n * self.cout * self.ho * self.wo * self.cin * self.k * self.k) as u64
     }
 }

@@ -1,9 +1,9 @@
 //! Group normalisation (`shaders/group_norm.wgsl`) with an optional fused SiLU.
 
-use super::{shape_err, silu, ShapeError};
-use crate::gpu::{kernel_grid, Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, silu, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/group_norm.wgsl");
+static KERNEL: KernelSource = crate::kernel!("group_norm", 256);
 
 /// x: (N, C, HW), gamma/beta: (C) -> (N, C, HW).
 #[derive(Clone, Debug, PartialEq)]
@@ -43,7 +43,7 @@ impl GroupNorm {
                 format!("{c} channels cannot be split into {groups} groups"),
             ));
         }
-        if n == 0 || hw == 0 {
+        if checked_len("group_norm", &[n, c, hw])? == 0 {
             return Err(shape_err("group_norm", "empty input"));
         }
         Ok(GroupNorm {
@@ -63,9 +63,25 @@ impl GroupNorm {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
 
-    /// Plain-loop reference (two passes in f64, like a careful torch).
-    pub fn cpu(&self, x: &[f32], gamma: &[f32], beta: &[f32], out: &mut [f32]) {
+impl Op for GroupNorm {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            inputs: vec![self.len()],
+            input_slots: 1,
+            params: vec![self.c, self.c],
+            output: self.len(),
+        }
+    }
+
+    /// Two passes in f64, like a careful torch.
+    fn reference(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32]) {
+        let (x, gamma, beta) = (inputs[0], params[0], params[1]);
         let cpg = self.c / self.groups;
         let len = cpg * self.hw;
         for b in 0..self.n {
@@ -87,28 +103,16 @@ impl GroupNorm {
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        gamma: &wgpu::Buffer,
-        beta: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn launch(&self) -> Launch {
         let params = Params {
-            n: self.n as u32,
-            c: self.c as u32,
-            hw: self.hw as u32,
-            groups: self.groups as u32,
+            n: u32_of(self.n),
+            c: u32_of(self.c),
+            hw: u32_of(self.hw),
+            groups: u32_of(self.groups),
             eps: self.eps,
             silu: self.silu as u32,
             _p: [0; 2],
         };
-        gpu.dispatch(
-            gpu.kernel("group_norm", SHADER),
-            &params,
-            &[x, gamma, beta, out],
-            kernel_grid((self.n * self.groups) as u32),
-        )
+        Launch::per_group(&KERNEL, &params, self.n * self.groups)
     }
 }

@@ -1,9 +1,9 @@
 //! Fully connected layer (`shaders/linear.wgsl`) with optional SiLU before and after.
 
-use super::{shape_err, silu, ShapeError};
-use crate::gpu::{kernel_grid, Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, silu, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/linear.wgsl");
+static KERNEL: KernelSource = crate::kernel!("linear", 64);
 
 /// x: (M, K), weight (N, K) as torch's Linear, bias (N) -> (M, N).
 #[derive(Clone, Debug, PartialEq)]
@@ -34,11 +34,13 @@ impl Linear {
         silu_in: bool,
         silu_out: bool,
     ) -> Result<Self, ShapeError> {
-        if m == 0 || k == 0 || n == 0 {
-            return Err(shape_err(
-                "linear",
-                format!("empty shape m={m} k={k} n={n}"),
-            ));
+        for dims in [[m, k], [n, k], [m, n]] {
+            if checked_len("linear", &dims)? == 0 {
+                return Err(shape_err(
+                    "linear",
+                    format!("empty shape m={m} k={k} n={n}"),
+                ));
+            }
         }
         Ok(Linear {
             m,
@@ -48,8 +50,24 @@ impl Linear {
             silu_out,
         })
     }
+}
 
-    pub fn cpu(&self, x: &[f32], weight: &[f32], bias: &[f32], out: &mut [f32]) {
+impl Op for Linear {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            inputs: vec![self.m * self.k],
+            input_slots: 1,
+            params: vec![self.n * self.k, self.n],
+            output: self.m * self.n,
+        }
+    }
+
+    fn reference(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32]) {
+        let (x, weight, bias) = (inputs[0], params[0], params[1]);
         for row in 0..self.m {
             for col in 0..self.n {
                 let mut acc = bias[col];
@@ -68,27 +86,19 @@ impl Linear {
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn launch(&self) -> Launch {
         let params = Params {
-            m: self.m as u32,
-            k: self.k as u32,
-            n: self.n as u32,
+            m: u32_of(self.m),
+            k: u32_of(self.k),
+            n: u32_of(self.n),
             silu_in: self.silu_in as u32,
             silu_out: self.silu_out as u32,
             _p: [0; 3],
         };
-        gpu.dispatch(
-            gpu.kernel("linear", SHADER),
-            &params,
-            &[x, weight, bias, out],
-            kernel_grid((self.m * self.n).div_ceil(64) as u32),
-        )
+        Launch::per_item(&KERNEL, &params, self.m * self.n)
+    }
+
+    fn macs(&self) -> u64 {
+        (self.m * self.k * self.n) as u64
     }
 }

@@ -1,7 +1,12 @@
-//! The ops a UNet forward pass is made of. Each op is one small type that checks its shapes,
-//! holds its attributes, runs a plain-loop CPU reference (`cpu`) and encodes a dispatch of its
-//! WGSL kernel (`encode`, from `shaders/<op>.wgsl`). The CPU reference is the ground truth the
-//! kernels are tested against and the fallback executor for devices without WebGPU.
+//! The ops a UNet forward pass is made of. Each op is one small type in its own file, with its
+//! kernel in `shaders/<op>.wgsl`, that implements [`Op`]: it checks shapes in its constructor,
+//! states the lengths of what it reads and writes ([`Op::signature`]), runs a plain-loop CPU
+//! reference ([`Op::reference`]) and describes its GPU dispatch ([`Op::launch`]). Executors
+//! (`crate::exec`) walk a graph of ops through this trait only, so adding an op means: its file
+//! here (plus its `mod` line), its WGSL file, the builder line that uses it, and its test.
+//!
+//! The CPU references are the ground truth the kernels are tested against; they are written
+//! for clarity, not speed.
 
 mod add;
 mod attention;
@@ -19,11 +24,11 @@ pub use concat::Concat;
 pub use conv2d::{Conv2d, TimeBias};
 pub use group_norm::GroupNorm;
 pub use linear::Linear;
-pub use scheduler_step::SchedulerStep;
+pub use scheduler_step::{SchedulerStep, StepParams};
 pub use to_rgba8::{to_byte, ToRgba8};
 pub use upsample::Upsample2x;
 
-use crate::gpu::kernel_grid;
+use crate::gpu::Launch;
 
 /// An op was given shapes it cannot work with.
 #[derive(Debug, thiserror::Error)]
@@ -40,12 +45,74 @@ pub(crate) fn shape_err(op: &'static str, message: impl Into<String>) -> ShapeEr
     }
 }
 
-/// Workgroups for a flat kernel with 256 invocations per group over `len` items.
-pub(crate) fn flat_groups(len: usize) -> [u32; 3] {
-    kernel_grid(len.div_ceil(256) as u32)
+/// How many f32 values an op reads and writes: the executors and the graph check every
+/// operand against it, and the kernel tests draw random operands from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// Lengths of the activation inputs the op reads, in binding order.
+    pub inputs: Vec<usize>,
+    /// Input bindings the kernel declares; trailing optional inputs the op does not read are
+    /// bound to a placeholder (`inputs.len() <= input_slots`).
+    pub input_slots: usize,
+    /// Lengths of the parameters in torch's layout (before [`Op::pack_param`]).
+    pub params: Vec<usize>,
+    /// Length of the output.
+    pub output: usize,
 }
 
-/// x * sigmoid(x), written as the kernels write it.
+/// One node of the forward pass. `Send + Sync` so graphs can be shared across threads.
+pub trait Op: std::fmt::Debug + Send + Sync {
+    /// The kernel's name (its `shaders/<name>.wgsl`), for profiles and errors.
+    fn name(&self) -> &'static str;
+
+    /// Operand lengths (see [`Signature`]).
+    fn signature(&self) -> Signature;
+
+    /// Plain-loop reference: `inputs` and `params` as the signature lists them (params in
+    /// torch's layout), `out` of the signature's output length.
+    fn reference(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32]);
+
+    /// The GPU dispatch; its buffers are bound as `inputs` (padded to `input_slots`), the
+    /// packed params, then the output.
+    fn launch(&self) -> Launch;
+
+    /// Parameter `index` in the layout the kernel reads (default: torch's layout as is).
+    fn pack_param(&self, index: usize, data: &[f32]) -> Vec<f32> {
+        let _ = index;
+        data.to_vec()
+    }
+
+    /// The kind a profile groups this op under (default: its kernel's name).
+    fn profile_kind(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// Multiply-adds per evaluation (FLOPs = 2 x this), for GFLOP/s figures.
+    fn macs(&self) -> u64 {
+        0
+    }
+}
+
+/// x * sigmoid(x), written as the kernels write it (`silu` in `shaders/prelude.wgsl`).
 pub(crate) fn silu(v: f32) -> f32 {
     v / (1.0 + (-v).exp())
+}
+
+/// Product of sizes, refused (instead of wrapping) above 2^32 - 1: the kernels index with u32.
+pub(crate) fn checked_len(op: &'static str, dims: &[usize]) -> Result<usize, ShapeError> {
+    dims.iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .filter(|&len| len <= u32::MAX as u64)
+        .map(|len| len as usize)
+        .ok_or_else(|| {
+            shape_err(
+                op,
+                format!("{dims:?} has more than 2^32 - 1 elements: use a smaller batch or model"),
+            )
+        })
+}
+
+/// A size as a uniform's u32 field (constructors bound sizes with [`checked_len`]).
+pub(crate) fn u32_of(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
 }

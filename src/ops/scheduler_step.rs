@@ -1,11 +1,11 @@
 //! One reverse-diffusion step in place (`shaders/scheduler_step.wgsl`). The per-step
 //! coefficients come from [`crate::scheduler::StepCoeffs`], whose `apply` is the CPU reference.
 
-use super::{flat_groups, shape_err, ShapeError};
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, ShapeError};
+use crate::gpu::{KernelSource, Launch};
 use crate::scheduler::StepCoeffs;
 
-const SHADER: &str = include_str!("../../shaders/scheduler_step.wgsl");
+static KERNEL: KernelSource = crate::kernel!("scheduler_step", 256);
 
 /// sample (len, in place), model output (len), noise (len) -> sample = x_{t-1}, x0 (len).
 #[derive(Clone, Debug, PartialEq)]
@@ -24,35 +24,23 @@ pub struct StepParams {
 
 impl SchedulerStep {
     pub fn new(len: usize) -> Result<Self, ShapeError> {
-        if len == 0 {
+        if checked_len("scheduler_step", &[len])? == 0 {
             return Err(shape_err("scheduler_step", "empty input"));
         }
         Ok(SchedulerStep { len })
     }
 
-    /// The uniform for one step; rewrite it into [`Dispatch::params`] before each step.
+    /// The uniform for one step; rewrite it into [`crate::gpu::Dispatch::params`] before each step.
     pub fn params(&self, coeffs: StepCoeffs) -> StepParams {
         StepParams {
             coeffs,
-            len: self.len as u32,
+            len: u32_of(self.len),
             _p: [0; 3],
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        coeffs: StepCoeffs,
-        sample: &wgpu::Buffer,
-        model: &wgpu::Buffer,
-        noise: &wgpu::Buffer,
-        x0: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
-        gpu.dispatch(
-            gpu.kernel("scheduler_step", SHADER),
-            &self.params(coeffs),
-            &[sample, model, noise, x0],
-            flat_groups(self.len),
-        )
+    /// The step on the GPU: binds sample (in place), model output, noise, x0.
+    pub fn launch(&self, coeffs: StepCoeffs) -> Launch {
+        Launch::per_item(&KERNEL, &self.params(coeffs), self.len)
     }
 }

@@ -1,9 +1,9 @@
 //! Batch of images in [-1, 1] -> one RGBA8 grid for display (`shaders/to_rgba8.wgsl`).
 
-use super::{flat_groups, shape_err, ShapeError};
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, ShapeError};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/to_rgba8.wgsl");
+static KERNEL: KernelSource = crate::kernel!("to_rgba8", 256);
 
 /// x: (N, C, H, W) -> (rows*H, cols*W) packed RGBA8, images in row-major grid order.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,11 +36,12 @@ pub fn to_byte(v: f32) -> u8 {
 impl ToRgba8 {
     /// A near-square grid: `cols = ceil(sqrt(n))`.
     pub fn new([n, c, h, w]: [usize; 4]) -> Result<Self, ShapeError> {
-        if n == 0 || c == 0 || h == 0 || w == 0 {
+        if checked_len("to_rgba8", &[n, c, h, w])? == 0 {
             return Err(shape_err("to_rgba8", "empty input"));
         }
         let cols = (1..=n).find(|c| c * c >= n).unwrap_or(n);
         let rows = n.div_ceil(cols);
+        checked_len("to_rgba8", &[rows * h, cols * w])?;
         Ok(ToRgba8 {
             n,
             c,
@@ -88,26 +89,17 @@ impl ToRgba8 {
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    /// The conversion on the GPU: binds x, then the (rows*H, cols*W) u32 output.
+    pub fn launch(&self) -> Launch {
         let params = Params {
-            n: self.n as u32,
-            c: self.c as u32,
-            h: self.h as u32,
-            w: self.w as u32,
-            cols: self.cols as u32,
-            rows: self.rows as u32,
+            n: u32_of(self.n),
+            c: u32_of(self.c),
+            h: u32_of(self.h),
+            w: u32_of(self.w),
+            cols: u32_of(self.cols),
+            rows: u32_of(self.rows),
             _p: [0; 2],
         };
-        gpu.dispatch(
-            gpu.kernel("to_rgba8", SHADER),
-            &params,
-            &[x, out],
-            flat_groups(self.output_len()),
-        )
+        Launch::per_item(&KERNEL, &params, self.output_len())
     }
 }

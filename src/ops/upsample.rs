@@ -1,9 +1,9 @@
 //! Nearest-neighbour 2x upsampling (`shaders/upsample.wgsl`).
 
-use super::{flat_groups, shape_err, ShapeError};
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
+use crate::gpu::{KernelSource, Launch};
 
-const SHADER: &str = include_str!("../../shaders/upsample.wgsl");
+static KERNEL: KernelSource = crate::kernel!("upsample", 256);
 
 /// x: (NC, H, W) -> (NC, 2H, 2W).
 #[derive(Clone, Debug, PartialEq)]
@@ -24,7 +24,7 @@ struct Params {
 
 impl Upsample2x {
     pub fn new(nc: usize, h: usize, w: usize) -> Result<Self, ShapeError> {
-        if nc == 0 || h == 0 || w == 0 {
+        if checked_len("upsample", &[nc, 4, h, w])? == 0 {
             return Err(shape_err("upsample", "empty input"));
         }
         Ok(Upsample2x { nc, h, w })
@@ -33,8 +33,24 @@ impl Upsample2x {
     pub fn output_len(&self) -> usize {
         self.nc * 4 * self.h * self.w
     }
+}
 
-    pub fn cpu(&self, x: &[f32], out: &mut [f32]) {
+impl Op for Upsample2x {
+    fn name(&self) -> &'static str {
+        KERNEL.name
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            inputs: vec![self.nc * self.h * self.w],
+            input_slots: 1,
+            params: vec![],
+            output: self.output_len(),
+        }
+    }
+
+    fn reference(&self, inputs: &[&[f32]], _: &[&[f32]], out: &mut [f32]) {
+        let x = inputs[0];
         let (h2, w2) = (2 * self.h, 2 * self.w);
         for plane in 0..self.nc {
             for oy in 0..h2 {
@@ -46,23 +62,13 @@ impl Upsample2x {
         }
     }
 
-    pub fn encode(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Result<Dispatch, GpuError> {
+    fn launch(&self) -> Launch {
         let params = Params {
-            nc: self.nc as u32,
-            h: self.h as u32,
-            w: self.w as u32,
+            nc: u32_of(self.nc),
+            h: u32_of(self.h),
+            w: u32_of(self.w),
             _p: 0,
         };
-        gpu.dispatch(
-            gpu.kernel("upsample", SHADER),
-            &params,
-            &[x, out],
-            flat_groups(self.output_len()),
-        )
+        Launch::per_item(&KERNEL, &params, self.output_len())
     }
 }

@@ -5,7 +5,6 @@ use crate::CliError;
 use diffusion_playground::gpu::{Gpu, GpuError};
 use diffusion_playground::model::{Checkpoint, ModelError};
 use diffusion_playground::npy;
-use diffusion_playground::unet::UNetError;
 use std::path::{Path, PathBuf};
 
 /// `--model` when none is given.
@@ -132,16 +131,24 @@ pub fn gpu() -> Result<Gpu, CliError> {
 pub fn gpu_error(e: GpuError) -> CliError {
     let hint = match &e {
         GpuError::NoAdapter(_) => "install a Vulkan/Metal/DX12 driver, or run `dp forward --cpu`",
-        GpuError::BufferTooLarge { .. } => "use a smaller --batch",
+        GpuError::BufferTooLarge { .. }
+        | GpuError::DispatchTooLarge { .. }
+        | GpuError::OutOfMemory(_) => "use a smaller --batch",
         _ => "rerun; if it persists, try another adapter with WGPU_ADAPTER_NAME or WGPU_BACKEND",
     };
     CliError::failed(e, hint)
 }
 
-pub fn unet_error(e: UNetError, dir: &Path) -> CliError {
+/// Any engine error, with the hint its layer gives.
+pub fn engine_error(e: diffusion_playground::Error, dir: &Path) -> CliError {
+    use diffusion_playground::Error;
     match e {
-        UNetError::Model(m) => model_error(m, dir),
-        UNetError::Gpu(g) => gpu_error(g),
+        Error::Model(m) => model_error(m, dir),
+        Error::Gpu(g) => gpu_error(g),
+        Error::Scheduler(s) => CliError::failed(s, "check --steps, --eta and --scheduler-config"),
+        Error::Input(i) => {
+            CliError::usage(i.to_string(), "see `dp --help` for the accepted values")
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 use crate::args::{opt, switch, Flag, Parsed};
 use crate::common::{self, ms, shape_str};
 use crate::CliError;
+use diffusion_playground::exec::gpu::{GpuNet, GpuWeights};
+use diffusion_playground::exec::reference;
 use diffusion_playground::npy;
-use diffusion_playground::unet::{GpuUNet, GpuWeights};
 use std::time::Instant;
 
 pub const HELP: &str = "\
@@ -86,16 +87,17 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             .graph(batch)
             .map_err(|e| common::model_error(e, &dir))?;
         let start = Instant::now();
-        let eps = diffusion_playground::cpu::forward(&unet, &graph, &x.data, t);
+        let eps = reference::forward(&unet, &graph, &x.data, t)
+            .map_err(|e| common::engine_error(e, &dir))?;
         (eps, start.elapsed(), "CPU reference executor".to_string())
     } else {
         let gpu = common::gpu()?;
-        let weights = GpuWeights::upload(&gpu, &unet).map_err(|e| common::unet_error(e, &dir))?;
+        let weights = GpuWeights::upload(&gpu, &unet).map_err(|e| common::engine_error(e, &dir))?;
         let net =
-            GpuUNet::new(&gpu, &weights, &unet, batch).map_err(|e| common::unet_error(e, &dir))?;
+            GpuNet::new(&gpu, &weights, &unet, batch).map_err(|e| common::engine_error(e, &dir))?;
         let start = Instant::now();
         let eps = pollster::block_on(net.forward(&gpu, &unet, &x.data, t))
-            .map_err(|e| common::unet_error(e, &dir))?;
+            .map_err(|e| common::engine_error(e, &dir))?;
         (eps, start.elapsed(), gpu.describe())
     };
     common::write_file(&out, &npy::write(&out_shape, &eps), "--out")?;

@@ -4,13 +4,13 @@
 use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, ms, shape_str};
 use crate::CliError;
+use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
+use diffusion_playground::exec::{Executor, View};
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::npy;
-use diffusion_playground::sampler::{GpuSampler, View};
 use diffusion_playground::scheduler::{
     DdpmVariance, Sampler, Schedule, SchedulerConfig, SchedulerError,
 };
-use diffusion_playground::unet::GpuWeights;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -321,17 +321,16 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
 
     let setup = Instant::now();
-    let gpu = common::gpu()?;
-    let weights =
-        GpuWeights::upload(&gpu, &unet).map_err(|e| common::unet_error(e, &opts.model))?;
-    let gs = GpuSampler::new(&gpu, &weights, &unet, batch)
-        .map_err(|e| common::unet_error(e, &opts.model))?;
+    let fail = |e| common::engine_error(e, &opts.model);
+    let gpu = std::rc::Rc::new(common::gpu()?);
+    let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
+    let gs = GpuExecutor::new(gpu.clone(), &weights, &unet, batch).map_err(fail)?;
     match &init {
-        Some(a) => gs.set_sample(&gpu, &a.data),
-        None => gs.start(&gpu, opts.seed),
+        Some(a) => gs.set_sample(&a.data),
+        None => gs.start(opts.seed),
     }
-    .map_err(common::gpu_error)?;
-    gs.wait(&gpu).map_err(common::gpu_error)?;
+    .map_err(fail)?;
+    gs.finish().map_err(fail)?;
     say!("adapter   {}", gpu.describe());
     say!(
         "setup     {:.1} ms (device, weights, kernels)",
@@ -352,9 +351,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let width = opts.steps.to_string().len();
     for (i, &t) in plan.timesteps.iter().enumerate() {
         let start = Instant::now();
-        gs.step(&gpu, &unet, &plan, i, opts.seed)
-            .map_err(common::gpu_error)?;
-        gs.wait(&gpu).map_err(common::gpu_error)?;
+        gs.step(&unet, &plan, i, opts.seed).map_err(fail)?;
+        gs.finish().map_err(fail)?;
         let took = start.elapsed();
         step_times.push(took);
         say!(
@@ -365,8 +363,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         );
         if snapshots.contains(&i) {
             let start = Instant::now();
-            let x = pollster::block_on(gs.read_sample(&gpu)).map_err(common::gpu_error)?;
-            let x0 = pollster::block_on(gs.read_x0(&gpu)).map_err(common::gpu_error)?;
+            let x = pollster::block_on(gs.read(View::Sample)).map_err(fail)?;
+            let x0 = pollster::block_on(gs.read(View::PredictedX0)).map_err(fail)?;
             readback += start.elapsed();
             for (data, row) in [(&x, &mut top), (&x0, &mut bottom)] {
                 let img =
@@ -389,7 +387,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
 
     if let Some(path) = &opts.save_npy {
-        let x = pollster::block_on(gs.read_sample(&gpu)).map_err(common::gpu_error)?;
+        let x = pollster::block_on(gs.read(View::Sample)).map_err(fail)?;
         common::write_file(path, &npy::write(&shape, &x), "--save-npy")?;
         say!(
             "wrote     {} (float32 {})",
@@ -399,8 +397,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     }
     if let Some(path) = &opts.out {
         let start = Instant::now();
-        let rgba =
-            pollster::block_on(gs.read_rgba(&gpu, View::Sample)).map_err(common::gpu_error)?;
+        let rgba = pollster::block_on(gs.read_rgba(View::Sample)).map_err(fail)?;
         readback += start.elapsed();
         let (gw, gh) = gs.grid_size();
         let grid = Image::from_rgba(gw, gh, rgba)
