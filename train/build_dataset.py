@@ -29,6 +29,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from common import file_digest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # name -> (version, npm dist.shasum (SHA-1 of the tarball))
@@ -41,24 +43,16 @@ HELDOUT_PERCENT = 10
 SIZE = 32
 
 
-def sha1_file(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch(set_name, cache_dir):
     pkg, version, sha1 = PACKAGES[set_name]
     os.makedirs(cache_dir, exist_ok=True)
     path = os.path.join(cache_dir, f"{pkg}-{version}.tgz")
-    if os.path.exists(path) and sha1_file(path) == sha1:
+    if os.path.exists(path) and file_digest(path, "sha1") == sha1:
         return path
     print(f"npm pack {pkg}@{version} -> {cache_dir}", flush=True)
     subprocess.run(["npm", "pack", f"{pkg}@{version}", "--silent"], cwd=cache_dir, check=True,
                    stdout=subprocess.DEVNULL)
-    got = sha1_file(path)
+    got = file_digest(path, "sha1")
     if got != sha1:
         raise SystemExit(f"{path}: sha1 {got} != pinned {sha1}")
     return path

@@ -17,6 +17,8 @@ import argparse
 import os
 import sys
 
+from common import limit_threads_env, set_torch_threads, sha256_file  # standard library only
+
 DEFAULT_RUN_DIR = os.path.join(os.path.expanduser("~"), ".cache", "diffusion-playground", "emoji32-run")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -61,12 +63,10 @@ def parse_args(argv=None):
 
 args = parse_args() if __name__ == "__main__" else None
 if args is not None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    limit_threads_env(args.threads)
 
 import copy  # noqa: E402
 import glob  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
@@ -111,14 +111,6 @@ def cpu_has_fast_bf16():
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def list_checkpoints(run_dir, prefix="ckpt"):
     out = []
     for p in glob.glob(os.path.join(run_dir, f"{prefix}-*.pt")):
@@ -153,11 +145,7 @@ def load_dataset(path):
 
 
 def main(a):
-    torch.set_num_threads(a.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    set_torch_threads(a.threads)
     if a.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
