@@ -5,7 +5,7 @@
 // a:   (len) f32
 // b:   (len) f32 — absent when has_b == 0 (a placeholder is bound)
 // out: (len) f32
-// Dispatch: one invocation per element (flat_index).
+// Dispatch: one invocation per element (per_item.wgsl).
 
 struct Params {
     len: u32, has_b: u32, scale: f32, shift: f32,
@@ -16,12 +16,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let i = flat_index(inv);
-    if (i >= p.len) {
-        return;
-    }
+fn items() -> u32 {
+    return p.len;
+}
+
+fn item(i: u32) {
     var v = a[i];
     if (p.has_b != 0u) {
         v = v + b[i];

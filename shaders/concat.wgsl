@@ -4,7 +4,7 @@
 // a:   (N, Ca, HW) f32
 // b:   (N, Cb, HW) f32
 // out: (N, Ca + Cb, HW) f32
-// Dispatch: one invocation per output element (flat_index).
+// Dispatch: one invocation per output element (per_item.wgsl).
 
 struct Params {
     n: u32, ca: u32, cb: u32, hw: u32,
@@ -15,13 +15,12 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let i = flat_index(inv);
+fn items() -> u32 {
+    return (p.ca + p.cb) * p.n * p.hw;
+}
+
+fn item(i: u32) {
     let c = p.ca + p.cb;
-    if (i >= p.n * c * p.hw) {
-        return;
-    }
     let pos = i % p.hw;
     let ch = (i / p.hw) % c;
     let s = i / (p.hw * c);

@@ -5,7 +5,7 @@
 // w:    (N, K) f32   — torch's Linear layout (out_features, in_features)
 // bias: (N) f32
 // out:  (M, N) f32
-// Dispatch: one invocation per output element (flat_index).
+// Dispatch: one invocation per output element (per_item.wgsl).
 
 struct Params {
     m: u32, k: u32, n: u32, silu_in: u32,
@@ -18,12 +18,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let i = flat_index(inv);
-    if (i >= p.m * p.n) {
-        return;
-    }
+fn items() -> u32 {
+    return p.m * p.n;
+}
+
+fn item(i: u32) {
     let row = i / p.n;
     let col = i % p.n;
     var acc = bias[col];

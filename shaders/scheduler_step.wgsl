@@ -10,7 +10,7 @@
 // model:  (len) f32             — the UNet output
 // noise:  (len) f32             — this step's Gaussian noise
 // x0:     (len) f32, read_write — the (clipped) predicted x_0, for display
-// Dispatch: one invocation per output element (flat_index).
+// Dispatch: one invocation per output element (per_item.wgsl).
 
 struct Coeffs {
     x0_from_sample: f32, x0_from_model: f32, clip: f32, clip_range: f32,
@@ -25,12 +25,11 @@ struct Coeffs {
 @group(0) @binding(3) var<storage, read> noise: array<f32>;
 @group(0) @binding(4) var<storage, read_write> x0: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let i = flat_index(inv);
-    if (i >= p.len) {
-        return;
-    }
+fn items() -> u32 {
+    return p.len;
+}
+
+fn item(i: u32) {
     let s = sample[i];
     let m = model[i];
     let raw = p.x0_from_sample * s + p.x0_from_model * m;

@@ -5,7 +5,7 @@
 //
 // x:   (N, C, H, W) f32
 // out: (rows*H, cols*W) u32 — little-endian R, G, B, A bytes (ImageData order)
-// Dispatch: one invocation per output element (flat_index).
+// Dispatch: one invocation per output element (per_item.wgsl).
 
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
@@ -20,13 +20,12 @@ fn byte(v: f32) -> u32 {
     return u32(round(clamp(v * 0.5 + 0.5, 0.0, 1.0) * 255.0));
 }
 
-@compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let i = flat_index(inv);
+fn items() -> u32 {
+    return p.cols * p.w * p.rows * p.h;
+}
+
+fn item(i: u32) {
     let gw = p.cols * p.w;
-    if (i >= gw * p.rows * p.h) {
-        return;
-    }
     let gx = i % gw;
     let gy = i / gw;
     let img = (gy / p.h) * p.cols + gx / p.w;

@@ -269,10 +269,8 @@ impl Session {
     /// once the submitted steps are done, so awaiting it paces a run one step at a time.
     #[wasm_bindgen(js_name = readRgba)]
     pub fn read_rgba(&self, view: String) -> js_sys::Promise {
-        let sampler = self.sampler.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let view = View::parse(&view).map_err(js_err)?;
-            let bytes = sampler.read_rgba(view).await.map_err(js_err)?;
+        self.read_view(view, |s, v| async move {
+            let bytes = s.read_rgba(v).await?;
             Ok(js_sys::Uint8ClampedArray::from(bytes.as_slice()).into())
         })
     }
@@ -280,11 +278,24 @@ impl Session {
     /// x_t (`view` "sample") or the predicted x_0 ("x0") as raw floats, (N, C, H, W).
     #[wasm_bindgen(js_name = readTensor)]
     pub fn read_tensor(&self, view: String) -> js_sys::Promise {
+        self.read_view(view, |s, v| async move {
+            let data = s.read(v).await?;
+            Ok(js_sys::Float32Array::from(data.as_slice()).into())
+        })
+    }
+}
+
+impl Session {
+    /// A promise of `read(executor, view)`, rejected with a named error.
+    fn read_view<F, Fut>(&self, view: String, read: F) -> js_sys::Promise
+    where
+        F: FnOnce(Rc<GpuExecutor>, View) -> Fut + 'static,
+        Fut: std::future::Future<Output = Result<JsValue, crate::Error>>,
+    {
         let sampler = self.sampler.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let view = View::parse(&view).map_err(js_err)?;
-            let data = sampler.read(view).await.map_err(js_err)?;
-            Ok(js_sys::Float32Array::from(data.as_slice()).into())
+            read(sampler, view).await.map_err(js_err)
         })
     }
 }

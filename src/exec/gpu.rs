@@ -155,11 +155,6 @@ impl GpuNet {
         let len = self.graph.len(self.graph.output);
         Ok(gpu.read_f32(self.output(), len).await?)
     }
-
-    /// Bytes of activation memory this batch size holds.
-    pub fn activation_bytes(&self) -> u64 {
-        self.slots.iter().map(|b| b.size()).sum()
-    }
 }
 
 /// Sampling on the GPU: the forward pass plus the step and display kernels, all allocated once.

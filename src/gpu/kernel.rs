@@ -14,6 +14,7 @@ use super::{Gpu, GpuError};
 use std::sync::Arc;
 
 const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
+const PER_ITEM: &str = include_str!("../../shaders/per_item.wgsl");
 
 /// Most workgroups a dispatch may have along one dimension (WebGPU's default limit).
 pub const MAX_GROUPS_PER_DIM: u32 = 65535;
@@ -25,31 +26,40 @@ pub struct KernelSource {
     pub wgsl: &'static str,
     /// Invocations per workgroup; the shader sees it as `WG` and declares `@workgroup_size(WG)`.
     pub workgroup: u32,
+    /// The kernel defines `items()` and `item(i)`, and `shaders/per_item.wgsl` is its entry
+    /// point; otherwise it declares its own `main`.
+    pub per_item: bool,
 }
 
 impl KernelSource {
-    /// The text that is compiled: the workgroup constant, the prelude, the kernel.
+    /// The text that is compiled: the workgroup constant, the prelude, the kernel (and the
+    /// per-item entry point).
     pub fn full_source(&self) -> String {
+        let entry = if self.per_item { PER_ITEM } else { "" };
         format!(
-            "const WG: u32 = {}u;\n{PRELUDE}\n{}",
+            "const WG: u32 = {}u;\n{PRELUDE}\n{}\n{entry}",
             self.workgroup, self.wgsl
         )
     }
 }
 
-/// `kernel!("add", 256)`: the kernel `shaders/add.wgsl` with 256 invocations per workgroup.
+/// `kernel!("attention", 64)`: the kernel `shaders/attention.wgsl`, with its own `main`, at 64
+/// invocations per workgroup; `kernel!(per_item "add", 256)`: a per-item kernel (see
+/// `shaders/per_item.wgsl`).
 #[macro_export]
 macro_rules! kernel {
     ($name:literal, $workgroup:expr) => {
+        $crate::kernel!(@source $name, $workgroup, false)
+    };
+    (per_item $name:literal, $workgroup:expr) => {
+        $crate::kernel!(@source $name, $workgroup, true)
+    };
+    (@source $name:literal, $workgroup:expr, $per_item:expr) => {
         $crate::gpu::KernelSource {
             name: $name,
-            wgsl: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/shaders/",
-                $name,
-                ".wgsl"
-            )),
+            wgsl: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $name, ".wgsl")),
             workgroup: $workgroup,
+            per_item: $per_item,
         }
     };
 }

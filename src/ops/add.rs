@@ -4,7 +4,7 @@
 use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
 use crate::gpu::{KernelSource, Launch};
 
-static KERNEL: KernelSource = crate::kernel!("add", 256);
+static KERNEL: KernelSource = crate::kernel!(per_item "add", 256);
 
 /// a, b: (len) -> (len).
 #[derive(Clone, Debug, PartialEq)]
@@ -55,10 +55,6 @@ impl Add {
 }
 
 impl Op for Add {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         Signature {
             inputs: vec![self.len; 1 + self.has_b as usize],

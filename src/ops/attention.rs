@@ -21,11 +21,8 @@ pub struct Attention {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
-    n: u32,
-    c: u32,
-    t: u32,
-    heads: u32,
-    head_dim: u32,
+    /// n, c, t, heads, head_dim
+    sizes: [u32; 5],
     scale: f32,
     _p: [u32; 2],
 }
@@ -64,10 +61,6 @@ impl Attention {
 }
 
 impl Op for Attention {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         Signature {
             inputs: vec![self.n * 3 * self.c * self.t],
@@ -115,11 +108,7 @@ impl Op for Attention {
 
     fn launch(&self) -> Launch {
         let params = Params {
-            n: u32_of(self.n),
-            c: u32_of(self.c),
-            t: u32_of(self.t),
-            heads: u32_of(self.heads),
-            head_dim: u32_of(self.head_dim()),
+            sizes: [self.n, self.c, self.t, self.heads, self.head_dim()].map(u32_of),
             scale: self.scale(),
             _p: [0; 2],
         };

@@ -3,7 +3,7 @@
 use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
 use crate::gpu::{KernelSource, Launch};
 
-static KERNEL: KernelSource = crate::kernel!("concat", 256);
+static KERNEL: KernelSource = crate::kernel!(per_item "concat", 256);
 
 /// a: (N, Ca, HW), b: (N, Cb, HW) -> (N, Ca + Cb, HW).
 #[derive(Clone, Debug, PartialEq)]
@@ -12,15 +12,6 @@ pub struct Concat {
     pub ca: usize,
     pub cb: usize,
     pub hw: usize,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    ca: u32,
-    cb: u32,
-    hw: u32,
 }
 
 impl Concat {
@@ -40,10 +31,6 @@ impl Concat {
 }
 
 impl Op for Concat {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         Signature {
             inputs: vec![self.n * self.ca * self.hw, self.n * self.cb * self.hw],
@@ -64,12 +51,8 @@ impl Op for Concat {
     }
 
     fn launch(&self) -> Launch {
-        let params = Params {
-            n: u32_of(self.n),
-            ca: u32_of(self.ca),
-            cb: u32_of(self.cb),
-            hw: u32_of(self.hw),
-        };
+        // The shader's Params: n, ca, cb, hw.
+        let params = [self.n, self.ca, self.cb, self.hw].map(u32_of);
         Launch::per_item(&KERNEL, &params, self.output_len())
     }
 }

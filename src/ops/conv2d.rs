@@ -158,10 +158,6 @@ impl Conv2d {
 }
 
 impl Op for Conv2d {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         let mut inputs = vec![self.input_len()];
         if let Some(tb) = self.time_bias {

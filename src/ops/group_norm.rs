@@ -19,10 +19,8 @@ pub struct GroupNorm {
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
-    n: u32,
-    c: u32,
-    hw: u32,
-    groups: u32,
+    /// n, c, hw, groups
+    sizes: [u32; 4],
     eps: f32,
     silu: u32,
     _p: [u32; 2],
@@ -66,10 +64,6 @@ impl GroupNorm {
 }
 
 impl Op for GroupNorm {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         Signature {
             inputs: vec![self.len()],
@@ -105,10 +99,7 @@ impl Op for GroupNorm {
 
     fn launch(&self) -> Launch {
         let params = Params {
-            n: u32_of(self.n),
-            c: u32_of(self.c),
-            hw: u32_of(self.hw),
-            groups: u32_of(self.groups),
+            sizes: [self.n, self.c, self.hw, self.groups].map(u32_of),
             eps: self.eps,
             silu: self.silu as u32,
             _p: [0; 2],

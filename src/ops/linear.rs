@@ -3,7 +3,7 @@
 use super::{checked_len, shape_err, silu, u32_of, Op, ShapeError, Signature};
 use crate::gpu::{KernelSource, Launch};
 
-static KERNEL: KernelSource = crate::kernel!("linear", 64);
+static KERNEL: KernelSource = crate::kernel!(per_item "linear", 64);
 
 /// x: (M, K), weight (N, K) as torch's Linear, bias (N) -> (M, N).
 #[derive(Clone, Debug, PartialEq)]
@@ -53,10 +53,6 @@ impl Linear {
 }
 
 impl Op for Linear {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         Signature {
             inputs: vec![self.m * self.k],

@@ -63,7 +63,9 @@ pub struct Signature {
 /// One node of the forward pass. `Send + Sync` so graphs can be shared across threads.
 pub trait Op: std::fmt::Debug + Send + Sync {
     /// The kernel's name (its `shaders/<name>.wgsl`), for profiles and errors.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.launch().kernel.name
+    }
 
     /// Operand lengths (see [`Signature`]).
     fn signature(&self) -> Signature;

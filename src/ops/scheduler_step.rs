@@ -5,7 +5,7 @@ use super::{checked_len, shape_err, u32_of, ShapeError};
 use crate::gpu::{KernelSource, Launch};
 use crate::scheduler::StepCoeffs;
 
-static KERNEL: KernelSource = crate::kernel!("scheduler_step", 256);
+static KERNEL: KernelSource = crate::kernel!(per_item "scheduler_step", 256);
 
 /// sample (len, in place), model output (len), noise (len) -> sample = x_{t-1}, x0 (len).
 #[derive(Clone, Debug, PartialEq)]

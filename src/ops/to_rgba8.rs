@@ -3,7 +3,7 @@
 use super::{checked_len, shape_err, u32_of, ShapeError};
 use crate::gpu::{KernelSource, Launch};
 
-static KERNEL: KernelSource = crate::kernel!("to_rgba8", 256);
+static KERNEL: KernelSource = crate::kernel!(per_item "to_rgba8", 256);
 
 /// x: (N, C, H, W) -> (rows*H, cols*W) packed RGBA8, images in row-major grid order.
 #[derive(Clone, Debug, PartialEq)]

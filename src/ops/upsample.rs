@@ -3,7 +3,7 @@
 use super::{checked_len, shape_err, u32_of, Op, ShapeError, Signature};
 use crate::gpu::{KernelSource, Launch};
 
-static KERNEL: KernelSource = crate::kernel!("upsample", 256);
+static KERNEL: KernelSource = crate::kernel!(per_item "upsample", 256);
 
 /// x: (NC, H, W) -> (NC, 2H, 2W).
 #[derive(Clone, Debug, PartialEq)]
@@ -11,15 +11,6 @@ pub struct Upsample2x {
     pub nc: usize,
     pub h: usize,
     pub w: usize,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    nc: u32,
-    h: u32,
-    w: u32,
-    _p: u32,
 }
 
 impl Upsample2x {
@@ -36,10 +27,6 @@ impl Upsample2x {
 }
 
 impl Op for Upsample2x {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
     fn signature(&self) -> Signature {
         Signature {
             inputs: vec![self.nc * self.h * self.w],
@@ -63,12 +50,8 @@ impl Op for Upsample2x {
     }
 
     fn launch(&self) -> Launch {
-        let params = Params {
-            nc: u32_of(self.nc),
-            h: u32_of(self.h),
-            w: u32_of(self.w),
-            _p: 0,
-        };
+        // The shader's Params: nc, h, w and padding.
+        let params = [self.nc, self.h, self.w, 0].map(u32_of);
         Launch::per_item(&KERNEL, &params, self.output_len())
     }
 }
