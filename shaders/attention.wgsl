@@ -44,10 +44,9 @@ fn reduce(lid: u32, v: vec4<f32>, is_max: bool) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let lid = inv.lid;
+fn main(grid: Groups, @builtin(local_invocation_index) lid: u32) {
     let blocks = (p.t + 3u) / 4u;
-    let item = group_index(inv);
+    let item = group_index(grid);
     if (item >= p.n * p.heads * blocks) {
         return;
     }

@@ -34,13 +34,13 @@ fn tap(row: u32, ix: i32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(inv: Invocation) {
+fn main(grid: Groups, @builtin(local_invocation_index) lid: u32) {
     let wq = (p.wo + 3u) / 4u;
-    let item = flat_index(inv);
+    let item = flat_index(grid, lid);
     if (item >= p.n * p.ho * wq) {
         return;
     }
-    let oc4 = inv.wid.z;
+    let oc4 = grid.id.z;
     let xq = item % wq;
     let rest = item / wq;
     let oy = rest % p.ho;

@@ -35,9 +35,8 @@ fn reduce_sum(lid: u32, v: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let item = group_index(inv);
-    let lid = inv.lid;
+fn main(grid: Groups, @builtin(local_invocation_index) lid: u32) {
+    let item = group_index(grid);
     if (item >= p.n * p.groups) {
         return;
     }

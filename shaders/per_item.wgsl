@@ -4,8 +4,8 @@
 // and `fn item(i: u32)` (computes item i); nothing past `items()` runs.
 
 @compute @workgroup_size(WG)
-fn main(inv: Invocation) {
-    let i = flat_index(inv);
+fn main(grid: Groups, @builtin(local_invocation_index) lid: u32) {
+    let i = flat_index(grid, lid);
     if (i < items()) {
         item(i);
     }

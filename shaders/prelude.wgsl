@@ -4,23 +4,24 @@
 //
 // Dispatch convention: the host folds a dispatch of G workgroups over x and y whenever G is above
 // the 65,535-per-dimension limit (`gpu::kernel::grid`); z, when used, is a separate axis (e.g. the
-// output-channel block of conv2d). Kernels take `inv: Invocation` as their entry point argument
-// and use `group_index` (one workgroup per item) or `flat_index` (one invocation per item).
+// output-channel block of conv2d). Kernels take `(grid: Groups, @builtin(local_invocation_index)
+// lid: u32)` as their entry point's arguments and use `group_index` (one workgroup per item) or
+// `flat_index` (one invocation per item). `Groups` holds only workgroup-uniform builtins, so a
+// branch on `group_index(grid)` keeps control flow uniform for `workgroupBarrier` (browsers check).
 
-struct Invocation {
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
+struct Groups {
+    @builtin(workgroup_id) id: vec3<u32>,
+    @builtin(num_workgroups) count: vec3<u32>,
 }
 
 // The workgroup's index among the dispatch's x/y-folded groups.
-fn group_index(inv: Invocation) -> u32 {
-    return inv.wid.x + inv.wid.y * inv.nwg.x;
+fn group_index(g: Groups) -> u32 {
+    return g.id.x + g.id.y * g.count.x;
 }
 
 // The invocation's index over the whole folded dispatch (WG invocations per group).
-fn flat_index(inv: Invocation) -> u32 {
-    return group_index(inv) * WG + inv.lid;
+fn flat_index(g: Groups, lid: u32) -> u32 {
+    return group_index(g) * WG + lid;
 }
 
 // x * sigmoid(x); the CPU references use the same formula (ops::silu).

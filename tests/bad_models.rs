@@ -7,6 +7,8 @@ use common::fixture;
 use diffusion_playground::model::{
     Checkpoint, CheckpointFiles, ModelError, Tensor, UNet, UNetConfig, Weights,
 };
+use diffusion_playground::scheduler::SchedulerError;
+use diffusion_playground::{Error, ErrorKind};
 
 fn tiny_files() -> CheckpointFiles {
     CheckpointFiles::read_dir(&fixture("models/tiny")).unwrap()
@@ -229,4 +231,20 @@ fn bad_scheduler_config_is_refused_at_load() {
     files.scheduler_json = Some(r#"{"thresholding": true}"#.into());
     let err = Checkpoint::from_files(&files).unwrap_err();
     assert!(err.to_string().contains("scheduler_config.json"), "{err}");
+}
+
+#[test]
+fn a_bad_scheduler_config_keeps_its_typed_cause() {
+    let mut files = tiny_files();
+    files.scheduler_json = Some(r#"{"thresholding": true}"#.into());
+    let err = Checkpoint::from_files(&files).unwrap_err();
+    let cause = std::error::Error::source(&err).expect("the scheduler error is the source");
+    assert!(
+        matches!(
+            cause.downcast_ref::<SchedulerError>(),
+            Some(SchedulerError::ThresholdingUnsupported)
+        ),
+        "{cause:?}"
+    );
+    assert_eq!(Error::from(err).kind(), ErrorKind::BadCheckpoint);
 }

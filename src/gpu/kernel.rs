@@ -102,7 +102,7 @@ impl Launch {
         }
     }
 
-    /// The same launch repeated over `layers` along z (`inv.wid.z` in the kernel).
+    /// The same launch repeated over `layers` along z (`grid.id.z` in the kernel).
     pub fn with_layers(mut self, layers: usize) -> Launch {
         self.layers = u32::try_from(layers).unwrap_or(u32::MAX);
         self

@@ -167,18 +167,34 @@ const tests = {
         problems.push(`${label}: Engine.create resolved`);
       } catch (e) {
         const msg = errorText(e);
-        seen.push(`${label}: "${msg}"`);
+        seen.push(`${label}: ${e?.name} "${msg}"`);
+        if (e?.name !== 'BadCheckpoint') problems.push(`${label}: error name ${e?.name}, wanted BadCheckpoint`);
         if (!want.test(msg)) problems.push(`${label}: message does not match ${want}: "${msg}"`);
         if (panicLike.test(msg)) problems.push(`${label}: message looks like a panic: "${msg}"`);
       }
     }
     const engine = await engineFor('tiny');
-    try {
-      engine.timesteps('euler', 10, 0, 'fixed_small');
-      problems.push('timesteps("euler") did not throw');
-    } catch (e) {
-      if (!/ddpm|ddim/.test(errorText(e))) problems.push(`timesteps("euler"): unhelpful message "${errorText(e)}"`);
+    // Caller mistakes are BadInput (the page switches on the name, not the message).
+    const session = engine.createSession(1);
+    const badInputs = [
+      ['timesteps("euler")', () => engine.timesteps('euler', 10, 0, 'fixed_small'), /ddpm|ddim/],
+      ['timesteps with 0 steps', () => engine.timesteps('ddim', 0, 0, 'fixed_small'), /between 1 and/],
+      ['eta NaN', () => engine.timesteps('ddim', 10, NaN, 'fixed_small'), /eta/],
+      ['createSession(0)', () => engine.createSession(0), /batch/],
+      ['step() before start()', () => session.step(0), /start\(\)/],
+      ['readRgba("noise")', () => session.readRgba('noise'), /sample|x0/],
+    ];
+    for (const [label, call, want] of badInputs) {
+      try {
+        await call();
+        problems.push(`${label} did not throw`);
+      } catch (e) {
+        seen.push(`${label}: ${e?.name}`);
+        if (e?.name !== 'BadInput') problems.push(`${label}: error name ${e?.name}, wanted BadInput ("${errorText(e)}")`);
+        if (!want.test(errorText(e))) problems.push(`${label}: unhelpful message "${errorText(e)}"`);
+      }
     }
+    session.free();
     // The module must still work after the failures.
     const timesteps = engine.timesteps('ddim', 5, 0, 'fixed_small');
     if (timesteps.length !== 5) problems.push('the engine no longer plans after the errors');
