@@ -72,7 +72,16 @@ impl Gpu {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;
         if let Err(e) = MapDone(slot).await {
-            // A lost device fails every mapping; say that rather than "mapping failed".
+            // A lost device fails every mapping; say that rather than "mapping failed". In a
+            // browser the mapping can fail a microtask before the device's `lost` promise
+            // settles (both follow from the same `destroy()` or reset), so let it settle first.
+            #[cfg(target_arch = "wasm32")]
+            for _ in 0..4 {
+                let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(
+                    &wasm_bindgen::JsValue::NULL,
+                ))
+                .await;
+            }
             return Err(match self.lost_reason() {
                 Some(reason) => GpuError::DeviceLost(reason),
                 None => GpuError::Readback(e.to_string()),
