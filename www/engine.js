@@ -42,7 +42,7 @@ export function loadWasm() {
 let gpuCheck = null;
 
 /** What the browser says about its adapter, e.g. "google swiftshader" ('' if it says nothing). */
-export let browserAdapter = '';
+let browserAdapter = '';
 
 /**
  * Resolves when this browser can give a WebGPU adapter; rejects with WebGpuUnavailable
