@@ -5,27 +5,26 @@
 //   node tests/page/run.mjs --only embed                        # tests whose name has "embed"
 //
 // One line per test, then "N passed, M failed"; exit status 1 on any failure. Screenshots go to
-// artifacts/ (gitignored). Pure-JS modules (url-state, frames, run-loop) are also tested in Node.
+// artifacts/ (gitignored). The pure-JS modules (url-state, controls, frames, run-loop) are tested
+// in Node by tests/page/unit.mjs.
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
   ARTIFACTS,
   CHROMIUM,
   COMMON_FLAGS,
-  ROOT,
   WEBGPU_FLAGS,
+  assert,
   eventCount,
   events,
   newContext,
   open,
+  runTests,
   startServer,
   waitEvent,
 } from './harness.mjs';
-
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 
 /** The element's test hooks, as plain data. */
 function state(page, sel = 'diffusion-playground') {
@@ -86,10 +85,6 @@ function visibleCanvases(page, sel = 'diffusion-playground') {
   }, sel);
 }
 
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
 function sameArrays(a, b) {
   if (!a || !b || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -105,82 +100,6 @@ function noErrors(page) {
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
 const notes = [];
-
-test('unit: url-state parses, validates and round-trips settings', async () => {
-  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
-  const warn = console.warn;
-  console.warn = () => {};
-  try {
-    const s = u.parseParams('sampler=ddpm&steps=7&eta=0.3&seed=123&batch=4&variance=fixed_large&model=models/tiny&side=1&view=sample');
-    assert(s.sampler === 'ddpm' && s.steps === 7 && s.eta === 0.3 && s.seed === 123 && s.batch === 4, JSON.stringify(s));
-    assert(s.variance === 'fixed_large' && s.model === 'models/tiny' && s.side === true && s.view === 'sample', JSON.stringify(s));
-    const back = u.parseParams(u.toParams({ ...u.DEFAULTS, ...s }).toString());
-    assert(JSON.stringify(back) === JSON.stringify(s), `round trip: ${JSON.stringify(back)} vs ${JSON.stringify(s)}`);
-    const bad = u.parseParams('sampler=euler&steps=0&eta=2&seed=-1&batch=3&model=../../etc&variance=x');
-    assert(Object.keys(bad).length === 0, `invalid values kept: ${JSON.stringify(bad)}`);
-    assert(u.parseParams('model=https://evil.example/m').model === undefined, 'accepted an absolute model URL');
-    const seed = u.randomSeed();
-    assert(Number.isInteger(seed) && seed >= 0 && seed <= u.MAX_SEED, `seed ${seed}`);
-    const snip = u.embedSnippets({ ...u.DEFAULTS, ...s }, 'https://a.example/diffusion-playground.js', 'https://a.example/');
-    assert(snip.element.includes('<script type="module" src="https://a.example/diffusion-playground.js">'), snip.element);
-    assert(/sampler="ddpm" steps="7" eta="0.3" seed="123" batch="4" variance="fixed_large" model="models\/tiny" side-by-side controls="compact"/.test(snip.element), snip.element);
-    const src = snip.iframe.match(/src="([^"]+)"/)[1].replace(/&amp;/g, '&');
-    assert(src.startsWith('https://a.example/embed.html?') && !/&(?!amp;)/.test(snip.iframe.match(/src="([^"]+)"/)[1]), snip.iframe);
-    const fromIframe = u.parseParams(new URL(src).search.slice(1));
-    assert(fromIframe.steps === 7 && fromIframe.side === true && fromIframe.model === 'models/tiny', src);
-  } finally {
-    console.warn = warn;
-  }
-});
-
-test('unit: frame recorder keeps at most ~100 frames and ~10 filmstrip frames', async () => {
-  const { FrameRecorder } = await import(pathToFileURL(path.join(ROOT, 'www/frames.js')).href);
-  const { evenly } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
-  assert(JSON.stringify(evenly(5, 10)) === '[0,1,2,3,4]', `evenly(5,10) = ${evenly(5, 10)}`);
-  assert(JSON.stringify(evenly(1000, 1)) === '[999]', 'evenly(1000,1)');
-  const e = evenly(1000, 10);
-  assert(e.length === 10 && e[0] === 0 && e[9] === 999, `evenly(1000,10) = ${e}`);
-  const ts = Array.from({ length: 1000 }, (_, i) => 999 - i);
-  const r = new FrameRecorder(ts, 16, 16);
-  const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
-  assert(kept.length <= 110 && kept.length >= 100, `kept ${kept.length} of 1000`);
-  assert(r.film.length === 10 && r.film.every((i) => r.wants(i)), 'film frames must be recorded');
-  const big = new FrameRecorder(ts, 1024, 1024); // 8 MiB per frame: the memory budget limits it
-  assert(ts.filter((_, i) => big.wants(i)).length <= 20, 'large grids must keep fewer frames');
-  const small = new FrameRecorder([9, 5, 1], 16, 16);
-  assert([0, 1, 2].every((i) => small.wants(i)), 'short runs keep every step');
-});
-
-test('unit: run queue never overlaps runs and starts only the newest request', async () => {
-  const { RunQueue } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
-  const q = new RunQueue();
-  const log = [];
-  let active = 0;
-  const job = (name, steps) => async (isCurrent) => {
-    active++;
-    assert(active === 1, 'two runs overlapped');
-    log.push(`start ${name}`);
-    for (let i = 0; i < steps; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-      if (!isCurrent()) {
-        log.push(`cancel ${name} at ${i}`);
-        active--;
-        return false;
-      }
-    }
-    log.push(`done ${name}`);
-    active--;
-    return true;
-  };
-  const a = q.request(job('a', 100));
-  await new Promise((r) => setTimeout(r, 12));
-  const b = q.request(job('b', 100));
-  const c = q.request(job('c', 100));
-  const d = q.request(job('d', 3));
-  const results = await Promise.all([a, b, c, d]);
-  assert(JSON.stringify(results) === JSON.stringify([false, undefined, undefined, true]), `results ${JSON.stringify(results)}`);
-  assert(log.join(', ').match(/^start a, cancel a at \d, start d, done d$/), `log: ${log.join(', ')}`);
-});
 
 test('page loads with no console errors (index.html)', async ({ browser, base }) => {
   const context = await newContext(browser);
@@ -718,35 +637,17 @@ test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blan
 // ----- main --------------------------------------------------------------------------------------
 
 mkdirSync(ARTIFACTS, { recursive: true });
-const selected = tests.filter((t) => !only || t.name.includes(only));
-const needsBrowser = selected.some((t) => !t.name.startsWith('unit:'));
 let server = null;
 let browser = null;
-let passed = 0;
-let failed = 0;
-try {
-  if (needsBrowser) {
+await runTests(tests, {
+  notes,
+  before: async () => {
     server = await startServer();
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_FLAGS, ...WEBGPU_FLAGS] });
-  }
-  for (const t of selected) {
-    const t0 = Date.now();
-    try {
-      await t.fn({ browser, base: server?.base });
-      passed++;
-      console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${String(e?.message || e).split('\n')[0]}`);
-    }
-  }
-} catch (e) {
-  failed++;
-  console.log(`FAIL setup: ${e?.message || e}`);
-} finally {
-  await browser?.close();
-  server?.stop();
-}
-for (const n of notes) console.log(`# ${n}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+    return { browser, base: server.base };
+  },
+  after: async () => {
+    await browser?.close();
+    server?.stop();
+  },
+});
