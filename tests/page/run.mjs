@@ -156,6 +156,10 @@ test('switching sampler keeps x_T (same seed, same starting noise)', async ({ br
   try {
     const page = await open(context, `${base}index.html?sampler=ddim&steps=2&seed=11&batch=4`);
     await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+    // The model's sample shape from its own config.json, not from the page.
+    const config = await (await fetch(new URL(`${(await state(page)).model}/config.json`, base))).json();
+    const size = Array.isArray(config.sample_size) ? config.sample_size : [config.sample_size, config.sample_size];
+    const imageLen = config.in_channels * size[0] * size[1];
     const xDdim = await tensorStats(page, 'el.initialSample()');
     const imgDdim = await tensorStats(page, 'el.lastImage()');
     const n = await eventCount(page);
@@ -164,7 +168,8 @@ test('switching sampler keeps x_T (same seed, same starting noise)', async ({ br
     assert(done.detail.settings.sampler === 'ddpm', `ran ${done.detail.settings.sampler}`);
     const xDdpm = await tensorStats(page, 'el.initialSample()');
     const imgDdpm = await tensorStats(page, 'el.lastImage()');
-    assert(xDdim.n === 4 * (xDdim.n / 4) && xDdim.std > 0.5, `x_T does not look like noise (std ${xDdim.std})`);
+    assert(xDdim.n === 4 * imageLen, `x_T has ${xDdim.n} values, not 4 images of ${config.in_channels}x${size.join('x')}`);
+    assert(xDdim.std > 0.5, `x_T does not look like noise (std ${xDdim.std})`);
     assert(sameArrays(xDdim.values, xDdpm.values), 'x_T differs between DDIM and DDPM');
     assert(!sameArrays(imgDdim.values, imgDdpm.values), 'DDPM and DDIM gave identical final images');
     // A new seed changes x_T.
@@ -624,11 +629,13 @@ test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blan
     const context = await newContext(browser);
     const page = await open(context, `${base}index.html?steps=5`);
     const first = await waitEvent(page, (e) => e.type === 'dp-error' || e.type === 'dp-ready', { timeout: 120000 });
-    if (first.type === 'dp-ready') {
-      notes.push('Chromium without --enable-unsafe-webgpu still gave an adapter; the no-WebGPU path was not exercised');
-      return;
-    }
-    notes.push(`without the flag: ${await noGpuChecks(page)}`);
+    // Without the flag navigator.gpu is there but gives no adapter, as for a blocklisted GPU.
+    assert(first.type === 'dp-error', `an adapter was found without the flag (${first.detail.adapter}): the no-WebGPU path was not exercised`);
+    const message = await noGpuChecks(page);
+    assert(/found no usable GPU adapter/.test(message), `not the no-adapter notice: ${message}`);
+    const notice = await page.locator('diffusion-playground .notice').innerText();
+    assert(notice.includes('found no usable GPU adapter'), `the notice does not say no adapter was found: ${notice}`);
+    notes.push(`without the flag: ${message}`);
   } finally {
     await browser.close();
   }
