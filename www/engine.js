@@ -1,7 +1,8 @@
 // The wasm engine for every playground on a page: loads the wasm module once, checks for
 // WebGPU, downloads a model's files (with progress, cached with the Cache API for the next
 // visit) and keeps one Engine per model URL, so several playgrounds share one GPU device and
-// one copy of the weights.
+// one copy of the weights. A model's small files (sample shape, scheduler config) can also be
+// had without a GPU.
 
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
@@ -41,7 +42,7 @@ export function loadWasm() {
 let gpuCheck = null;
 
 /** What the browser says about its adapter, e.g. "google swiftshader" ('' if it says nothing). */
-export let browserAdapter = '';
+let browserAdapter = '';
 
 /**
  * Resolves when this browser can give a WebGPU adapter; rejects with WebGpuUnavailable
@@ -220,9 +221,17 @@ async function fetchText(url, optional) {
   return r.text();
 }
 
-/** The model's UNet config (for x_T's shape before, or without, an engine). */
-export async function fetchModelConfig(model) {
-  return JSON.parse(await fetchText(new URL('config.json', modelUrl(model)), false));
+/** A model's sample shape [C, H, W] from its UNet config (x_T's shape before, or without, an engine). */
+export async function fetchSampleShape(model) {
+  const config = JSON.parse(await fetchText(new URL('config.json', modelUrl(model)), false));
+  const size = config.sample_size ?? 32;
+  const [h, w] = Array.isArray(size) ? size : [size, size];
+  return [config.in_channels ?? 3, h, w];
+}
+
+/** The text of a model's scheduler_config.json, or null when it has none (diffusers' defaults). */
+export function fetchSchedulerConfig(model) {
+  return fetchText(new URL('scheduler_config.json', modelUrl(model)), true);
 }
 
 const engines = new Map();
@@ -270,7 +279,7 @@ async function createEngine(model, url, report) {
   const cache = await openCache();
   const [config, scheduler, weights] = await Promise.all([
     fetchText(new URL('config.json', url), false),
-    fetchText(new URL('scheduler_config.json', url), true),
+    fetchSchedulerConfig(model),
     fetchBytes(new URL(WEIGHTS, url).href, {
       cache,
       onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),

@@ -1,8 +1,10 @@
 // The forward (noising) process, computed in JS with no GPU:
 // q(x_t | x_0) = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, with eps the seeded noise
-// the engine itself uses. The view picks x_0 (a generated sample or an example), slides t and
-// plots the two coefficients.
+// the engine itself uses and alpha_bar from the model's scheduler_config.json (the wasm
+// module's alphasCumprodFor, which needs no WebGPU). The view picks x_0 (a generated sample or
+// an example), slides t and plots the two coefficients.
 
+import { fetchSampleShape, fetchSchedulerConfig, loadWasm } from './engine.js';
 import { EXAMPLE_NAMES, exampleImage } from './examples.js';
 import { schedulePlot } from './plot.js';
 import { drawRgba, tensorToRgba } from './render.js';
@@ -16,19 +18,49 @@ export function qSample(x0, eps, alphaBar) {
   return out;
 }
 
+/**
+ * What the view needs of `model`, all without a GPU: {alphasCumprod (from its
+ * scheduler_config.json, or diffusers' defaults without one), shape [C, H, W], initialNoise}.
+ */
+export async function forwardModel(model) {
+  const [wasm, shape, scheduler] = await Promise.all([loadWasm(), fetchSampleShape(model), fetchSchedulerConfig(model)]);
+  return {
+    alphasCumprod: wasm.alphasCumprodFor(scheduler),
+    shape,
+    initialNoise: (seed, n, len) => wasm.initialNoise(seed, n, len),
+  };
+}
+
 export class ForwardProcessView {
   /**
-   * `parts`: {source (select), t (range), tOut (output), x0, eps, xt (canvases), plot (svg),
-   * caption}. Call `setModel` once an engine is ready.
+   * `parts`: {section (shown with class "ready"), wait (its text while not), source (select),
+   * t (range), tOut (output), x0, eps, xt (canvases), plot (svg), caption}. Call `load(model)`.
    */
   constructor(parts) {
     this.parts = parts;
     this.generated = null;
     this.model = null;
     this.seed = 0;
+    this.loads = 0;
     parts.source.addEventListener('change', () => this.render());
     parts.t.addEventListener('input', () => this.render());
     this.fillSources();
+  }
+
+  /** Loads `model` (forwardModel) and shows the view; of overlapping calls the last one wins. */
+  async load(model) {
+    const call = ++this.loads;
+    try {
+      const m = await forwardModel(model);
+      if (call !== this.loads) return;
+      this.setModel(m);
+      this.parts.section.classList.add('ready');
+    } catch (e) {
+      if (call !== this.loads) return;
+      this.parts.section.classList.remove('ready');
+      this.parts.wait.textContent = `The forward-process view cannot be shown: ${e.message || e}`;
+      console.warn(`diffusion-playground: no forward-process view for ${model} (${e.message || e})`);
+    }
   }
 
   /** `alphasCumprod` (Float32Array, length T), `shape` [C, H, W], `initialNoise(seed, n, len)`. */

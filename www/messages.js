@@ -18,6 +18,16 @@ export function laneCaption(lane) {
   return `${lane.name}, ${lane.steps} steps, ${detail}, seed ${lane.seed}`;
 }
 
+/** The line under the playground about a loaded model ({model, info} from engine.js getEngine). */
+export function modelSummary({ model, info }) {
+  const [c, h, w] = info.sampleShape;
+  return (
+    `Model ${model}: ${info.parameterCount.toLocaleString()} parameters, ${h}×${w}×${c} images, ` +
+    `T = ${info.T}; weights ${info.fromCache ? 'from the browser cache' : `downloaded (${formatMB(info.bytes)})`}; ` +
+    `GPU: ${info.adapter}.`
+  );
+}
+
 export const NO_WEBGPU_HTML = `
       <h4>This playground needs WebGPU, which isn't available here.</h4>
       <p>Reason: <span class="reason"></span></p>

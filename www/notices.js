@@ -4,7 +4,7 @@
 //
 // The notice texts are in messages.js; each has a .reason span filled in with textContent.
 
-import { fetchModelConfig, loadWasm } from './engine.js';
+import { fetchSampleShape, loadWasm } from './engine.js';
 import { DEVICE_LOST_HTML, ERROR_HTML, NO_WEBGPU_HTML } from './messages.js';
 import { drawRgba, tensorToRgba } from './render.js';
 
@@ -32,10 +32,7 @@ export function hideNotice(root) {
  */
 export async function drawNoisePreview(lanes, { model, seed, batch }) {
   try {
-    const [wasm, config] = await Promise.all([loadWasm(), fetchModelConfig(model)]);
-    const c = config.in_channels ?? 3;
-    const size = config.sample_size ?? 32;
-    const [h, w] = Array.isArray(size) ? size : [size, size];
+    const [wasm, [c, h, w]] = await Promise.all([loadWasm(), fetchSampleShape(model)]);
     const xT = wasm.initialNoise(seed, batch, c * h * w);
     const g = tensorToRgba(xT, batch, c, h, w);
     for (const lane of lanes) {

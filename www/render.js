@@ -55,11 +55,3 @@ export function drawRgba(canvas, rgba, width, height) {
   ctx.putImageData(new ImageData(data, width, height), 0, 0);
   canvas.classList.remove('empty');
 }
-
-/** True when a canvas has at least one non-transparent pixel (never show a blank canvas). */
-export function canvasHasContent(canvas) {
-  if (!canvas.width || !canvas.height) return false;
-  const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true;
-  return false;
-}

@@ -24,11 +24,6 @@ export class RunQueue {
     this.#generation++;
     return this.#tail;
   }
-
-  /** Resolves once nothing is running. */
-  idle() {
-    return this.#tail;
-  }
 }
 
 /**

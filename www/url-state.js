@@ -108,11 +108,6 @@ export function randomSeed() {
   return a[0];
 }
 
-/** True when two settings objects would give the same run. */
-export function sameRun(a, b) {
-  return RUN_KEYS.every((k) => a[k] === b[k]);
-}
-
 /**
  * The two ways to embed a playground with these settings: the custom element (loaded from
  * `moduleUrl`) and an iframe of `embed.html` next to `baseUrl`, both in compact mode.

@@ -1,6 +1,7 @@
-// Shared by the page tests (tests/page/run.mjs) and the page benchmark (benches/page.mjs):
-// Chromium flags for WebGPU on SwiftShader, a `cargo xtask serve` started on a free port (or
-// PAGE_URL), and helpers that record and await the playground's dp-* events.
+// Shared by the page tests (tests/page/run.mjs, tests/page/unit.mjs) and the page benchmark
+// (benches/page.mjs): Chromium flags for WebGPU on SwiftShader, a `cargo xtask serve` started on
+// a free port (or PAGE_URL), helpers that record and await the playground's dp-* events, and
+// the tests' tiny runner (runTests, assert).
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -118,3 +119,45 @@ export async function waitEvent(page, pred, { from = 0, timeout = 60000 } = {}) 
 
 export const eventCount = (page) => page.evaluate(() => window.__dp.length);
 export const events = (page, from = 0) => page.evaluate((from) => window.__dp.slice(from), from);
+
+// ----- the test runner ---------------------------------------------------------------------------
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/**
+ * Runs `tests` ([{name, fn}]) in order, only those whose name contains the `--only` argument
+ * when given: `before()` (skipped when none is selected) gives what every `fn` is called with,
+ * `after()` cleans up. One line per test, then each of `notes` as "# note", then "N passed,
+ * M failed"; exits with status 1 on any failure (a failing `before` counts as one).
+ */
+export async function runTests(tests, { notes = [], before = async () => ({}), after = async () => {} } = {}) {
+  const argv = process.argv;
+  const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
+  const selected = tests.filter((t) => !only || t.name.includes(only));
+  let passed = 0;
+  let failed = 0;
+  try {
+    const env = selected.length ? await before() : {};
+    for (const t of selected) {
+      const t0 = Date.now();
+      try {
+        await t.fn(env);
+        passed++;
+        console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        console.log(`FAIL ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${String(e?.message || e).split('\n')[0]}`);
+      }
+    }
+  } catch (e) {
+    failed++;
+    console.log(`FAIL setup: ${e?.message || e}`);
+  } finally {
+    await after();
+  }
+  for (const n of notes) console.log(`# ${n}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}

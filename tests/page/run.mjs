@@ -5,27 +5,26 @@
 //   node tests/page/run.mjs --only embed                        # tests whose name has "embed"
 //
 // One line per test, then "N passed, M failed"; exit status 1 on any failure. Screenshots go to
-// artifacts/ (gitignored). Pure-JS modules (url-state, frames, run-loop) are also tested in Node.
+// artifacts/ (gitignored). The pure-JS modules (url-state, controls, frames, run-loop) are tested
+// in Node by tests/page/unit.mjs.
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
   ARTIFACTS,
   CHROMIUM,
   COMMON_FLAGS,
-  ROOT,
   WEBGPU_FLAGS,
+  assert,
   eventCount,
   events,
   newContext,
   open,
+  runTests,
   startServer,
   waitEvent,
 } from './harness.mjs';
-
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 
 /** The element's test hooks, as plain data. */
 function state(page, sel = 'diffusion-playground') {
@@ -86,10 +85,6 @@ function visibleCanvases(page, sel = 'diffusion-playground') {
   }, sel);
 }
 
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
 function sameArrays(a, b) {
   if (!a || !b || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -104,510 +99,369 @@ function noErrors(page) {
 
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
+/** A test in a fresh browser context (made with `options`), closed after it: fn({context, base}). */
+const pageTest = (name, fn, options = {}) =>
+  test(name, async ({ browser, base }) => {
+    const context = await newContext(browser, options);
+    try {
+      await fn({ context, base });
+    } finally {
+      await context.close();
+    }
+  });
 const notes = [];
 
-test('unit: url-state parses, validates and round-trips settings', async () => {
-  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
-  const warn = console.warn;
-  console.warn = () => {};
-  try {
-    const s = u.parseParams('sampler=ddpm&steps=7&eta=0.3&seed=123&batch=4&variance=fixed_large&model=models/tiny&side=1&view=sample');
-    assert(s.sampler === 'ddpm' && s.steps === 7 && s.eta === 0.3 && s.seed === 123 && s.batch === 4, JSON.stringify(s));
-    assert(s.variance === 'fixed_large' && s.model === 'models/tiny' && s.side === true && s.view === 'sample', JSON.stringify(s));
-    const back = u.parseParams(u.toParams({ ...u.DEFAULTS, ...s }).toString());
-    assert(JSON.stringify(back) === JSON.stringify(s), `round trip: ${JSON.stringify(back)} vs ${JSON.stringify(s)}`);
-    const bad = u.parseParams('sampler=euler&steps=0&eta=2&seed=-1&batch=3&model=../../etc&variance=x');
-    assert(Object.keys(bad).length === 0, `invalid values kept: ${JSON.stringify(bad)}`);
-    assert(u.parseParams('model=https://evil.example/m').model === undefined, 'accepted an absolute model URL');
-    const seed = u.randomSeed();
-    assert(Number.isInteger(seed) && seed >= 0 && seed <= u.MAX_SEED, `seed ${seed}`);
-    const snip = u.embedSnippets({ ...u.DEFAULTS, ...s }, 'https://a.example/diffusion-playground.js', 'https://a.example/');
-    assert(snip.element.includes('<script type="module" src="https://a.example/diffusion-playground.js">'), snip.element);
-    assert(/sampler="ddpm" steps="7" eta="0.3" seed="123" batch="4" variance="fixed_large" model="models\/tiny" side-by-side controls="compact"/.test(snip.element), snip.element);
-    const src = snip.iframe.match(/src="([^"]+)"/)[1].replace(/&amp;/g, '&');
-    assert(src.startsWith('https://a.example/embed.html?') && !/&(?!amp;)/.test(snip.iframe.match(/src="([^"]+)"/)[1]), snip.iframe);
-    const fromIframe = u.parseParams(new URL(src).search.slice(1));
-    assert(fromIframe.steps === 7 && fromIframe.side === true && fromIframe.model === 'models/tiny', src);
-  } finally {
-    console.warn = warn;
+pageTest('page loads with no console errors (index.html)', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=6&seed=3&batch=4`);
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  await page.waitForTimeout(200);
+  noErrors(page);
+  const canvases = await visibleCanvases(page);
+  assert(canvases.length >= 4, `expected the grid, filmstrip and forward-process canvases, saw ${canvases.length}`);
+  const blank = canvases.filter((c) => !c.content);
+  assert(!blank.length, `blank canvases: ${JSON.stringify(blank)}`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'index.png'), fullPage: true });
+});
+
+pageTest('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducible image', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=10&eta=0&seed=42&batch=1`);
+  const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  const first = await waitEvent(page, (e) => e.type === 'dp-step');
+  const done = await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  assert(done.detail.settings.steps === 10 && done.detail.settings.sampler === 'ddim', JSON.stringify(done.detail.settings));
+  const img = await tensorStats(page, 'el.lastImage()');
+  assert(img && img.finite, 'lastImage() is missing or not finite');
+  assert(img.n === (await page.evaluate(() => document.querySelector('diffusion-playground').initialSample().length)), 'size');
+  assert(img.std > 1e-3, `image is constant (std ${img.std})`);
+  assert(img.min >= -1.0001 && img.max <= 1.0001, `out of [-1, 1]: ${img.min}..${img.max}`);
+  const canvases = await visibleCanvases(page);
+  assert(canvases.every((c) => c.content), 'a blank canvas is shown');
+  const timings = await page.evaluate(() => document.querySelector('diffusion-playground').timings);
+  notes.push(
+    `DDIM 10, batch 1, ${ready.detail.model}: engine ready ${ready.t.toFixed(0)} ms after navigation, first step drawn at ` +
+      `${first.t.toFixed(0)} ms, run done at ${done.t.toFixed(0)} ms; ${done.detail.msPerStep.toFixed(1)} ms/step ` +
+      `(x_T drawn ${timings.firstImage?.toFixed(0)} ms after the run started; ${ready.detail.adapter})`,
+  );
+  // DDIM with eta = 0 is deterministic: the same settings give the same image.
+  const n = await eventCount(page);
+  await page.locator('diffusion-playground #run').click();
+  await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
+  const again = await tensorStats(page, 'el.lastImage()');
+  assert(sameArrays(img.values, again.values), 'a second run with the same settings gave another image');
+  noErrors(page);
+});
+
+pageTest('switching sampler keeps x_T (same seed, same starting noise)', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=2&seed=11&batch=4`);
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  // The model's sample shape from its own config.json, not from the page.
+  const config = await (await fetch(new URL(`${(await state(page)).model}/config.json`, base))).json();
+  const size = Array.isArray(config.sample_size) ? config.sample_size : [config.sample_size, config.sample_size];
+  const imageLen = config.in_channels * size[0] * size[1];
+  const xDdim = await tensorStats(page, 'el.initialSample()');
+  const imgDdim = await tensorStats(page, 'el.lastImage()');
+  const n = await eventCount(page);
+  await page.locator('diffusion-playground label:has(input[name="sampler"][value="ddpm"])').click();
+  const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
+  assert(done.detail.settings.sampler === 'ddpm', `ran ${done.detail.settings.sampler}`);
+  const xDdpm = await tensorStats(page, 'el.initialSample()');
+  const imgDdpm = await tensorStats(page, 'el.lastImage()');
+  assert(xDdim.n === 4 * imageLen, `x_T has ${xDdim.n} values, not 4 images of ${config.in_channels}x${size.join('x')}`);
+  assert(xDdim.std > 0.5, `x_T does not look like noise (std ${xDdim.std})`);
+  assert(sameArrays(xDdim.values, xDdpm.values), 'x_T differs between DDIM and DDPM');
+  assert(!sameArrays(imgDdim.values, imgDdpm.values), 'DDPM and DDIM gave identical final images');
+  // A new seed changes x_T.
+  const m = await eventCount(page);
+  await page.locator('diffusion-playground #new-seed').click();
+  await waitEvent(page, (e) => e.type === 'dp-step', { from: m });
+  const xNew = await tensorStats(page, 'el.initialSample()');
+  assert(!sameArrays(xNew.values, xDdpm.values), 'a new seed kept the same x_T');
+  noErrors(page);
+});
+
+pageTest('dragging the steps slider mid-run cancels it; the final image matches the last setting', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=5&batch=1`);
+  const running = await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= 2, { timeout: 120000 });
+  // Long pauses let an intermediate run take a step or two: scale them to this device's speed.
+  const long = Math.max(1500, Math.round(2.5 * running.detail.msPerStep));
+  const n = await eventCount(page);
+  const slider = page.locator('diffusion-playground #steps');
+  const box = await slider.boundingBox();
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.4, y);
+  await page.mouse.down();
+  // Pause at some points long enough for the intermediate runs to start (and be cancelled).
+  for (const [f, pause] of [[0.35, 50], [0.3, long], [0.2, 50], [0.12, long], [0.07, 100]]) {
+    await page.mouse.move(box.x + box.width * f, y, { steps: 3 });
+    await page.waitForTimeout(pause);
   }
-});
-
-test('unit: frame recorder keeps at most ~100 frames and ~10 filmstrip frames', async () => {
-  const { FrameRecorder } = await import(pathToFileURL(path.join(ROOT, 'www/frames.js')).href);
-  const { evenly } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
-  assert(JSON.stringify(evenly(5, 10)) === '[0,1,2,3,4]', `evenly(5,10) = ${evenly(5, 10)}`);
-  assert(JSON.stringify(evenly(1000, 1)) === '[999]', 'evenly(1000,1)');
-  const e = evenly(1000, 10);
-  assert(e.length === 10 && e[0] === 0 && e[9] === 999, `evenly(1000,10) = ${e}`);
-  const ts = Array.from({ length: 1000 }, (_, i) => 999 - i);
-  const r = new FrameRecorder(ts, 16, 16);
-  const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
-  assert(kept.length <= 110 && kept.length >= 100, `kept ${kept.length} of 1000`);
-  assert(r.film.length === 10 && r.film.every((i) => r.wants(i)), 'film frames must be recorded');
-  const big = new FrameRecorder(ts, 1024, 1024); // 8 MiB per frame: the memory budget limits it
-  assert(ts.filter((_, i) => big.wants(i)).length <= 20, 'large grids must keep fewer frames');
-  const small = new FrameRecorder([9, 5, 1], 16, 16);
-  assert([0, 1, 2].every((i) => small.wants(i)), 'short runs keep every step');
-});
-
-test('unit: run queue never overlaps runs and starts only the newest request', async () => {
-  const { RunQueue } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
-  const q = new RunQueue();
-  const log = [];
-  let active = 0;
-  const job = (name, steps) => async (isCurrent) => {
-    active++;
-    assert(active === 1, 'two runs overlapped');
-    log.push(`start ${name}`);
-    for (let i = 0; i < steps; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-      if (!isCurrent()) {
-        log.push(`cancel ${name} at ${i}`);
-        active--;
-        return false;
-      }
-    }
-    log.push(`done ${name}`);
-    active--;
-    return true;
-  };
-  const a = q.request(job('a', 100));
-  await new Promise((r) => setTimeout(r, 12));
-  const b = q.request(job('b', 100));
-  const c = q.request(job('c', 100));
-  const d = q.request(job('d', 3));
-  const results = await Promise.all([a, b, c, d]);
-  assert(JSON.stringify(results) === JSON.stringify([false, undefined, undefined, true]), `results ${JSON.stringify(results)}`);
-  assert(log.join(', ').match(/^start a, cancel a at \d, start d, done d$/), `log: ${log.join(', ')}`);
-});
-
-test('page loads with no console errors (index.html)', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=6&seed=3&batch=4`);
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    await page.waitForTimeout(200);
-    noErrors(page);
-    const canvases = await visibleCanvases(page);
-    assert(canvases.length >= 4, `expected the grid, filmstrip and forward-process canvases, saw ${canvases.length}`);
-    const blank = canvases.filter((c) => !c.content);
-    assert(!blank.length, `blank canvases: ${JSON.stringify(blank)}`);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'index.png'), fullPage: true });
-  } finally {
-    await context.close();
+  await page.mouse.up();
+  const final = Number(await slider.inputValue());
+  assert(final < 400, `the drag did not move the slider (${final})`);
+  const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
+  const after = await events(page, n);
+  const dones = after.filter((e) => e.type === 'dp-done');
+  assert(dones.length === 1, `${dones.length} runs finished after the drag (only the last setting should)`);
+  assert(done.detail.settings.steps === final, `finished with ${done.detail.settings.steps} steps, slider says ${final}`);
+  assert((await state(page)).steps === final, 'getState() disagrees with the slider');
+  assert(new URL(page.url()).searchParams.get('steps') === String(final), `URL says steps=${new URL(page.url()).searchParams.get('steps')}`);
+  const old = after.filter((e) => e.type === 'dp-step' && e.detail.n === 400);
+  assert(old.length <= 1, `the 400-step run went on for ${old.length} steps after the drag`);
+  // Runs never interleave: the steps after the drag form blocks (one per run, cut short when
+  // cancelled), and the last block is the whole run of the final setting, in order.
+  const blocks = [];
+  for (const e of after.filter((e) => e.type === 'dp-step')) {
+    const last = blocks.at(-1);
+    if (last && last.n === e.detail.n && e.detail.i === last.is.at(-1) + 1) last.is.push(e.detail.i);
+    else blocks.push({ n: e.detail.n, is: [e.detail.i] });
   }
+  const lastBlock = blocks.at(-1);
+  assert(lastBlock.n === final && lastBlock.is.length === final && lastBlock.is[0] === 0, `last run: ${JSON.stringify(lastBlock)}`);
+  assert(blocks.slice(0, -1).every((b) => b.is[0] === 0 || b.n === 400), `a run resumed after another started: ${JSON.stringify(blocks.map((b) => [b.n, b.is[0], b.is.length]))}`);
+  notes.push(`slider drag: ${blocks.length - 1} superseded run(s) (${blocks.slice(0, -1).map((b) => `${b.n}:${b.is.length} steps`).join(', ')}) before the final ${final}-step run`);
+  const img = await tensorStats(page, 'el.lastImage()');
+  // The image is the one these settings give: a fresh page with them reproduces it.
+  const page2 = await open(context, `${base}index.html?sampler=ddim&steps=${final}&seed=5&batch=1`);
+  await waitEvent(page2, (e) => e.type === 'dp-done', { timeout: 120000 });
+  const ref = await tensorStats(page2, 'el.lastImage()');
+  assert(sameArrays(img.values, ref.values), 'the final image is not the one its settings give');
+  noErrors(page);
 });
 
-test('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducible image', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=10&eta=0&seed=42&batch=1`);
-    const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    const first = await waitEvent(page, (e) => e.type === 'dp-step');
-    const done = await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    assert(done.detail.settings.steps === 10 && done.detail.settings.sampler === 'ddim', JSON.stringify(done.detail.settings));
-    const img = await tensorStats(page, 'el.lastImage()');
-    assert(img && img.finite, 'lastImage() is missing or not finite');
-    assert(img.n === (await page.evaluate(() => document.querySelector('diffusion-playground').initialSample().length)), 'size');
-    assert(img.std > 1e-3, `image is constant (std ${img.std})`);
-    assert(img.min >= -1.0001 && img.max <= 1.0001, `out of [-1, 1]: ${img.min}..${img.max}`);
-    const canvases = await visibleCanvases(page);
-    assert(canvases.every((c) => c.content), 'a blank canvas is shown');
-    const timings = await page.evaluate(() => document.querySelector('diffusion-playground').timings);
-    notes.push(
-      `DDIM 10, batch 1, ${ready.detail.model}: engine ready ${ready.t.toFixed(0)} ms after navigation, first step drawn at ` +
-        `${first.t.toFixed(0)} ms, run done at ${done.t.toFixed(0)} ms; ${done.detail.msPerStep.toFixed(1)} ms/step ` +
-        `(x_T drawn ${timings.firstImage?.toFixed(0)} ms after the run started; ${ready.detail.adapter})`,
-    );
-    // DDIM with eta = 0 is deterministic: the same settings give the same image.
-    const n = await eventCount(page);
-    await page.locator('diffusion-playground #run').click();
-    await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
-    const again = await tensorStats(page, 'el.lastImage()');
-    assert(sameArrays(img.values, again.values), 'a second run with the same settings gave another image');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('eta is disabled under DDPM and enabled under DDIM; radios work by keyboard', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=3&seed=1`);
+  await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  const eta = page.locator('diffusion-playground #eta');
+  assert(await eta.isEnabled(), 'eta disabled under DDIM');
+  assert(await page.locator('diffusion-playground #variance-field').evaluate((f) => f.disabled), 'variance enabled under DDIM');
+  // Keyboard: focus the checked DDIM radio and press ArrowLeft to choose DDPM.
+  await page.locator('diffusion-playground input[name="sampler"][value="ddim"]').focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction(() => document.querySelector('diffusion-playground').getState().sampler === 'ddpm');
+  assert(!(await eta.isEnabled()), 'eta enabled under DDPM');
+  assert(await page.locator('diffusion-playground #eta-field').evaluate((f) => f.classList.contains('disabled') && getComputedStyle(f).opacity < 1), 'eta field not visibly disabled');
+  assert(!(await page.locator('diffusion-playground #variance-field').evaluate((f) => f.disabled)), 'variance disabled under DDPM');
+  await page.locator('diffusion-playground label:has(input[value="ddim"])').click();
+  assert(await eta.isEnabled(), 'eta still disabled after switching back to DDIM');
+  // Every form control has an accessible name.
+  const unlabelled = await page.evaluate(() => {
+    const root = document.querySelector('diffusion-playground').shadowRoot;
+    return [...root.querySelectorAll('input, select, textarea, button')]
+      .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim() || el.getAttribute('aria-labelledby')))
+      .map((el) => el.outerHTML.slice(0, 80));
+  });
+  assert(!unlabelled.length, `unlabelled controls: ${unlabelled.join(' | ')}`);
+  noErrors(page);
 });
 
-test('switching sampler keeps x_T (same seed, same starting noise)', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=2&seed=11&batch=4`);
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    const xDdim = await tensorStats(page, 'el.initialSample()');
-    const imgDdim = await tensorStats(page, 'el.lastImage()');
-    const n = await eventCount(page);
-    await page.locator('diffusion-playground label:has(input[name="sampler"][value="ddpm"])').click();
-    const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
-    assert(done.detail.settings.sampler === 'ddpm', `ran ${done.detail.settings.sampler}`);
-    const xDdpm = await tensorStats(page, 'el.initialSample()');
-    const imgDdpm = await tensorStats(page, 'el.lastImage()');
-    assert(xDdim.n === 4 * (xDdim.n / 4) && xDdim.std > 0.5, `x_T does not look like noise (std ${xDdim.std})`);
-    assert(sameArrays(xDdim.values, xDdpm.values), 'x_T differs between DDIM and DDPM');
-    assert(!sameArrays(imgDdim.values, imgDdpm.values), 'DDPM and DDIM gave identical final images');
-    // A new seed changes x_T.
-    const m = await eventCount(page);
-    await page.locator('diffusion-playground #new-seed').click();
-    await waitEvent(page, (e) => e.type === 'dp-step', { from: m });
-    const xNew = await tensorStats(page, 'el.initialSample()');
-    assert(!sameArrays(xNew.values, xDdpm.values), 'a new seed kept the same x_T');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
-});
-
-test('dragging the steps slider mid-run cancels it; the final image matches the last setting', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=5&batch=1`);
-    const running = await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= 2, { timeout: 120000 });
-    // Long pauses let an intermediate run take a step or two: scale them to this device's speed.
-    const long = Math.max(1500, Math.round(2.5 * running.detail.msPerStep));
-    const n = await eventCount(page);
-    const slider = page.locator('diffusion-playground #steps');
-    const box = await slider.boundingBox();
-    const y = box.y + box.height / 2;
-    await page.mouse.move(box.x + box.width * 0.4, y);
-    await page.mouse.down();
-    // Pause at some points long enough for the intermediate runs to start (and be cancelled).
-    for (const [f, pause] of [[0.35, 50], [0.3, long], [0.2, 50], [0.12, long], [0.07, 100]]) {
-      await page.mouse.move(box.x + box.width * f, y, { steps: 3 });
-      await page.waitForTimeout(pause);
-    }
-    await page.mouse.up();
-    const final = Number(await slider.inputValue());
-    assert(final < 400, `the drag did not move the slider (${final})`);
-    const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
-    const after = await events(page, n);
-    const dones = after.filter((e) => e.type === 'dp-done');
-    assert(dones.length === 1, `${dones.length} runs finished after the drag (only the last setting should)`);
-    assert(done.detail.settings.steps === final, `finished with ${done.detail.settings.steps} steps, slider says ${final}`);
-    assert((await state(page)).steps === final, 'getState() disagrees with the slider');
-    assert(new URL(page.url()).searchParams.get('steps') === String(final), `URL says steps=${new URL(page.url()).searchParams.get('steps')}`);
-    const old = after.filter((e) => e.type === 'dp-step' && e.detail.n === 400);
-    assert(old.length <= 1, `the 400-step run went on for ${old.length} steps after the drag`);
-    // Runs never interleave: the steps after the drag form blocks (one per run, cut short when
-    // cancelled), and the last block is the whole run of the final setting, in order.
-    const blocks = [];
-    for (const e of after.filter((e) => e.type === 'dp-step')) {
-      const last = blocks.at(-1);
-      if (last && last.n === e.detail.n && e.detail.i === last.is.at(-1) + 1) last.is.push(e.detail.i);
-      else blocks.push({ n: e.detail.n, is: [e.detail.i] });
-    }
-    const lastBlock = blocks.at(-1);
-    assert(lastBlock.n === final && lastBlock.is.length === final && lastBlock.is[0] === 0, `last run: ${JSON.stringify(lastBlock)}`);
-    assert(blocks.slice(0, -1).every((b) => b.is[0] === 0 || b.n === 400), `a run resumed after another started: ${JSON.stringify(blocks.map((b) => [b.n, b.is[0], b.is.length]))}`);
-    notes.push(`slider drag: ${blocks.length - 1} superseded run(s) (${blocks.slice(0, -1).map((b) => `${b.n}:${b.is.length} steps`).join(', ')}) before the final ${final}-step run`);
-    const img = await tensorStats(page, 'el.lastImage()');
-    // The image is the one these settings give: a fresh page with them reproduces it.
-    const page2 = await open(context, `${base}index.html?sampler=ddim&steps=${final}&seed=5&batch=1`);
-    await waitEvent(page2, (e) => e.type === 'dp-done', { timeout: 120000 });
-    const ref = await tensorStats(page2, 'el.lastImage()');
-    assert(sameArrays(img.values, ref.values), 'the final image is not the one its settings give');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
-});
-
-test('eta is disabled under DDPM and enabled under DDIM; radios work by keyboard', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=3&seed=1`);
-    await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    const eta = page.locator('diffusion-playground #eta');
-    assert(await eta.isEnabled(), 'eta disabled under DDIM');
-    assert(await page.locator('diffusion-playground #variance-field').evaluate((f) => f.disabled), 'variance enabled under DDIM');
-    // Keyboard: focus the checked DDIM radio and press ArrowLeft to choose DDPM.
-    await page.locator('diffusion-playground input[name="sampler"][value="ddim"]').focus();
-    await page.keyboard.press('ArrowLeft');
-    await page.waitForFunction(() => document.querySelector('diffusion-playground').getState().sampler === 'ddpm');
-    assert(!(await eta.isEnabled()), 'eta enabled under DDPM');
-    assert(await page.locator('diffusion-playground #eta-field').evaluate((f) => f.classList.contains('disabled') && getComputedStyle(f).opacity < 1), 'eta field not visibly disabled');
-    assert(!(await page.locator('diffusion-playground #variance-field').evaluate((f) => f.disabled)), 'variance disabled under DDPM');
-    await page.locator('diffusion-playground label:has(input[value="ddim"])').click();
-    assert(await eta.isEnabled(), 'eta still disabled after switching back to DDIM');
-    // Every form control has an accessible name.
-    const unlabelled = await page.evaluate(() => {
-      const root = document.querySelector('diffusion-playground').shadowRoot;
-      return [...root.querySelectorAll('input, select, textarea, button')]
-        .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim() || el.getAttribute('aria-labelledby')))
-        .map((el) => el.outerHTML.slice(0, 80));
-    });
-    assert(!unlabelled.length, `unlabelled controls: ${unlabelled.join(' | ')}`);
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
-});
-
-test('URL state round-trips (open a link, change a control, reload)', async ({ browser, base }) => {
+pageTest('URL state round-trips (open a link, change a control, reload)', async ({ context, base }) => {
   const models = await (await fetch(`${base}models/index.json`)).json();
   const model = `models/${models[0]}`;
-  const context = await newContext(browser);
-  try {
-    const q = `sampler=ddpm&steps=7&eta=0.3&seed=123&batch=4&variance=fixed_large&model=${model}`;
-    const page = await open(context, `${base}index.html?${q}`);
-    await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
-    const s = await state(page);
-    const want = { sampler: 'ddpm', steps: 7, eta: 0.3, seed: 123, batch: 4, variance: 'fixed_large', model };
-    for (const [k, v] of Object.entries(want)) assert(s[k] === v, `${k}: ${s[k]} != ${v}`);
-    assert((await page.locator('diffusion-playground #steps-num').inputValue()) === '7', 'steps control not restored');
-    assert(await page.locator('diffusion-playground input[name="variance"][value="fixed_large"]').isChecked(), 'variance control not restored');
-    assert(await page.locator('diffusion-playground input[name="batch"][value="4"]').isChecked(), 'batch control not restored');
-    // Change the seed through its field: the address follows, and a reload restores it.
-    await page.locator('diffusion-playground #seed').fill('987');
-    await page.locator('diffusion-playground #seed').press('Enter');
-    await page.waitForFunction(() => new URL(location.href).searchParams.get('seed') === '987');
-    const share = await page.evaluate(() => document.querySelector('diffusion-playground').shareUrl());
-    await page.reload();
-    await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    const r = await state(page);
-    assert(r.seed === 987 && r.sampler === 'ddpm' && r.steps === 7 && r.variance === 'fixed_large', `after reload: ${JSON.stringify(r)}`);
-    const page2 = await open(context, share);
-    await waitEvent(page2, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    assert(JSON.stringify(await state(page2)) === JSON.stringify(r), 'the share link does not restore the same state');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+  const q = `sampler=ddpm&steps=7&eta=0.3&seed=123&batch=4&variance=fixed_large&model=${model}`;
+  const page = await open(context, `${base}index.html?${q}`);
+  await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
+  const s = await state(page);
+  const want = { sampler: 'ddpm', steps: 7, eta: 0.3, seed: 123, batch: 4, variance: 'fixed_large', model };
+  for (const [k, v] of Object.entries(want)) assert(s[k] === v, `${k}: ${s[k]} != ${v}`);
+  assert((await page.locator('diffusion-playground #steps-num').inputValue()) === '7', 'steps control not restored');
+  assert(await page.locator('diffusion-playground input[name="variance"][value="fixed_large"]').isChecked(), 'variance control not restored');
+  assert(await page.locator('diffusion-playground input[name="batch"][value="4"]').isChecked(), 'batch control not restored');
+  // Change the seed through its field: the address follows, and a reload restores it.
+  await page.locator('diffusion-playground #seed').fill('987');
+  await page.locator('diffusion-playground #seed').press('Enter');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('seed') === '987');
+  const share = await page.evaluate(() => document.querySelector('diffusion-playground').shareUrl());
+  await page.reload();
+  await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  const r = await state(page);
+  assert(r.seed === 987 && r.sampler === 'ddpm' && r.steps === 7 && r.variance === 'fixed_large', `after reload: ${JSON.stringify(r)}`);
+  const page2 = await open(context, share);
+  await waitEvent(page2, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  assert(JSON.stringify(await state(page2)) === JSON.stringify(r), 'the share link does not restore the same state');
+  noErrors(page);
 });
 
-test('weights are cached for the next visit (Cache API)', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?steps=1`);
-    const a = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    assert(a.detail.fromCache === false, 'first visit claims a cache hit');
-    await page.reload();
-    const b = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    assert(b.detail.fromCache === true, 'second visit downloaded the weights again');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('weights are cached for the next visit (Cache API)', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?steps=1`);
+  const a = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  assert(a.detail.fromCache === false, 'first visit claims a cache hit');
+  await page.reload();
+  const b = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  assert(b.detail.fromCache === true, 'second visit downloaded the weights again');
+  noErrors(page);
 });
 
-test('side by side runs DDPM and DDIM from the same x_T', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?side=1&steps=5&seed=9&batch=1`);
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    const a = await tensorStats(page, 'el.initialSample(0)');
-    const b = await tensorStats(page, 'el.initialSample(1)');
-    assert(sameArrays(a.values, b.values), 'the two samplers started from different x_T');
-    const lanes = await page.locator('diffusion-playground .lane canvas').count();
-    assert(lanes === 2, `${lanes} image panels`);
-    const steps = await events(page);
-    const samplers = new Set(steps.filter((e) => e.type === 'dp-step').map((e) => e.detail.sampler));
-    assert(samplers.has('ddpm') && samplers.has('ddim'), `steps from ${[...samplers]}`);
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('side by side runs DDPM and DDIM from the same x_T', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?side=1&steps=5&seed=9&batch=1`);
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  const a = await tensorStats(page, 'el.initialSample(0)');
+  const b = await tensorStats(page, 'el.initialSample(1)');
+  assert(sameArrays(a.values, b.values), 'the two samplers started from different x_T');
+  const lanes = await page.locator('diffusion-playground .lane canvas').count();
+  assert(lanes === 2, `${lanes} image panels`);
+  const steps = await events(page);
+  const samplers = new Set(steps.filter((e) => e.type === 'dp-step').map((e) => e.detail.sampler));
+  assert(samplers.has('ddpm') && samplers.has('ddim'), `steps from ${[...samplers]}`);
+  noErrors(page);
 });
 
-test('live view toggle, filmstrip (~10 frames) and timeline scrubbing', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=25&seed=4&batch=1&view=x0`);
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    const frames = await page.locator('diffusion-playground .film-row[data-view="x0"] .film-frame').count();
-    assert(frames === 10, `filmstrip has ${frames} frames`);
-    const timeline = page.locator('diffusion-playground #timeline');
-    assert(await timeline.isEnabled(), 'timeline disabled after the run');
-    assert((await timeline.getAttribute('max')) === '25', `timeline max ${await timeline.getAttribute('max')}`);
-    const pixels = () => page.locator('diffusion-playground .lane canvas').evaluate((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data));
-    const end = await pixels();
-    await timeline.focus();
-    await page.keyboard.press('Home');
-    assert((await timeline.getAttribute('aria-valuetext')) === 'x_T', `at Home the timeline shows ${await timeline.getAttribute('aria-valuetext')}`);
-    const start = await pixels();
-    assert(!sameArrays(start, end), 'scrubbing to x_T did not change the image');
-    await page.keyboard.press('End');
-    await page.locator('diffusion-playground label:has(input[name="view"][value="sample"])').click();
-    const n = await eventCount(page);
-    await page.waitForTimeout(300);
-    assert((await eventCount(page)) === n, 'changing the view restarted the run');
-    await page.locator('diffusion-playground .film-row[data-view="x0"] .film-frame').first().click();
-    assert((await state(page)).view === 'x0', 'clicking a predicted-x_0 frame did not switch the view');
-    // Both downloads are PNG files.
-    for (const button of ['#dl-grid', '#dl-film']) {
-      const [download] = await Promise.all([page.waitForEvent('download'), page.locator(`diffusion-playground ${button}`).click()]);
-      const file = await download.path();
-      const { readFileSync } = await import('node:fs');
-      const head = readFileSync(file).subarray(0, 8).toString('hex');
-      assert(head === '89504e470d0a1a0a' && download.suggestedFilename().endsWith('.png'), `${button}: ${download.suggestedFilename()} ${head}`);
-    }
-    noErrors(page);
-  } finally {
-    await context.close();
+pageTest('live view toggle, filmstrip (~10 frames) and timeline scrubbing', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=25&seed=4&batch=1&view=x0`);
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  const frames = await page.locator('diffusion-playground .film-row[data-view="x0"] .film-frame').count();
+  assert(frames === 10, `filmstrip has ${frames} frames`);
+  const timeline = page.locator('diffusion-playground #timeline');
+  assert(await timeline.isEnabled(), 'timeline disabled after the run');
+  assert((await timeline.getAttribute('max')) === '25', `timeline max ${await timeline.getAttribute('max')}`);
+  const pixels = () => page.locator('diffusion-playground .lane canvas').evaluate((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data));
+  const end = await pixels();
+  await timeline.focus();
+  await page.keyboard.press('Home');
+  assert((await timeline.getAttribute('aria-valuetext')) === 'x_T', `at Home the timeline shows ${await timeline.getAttribute('aria-valuetext')}`);
+  const start = await pixels();
+  assert(!sameArrays(start, end), 'scrubbing to x_T did not change the image');
+  await page.keyboard.press('End');
+  await page.locator('diffusion-playground label:has(input[name="view"][value="sample"])').click();
+  const n = await eventCount(page);
+  await page.waitForTimeout(300);
+  assert((await eventCount(page)) === n, 'changing the view restarted the run');
+  await page.locator('diffusion-playground .film-row[data-view="x0"] .film-frame').first().click();
+  assert((await state(page)).view === 'x0', 'clicking a predicted-x_0 frame did not switch the view');
+  // Both downloads are PNG files.
+  for (const button of ['#dl-grid', '#dl-film']) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator(`diffusion-playground ${button}`).click()]);
+    const file = await download.path();
+    const { readFileSync } = await import('node:fs');
+    const head = readFileSync(file).subarray(0, 8).toString('hex');
+    assert(head === '89504e470d0a1a0a' && download.suggestedFilename().endsWith('.png'), `${button}: ${download.suggestedFilename()} ${head}`);
   }
+  noErrors(page);
 });
 
-test('the embed example renders two independent playgrounds and the iframe', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}embed-example.html`);
-    await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim' && e.detail.i >= 4, { timeout: 120000 });
-    await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm' && e.detail.i >= 3, { timeout: 120000 });
-    const a = await state(page, '#ddpm');
-    const b = await state(page, '#ddim');
-    assert(a.sampler === 'ddpm' && a.steps === 1000 && b.sampler === 'ddim' && b.steps === 50, `${JSON.stringify(a)} / ${JSON.stringify(b)}`);
-    const compact = await page.locator('#ddpm').evaluate((el) => ['#variance-field', '#side', '.forward', '#snippet'].filter((q) => el.shadowRoot.querySelector(q)));
-    assert(!compact.length, `compact mode shows ${compact.join(', ')}`);
-    // One engine: the weights were fetched once for both playgrounds.
-    const fetches = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.safetensors')).length);
-    assert(fetches === 1, `weights fetched ${fetches} times for two playgrounds`);
-    // Independent: changing the DDIM one's seed leaves the DDPM run going.
-    const n = await eventCount(page);
-    await page.locator('#ddim #seed').fill('99');
-    await page.locator('#ddim #seed').press('Enter');
-    await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim', { from: n });
-    assert((await state(page, '#ddpm')).seed === 7 && (await state(page, '#ddim')).seed === 99, 'seeds are not independent');
-    const ddpmSteps = (await events(page, n)).filter((e) => e.type === 'dp-step' && e.id === 'ddpm').map((e) => e.detail.i);
-    await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm', { from: await eventCount(page) });
-    assert(!ddpmSteps.includes(0), 'changing one playground restarted the other');
-    // The host's stylesheet hides canvases and unstyles buttons; the shadow roots are unaffected.
-    const canvases = await visibleCanvases(page, '#ddpm, #ddim');
-    assert(canvases.length === 2 && canvases.every((c) => c.content), `canvases: ${JSON.stringify(canvases)}`);
-    const frame = page.frameLocator('#frame');
-    await frame.locator('diffusion-playground[data-status="done"]').waitFor({ timeout: 120000 });
-    const inFrame = await frame.locator('diffusion-playground').evaluate((el) => ({ s: el.getState(), controls: el.shadowRoot.querySelectorAll('input').length }));
-    assert(inFrame.s.steps === 10 && inFrame.s.seed === 3 && inFrame.s.batch === 4 && inFrame.controls === 0, JSON.stringify(inFrame));
-    await page.screenshot({ path: path.join(ARTIFACTS, 'embed-example.png'), fullPage: true });
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('the embed example renders two independent playgrounds and the iframe', async ({ context, base }) => {
+  const page = await open(context, `${base}embed-example.html`);
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim' && e.detail.i >= 4, { timeout: 120000 });
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm' && e.detail.i >= 3, { timeout: 120000 });
+  const a = await state(page, '#ddpm');
+  const b = await state(page, '#ddim');
+  assert(a.sampler === 'ddpm' && a.steps === 1000 && b.sampler === 'ddim' && b.steps === 50, `${JSON.stringify(a)} / ${JSON.stringify(b)}`);
+  const compact = await page.locator('#ddpm').evaluate((el) => ['#variance-field', '#side', '.forward', '#snippet'].filter((q) => el.shadowRoot.querySelector(q)));
+  assert(!compact.length, `compact mode shows ${compact.join(', ')}`);
+  // One engine: the weights were fetched once for both playgrounds.
+  const fetches = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.safetensors')).length);
+  assert(fetches === 1, `weights fetched ${fetches} times for two playgrounds`);
+  // Independent: changing the DDIM one's seed leaves the DDPM run going.
+  const n = await eventCount(page);
+  await page.locator('#ddim #seed').fill('99');
+  await page.locator('#ddim #seed').press('Enter');
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim', { from: n });
+  assert((await state(page, '#ddpm')).seed === 7 && (await state(page, '#ddim')).seed === 99, 'seeds are not independent');
+  const ddpmSteps = (await events(page, n)).filter((e) => e.type === 'dp-step' && e.id === 'ddpm').map((e) => e.detail.i);
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm', { from: await eventCount(page) });
+  assert(!ddpmSteps.includes(0), 'changing one playground restarted the other');
+  // The host's stylesheet hides canvases and unstyles buttons; the shadow roots are unaffected.
+  const canvases = await visibleCanvases(page, '#ddpm, #ddim');
+  assert(canvases.length === 2 && canvases.every((c) => c.content), `canvases: ${JSON.stringify(canvases)}`);
+  const frame = page.frameLocator('#frame');
+  await frame.locator('diffusion-playground[data-status="done"]').waitFor({ timeout: 120000 });
+  const inFrame = await frame.locator('diffusion-playground').evaluate((el) => ({ s: el.getState(), controls: el.shadowRoot.querySelectorAll('input').length }));
+  assert(inFrame.s.steps === 10 && inFrame.s.seed === 3 && inFrame.s.batch === 4 && inFrame.controls === 0, JSON.stringify(inFrame));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'embed-example.png'), fullPage: true });
+  noErrors(page);
 });
 
-test('embedding from another path resolves pkg/ and models/ next to the module', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const postUrl = `${base}blog/2026/11/post.html`;
-    await context.route(postUrl, (route) =>
-      route.fulfill({
-        contentType: 'text/html',
-        body: `<!doctype html><html><head><link rel="icon" href="data:,"><title>post</title>
-          <script type="module" src="../../../diffusion-playground.js"></script></head>
-          <body><p>A post in a subfolder.</p>
-          <diffusion-playground sampler="ddim" steps="3" seed="2" controls="none"></diffusion-playground></body></html>`,
-      }),
-    );
-    const page = await open(context, postUrl);
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    const canvases = await visibleCanvases(page);
-    assert(canvases.length === 1 && canvases[0].content, JSON.stringify(canvases));
-    // Attributes stay live: changing one starts a run with it.
-    const n = await eventCount(page);
-    await page.evaluate(() => document.querySelector('diffusion-playground').setAttribute('steps', '2'));
-    const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
-    assert(done.detail.settings.steps === 2, `ran ${done.detail.settings.steps} steps after steps="2"`);
-    // Switching the controls mode rebuilds the element; its images come back, not blank canvases.
-    const m = await eventCount(page);
-    await page.evaluate(() => document.querySelector('diffusion-playground').setAttribute('controls', 'compact'));
-    await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
-    const after = await visibleCanvases(page);
-    assert(after.length >= 1 && after.every((c) => c.content), `after controls="compact": ${JSON.stringify(after)}`);
-    assert(await page.locator('diffusion-playground #steps').count() === 1, 'the compact controls (with the steps slider) did not appear');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('embedding from another path resolves pkg/ and models/ next to the module', async ({ context, base }) => {
+  const postUrl = `${base}blog/2026/11/post.html`;
+  await context.route(postUrl, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html><head><link rel="icon" href="data:,"><title>post</title>
+        <script type="module" src="../../../diffusion-playground.js"></script></head>
+        <body><p>A post in a subfolder.</p>
+        <diffusion-playground sampler="ddim" steps="3" seed="2" controls="none"></diffusion-playground></body></html>`,
+    }),
+  );
+  const page = await open(context, postUrl);
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  const canvases = await visibleCanvases(page);
+  assert(canvases.length === 1 && canvases[0].content, JSON.stringify(canvases));
+  // Attributes stay live: changing one starts a run with it.
+  const n = await eventCount(page);
+  await page.evaluate(() => document.querySelector('diffusion-playground').setAttribute('steps', '2'));
+  const done = await waitEvent(page, (e) => e.type === 'dp-done', { from: n, timeout: 120000 });
+  assert(done.detail.settings.steps === 2, `ran ${done.detail.settings.steps} steps after steps="2"`);
+  // Switching the controls mode rebuilds the element; its images come back, not blank canvases.
+  const m = await eventCount(page);
+  await page.evaluate(() => document.querySelector('diffusion-playground').setAttribute('controls', 'compact'));
+  await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
+  const after = await visibleCanvases(page);
+  assert(after.length >= 1 && after.every((c) => c.content), `after controls="compact": ${JSON.stringify(after)}`);
+  assert(await page.locator('diffusion-playground #steps').count() === 1, 'the compact controls (with the steps slider) did not appear');
+  noErrors(page);
 });
 
-test('usable at 360 px in dark mode (no horizontal scroll)', async ({ browser, base }) => {
-  const context = await newContext(browser, { viewport: { width: 360, height: 780 }, colorScheme: 'dark', deviceScaleFactor: 2 });
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=3&seed=3&batch=4`);
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert(overflow <= 0, `the page scrolls sideways by ${overflow} px at 360 px`);
-    const bg = await page.locator('diffusion-playground').evaluate((el) => getComputedStyle(el).backgroundColor);
-    assert(bg !== 'rgb(255, 255, 255)', `dark mode ignored (background ${bg})`);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'index-360-dark.png'), fullPage: true });
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('usable at 360 px in dark mode (no horizontal scroll)', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=3&seed=3&batch=4`);
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(overflow <= 0, `the page scrolls sideways by ${overflow} px at 360 px`);
+  const bg = await page.locator('diffusion-playground').evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert(bg !== 'rgb(255, 255, 255)', `dark mode ignored (background ${bg})`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'index-360-dark.png'), fullPage: true });
+  noErrors(page);
+}, { viewport: { width: 360, height: 780 }, colorScheme: 'dark', deviceScaleFactor: 2 });
+
+pageTest('Stop cancels the run within one step', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?sampler=ddpm&steps=300&seed=1&batch=1`);
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.i >= 1, { timeout: 120000 });
+  const n = await eventCount(page);
+  await page.locator('diffusion-playground #stop').click();
+  await page.waitForTimeout(2500);
+  const later = (await events(page, n)).filter((e) => e.type === 'dp-step' || e.type === 'dp-done');
+  assert(later.length <= 1, `${later.length} steps after Stop`);
+  assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'idle', 'data-status is not idle');
+  assert(await page.locator('diffusion-playground #stop').isDisabled(), 'Stop still enabled');
+  noErrors(page);
 });
 
-test('Stop cancels the run within one step', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddpm&steps=300&seed=1&batch=1`);
-    await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.i >= 1, { timeout: 120000 });
-    const n = await eventCount(page);
-    await page.locator('diffusion-playground #stop').click();
-    await page.waitForTimeout(2500);
-    const later = (await events(page, n)).filter((e) => e.type === 'dp-step' || e.type === 'dp-done');
-    assert(later.length <= 1, `${later.length} steps after Stop`);
-    assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'idle', 'data-status is not idle');
-    assert(await page.locator('diffusion-playground #stop').isDisabled(), 'Stop still enabled');
-    noErrors(page);
-  } finally {
-    await context.close();
-  }
+pageTest('without the Cache API the weights still load, and the console says why', async ({ context, base }) => {
+  await context.addInitScript(() => {
+    delete window.caches;
+    Object.defineProperty(window, 'caches', { value: undefined, configurable: true });
+    delete window.caches;
+  });
+  const page = await context.newPage();
+  const warnings = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  await page.goto(`${base}index.html?steps=1&batch=1`);
+  const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+  assert(ready.detail.fromCache === false, 'claims a cache hit without a cache');
+  await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
+  assert(warnings.some((w) => /Cache API is unavailable/.test(w)), `no console warning: ${warnings.join(' | ')}`);
 });
 
-test('without the Cache API the weights still load, and the console says why', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    await context.addInitScript(() => {
-      delete window.caches;
-      Object.defineProperty(window, 'caches', { value: undefined, configurable: true });
-      delete window.caches;
-    });
-    const page = await context.newPage();
-    const warnings = [];
-    page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
-    await page.goto(`${base}index.html?steps=1&batch=1`);
-    const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
-    assert(ready.detail.fromCache === false, 'claims a cache hit without a cache');
-    await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
-    assert(warnings.some((w) => /Cache API is unavailable/.test(w)), `no console warning: ${warnings.join(' | ')}`);
-  } finally {
-    await context.close();
-  }
+pageTest('a missing model names the failed download', async ({ context, base }) => {
+  const page = await open(context, `${base}index.html?model=models/no-such-model`);
+  const err = await waitEvent(page, (e) => e.type === 'dp-error', { timeout: 60000 });
+  assert(/models\/no-such-model/.test(err.detail.message) && /404/.test(err.detail.message), `message: ${err.detail.message}`);
+  assert(await page.locator('diffusion-playground .notice').isVisible(), 'no visible message');
 });
 
-test('a missing model names the failed download', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    const page = await open(context, `${base}index.html?model=models/no-such-model`);
-    const err = await waitEvent(page, (e) => e.type === 'dp-error', { timeout: 60000 });
-    assert(/models\/no-such-model/.test(err.detail.message) && /404/.test(err.detail.message), `message: ${err.detail.message}`);
-    assert(await page.locator('diffusion-playground .notice').isVisible(), 'no visible message');
-  } finally {
-    await context.close();
-  }
-});
-
-test('bad model files show the engine error message', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    await context.route('**/*.safetensors', async (route) => {
-      const r = await route.fetch();
-      const body = await r.body();
-      await route.fulfill({ response: r, body: body.subarray(0, Math.floor(body.length / 3)), headers: { ...r.headers(), 'content-length': String(Math.floor(body.length / 3)) } });
-    });
-    const page = await open(context, `${base}index.html?steps=2`);
-    const err = await waitEvent(page, (e) => e.type === 'dp-error', { timeout: 120000 });
-    const notice = await page.locator('diffusion-playground .notice').innerText();
-    assert(notice.includes(err.detail.message), `notice "${notice}" lacks "${err.detail.message}"`);
-    assert(/could not load the model/i.test(err.detail.message) && err.detail.message.length > 40, `message: ${err.detail.message}`);
-    assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'error', 'data-status is not error');
-    notes.push(`bad weights message: ${err.detail.message}`);
-    const canvases = await visibleCanvases(page);
-    assert(canvases.every((c) => c.content), 'a blank canvas is shown');
-  } finally {
-    await context.close();
-  }
+pageTest('bad model files show the engine error message', async ({ context, base }) => {
+  await context.route('**/*.safetensors', async (route) => {
+    const r = await route.fetch();
+    const body = await r.body();
+    await route.fulfill({ response: r, body: body.subarray(0, Math.floor(body.length / 3)), headers: { ...r.headers(), 'content-length': String(Math.floor(body.length / 3)) } });
+  });
+  const page = await open(context, `${base}index.html?steps=2`);
+  const err = await waitEvent(page, (e) => e.type === 'dp-error', { timeout: 120000 });
+  const notice = await page.locator('diffusion-playground .notice').innerText();
+  assert(notice.includes(err.detail.message), `notice "${notice}" lacks "${err.detail.message}"`);
+  assert(/could not load the model/i.test(err.detail.message) && err.detail.message.length > 40, `message: ${err.detail.message}`);
+  assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'error', 'data-status is not error');
+  notes.push(`bad weights message: ${err.detail.message}`);
+  const canvases = await visibleCanvases(page);
+  assert(canvases.every((c) => c.content), 'a blank canvas is shown');
 });
 
 const noGpuChecks = async (page, shot) => {
@@ -635,34 +489,23 @@ const noGpuChecks = async (page, shot) => {
   return err.detail.message;
 };
 
-test('without navigator.gpu the page says so, says what to do, and shows no blank canvas', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    await context.addInitScript(() => {
-      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
-    });
-    const page = await open(context, `${base}index.html?steps=5&batch=4`);
-    await noGpuChecks(page, 'no-webgpu.png');
-  } finally {
-    await context.close();
-  }
+pageTest('without navigator.gpu the page says so, says what to do, and shows no blank canvas', async ({ context, base }) => {
+  await context.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+  });
+  const page = await open(context, `${base}index.html?steps=5&batch=4`);
+  await noGpuChecks(page, 'no-webgpu.png');
 });
 
-test('when requestAdapter() finds no adapter the page says so', async ({ browser, base }) => {
-  const context = await newContext(browser);
-  try {
-    await context.addInitScript(() => {
-      if (navigator.gpu) navigator.gpu.requestAdapter = async () => null;
-    });
-    const page = await open(context, `${base}index.html?steps=5`);
-    await noGpuChecks(page);
-  } finally {
-    await context.close();
-  }
+pageTest('when requestAdapter() finds no adapter the page says so', async ({ context, base }) => {
+  await context.addInitScript(() => {
+    if (navigator.gpu) navigator.gpu.requestAdapter = async () => null;
+  });
+  const page = await open(context, `${base}index.html?steps=5`);
+  await noGpuChecks(page);
 });
 
-test('a GPU device lost mid-run: the page says so, keeps the image, and starts again on request', async ({ browser, base }) => {
-  const context = await newContext(browser);
+pageTest('a GPU device lost mid-run: the page says so, keeps the image, and starts again on request', async ({ context, base }) => {
   // Keep a handle on every device the page creates, so the test can destroy it.
   await context.addInitScript(() => {
     window.__devices = [];
@@ -673,30 +516,26 @@ test('a GPU device lost mid-run: the page says so, keeps the image, and starts a
       return device;
     };
   });
-  try {
-    const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=2&batch=1`);
-    await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
-    const n = await eventCount(page);
-    await page.evaluate(() => window.__devices.forEach((d) => d.destroy()));
-    const err = await waitEvent(page, (e) => e.type === 'dp-error', { from: n, timeout: 60000 });
-    assert(err.detail.deviceLost === true && /device was lost/i.test(err.detail.message), `dp-error: ${JSON.stringify(err.detail)}`);
-    const notice = page.locator('diffusion-playground .notice');
-    assert(await notice.isVisible(), 'no notice after the device was lost');
-    const text = await notice.innerText();
-    assert(/device was lost/i.test(text) && /reload/i.test(text), `notice: ${text}`);
-    assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'error', 'status is not error');
-    const canvases = await visibleCanvases(page);
-    assert(canvases.length && canvases.every((c) => c.content), `blank canvas after the loss: ${JSON.stringify(canvases)}`);
-    // The retry button makes a new device and the run completes.
-    const m = await eventCount(page);
-    await page.evaluate(() => document.querySelector('diffusion-playground').setState({ steps: 3 }));
-    await page.locator('diffusion-playground .notice .retry').click();
-    await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
-    assert(!(await notice.isVisible()), 'the notice stayed after a successful restart');
-    assert((await page.evaluate(() => window.__devices.length)) === 2, 'no new device was requested');
-  } finally {
-    await context.close();
-  }
+  const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=2&batch=1`);
+  await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
+  const n = await eventCount(page);
+  await page.evaluate(() => window.__devices.forEach((d) => d.destroy()));
+  const err = await waitEvent(page, (e) => e.type === 'dp-error', { from: n, timeout: 60000 });
+  assert(err.detail.deviceLost === true && /device was lost/i.test(err.detail.message), `dp-error: ${JSON.stringify(err.detail)}`);
+  const notice = page.locator('diffusion-playground .notice');
+  assert(await notice.isVisible(), 'no notice after the device was lost');
+  const text = await notice.innerText();
+  assert(/device was lost/i.test(text) && /reload/i.test(text), `notice: ${text}`);
+  assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'error', 'status is not error');
+  const canvases = await visibleCanvases(page);
+  assert(canvases.length && canvases.every((c) => c.content), `blank canvas after the loss: ${JSON.stringify(canvases)}`);
+  // The retry button makes a new device and the run completes.
+  const m = await eventCount(page);
+  await page.evaluate(() => document.querySelector('diffusion-playground').setState({ steps: 3 }));
+  await page.locator('diffusion-playground .notice .retry').click();
+  await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
+  assert(!(await notice.isVisible()), 'the notice stayed after a successful restart');
+  assert((await page.evaluate(() => window.__devices.length)) === 2, 'no new device was requested');
 });
 
 test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blank canvas', async ({ base }) => {
@@ -705,11 +544,13 @@ test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blan
     const context = await newContext(browser);
     const page = await open(context, `${base}index.html?steps=5`);
     const first = await waitEvent(page, (e) => e.type === 'dp-error' || e.type === 'dp-ready', { timeout: 120000 });
-    if (first.type === 'dp-ready') {
-      notes.push('Chromium without --enable-unsafe-webgpu still gave an adapter; the no-WebGPU path was not exercised');
-      return;
-    }
-    notes.push(`without the flag: ${await noGpuChecks(page)}`);
+    // Without the flag navigator.gpu is there but gives no adapter, as for a blocklisted GPU.
+    assert(first.type === 'dp-error', `an adapter was found without the flag (${first.detail.adapter}): the no-WebGPU path was not exercised`);
+    const message = await noGpuChecks(page);
+    assert(/found no usable GPU adapter/.test(message), `not the no-adapter notice: ${message}`);
+    const notice = await page.locator('diffusion-playground .notice').innerText();
+    assert(notice.includes('found no usable GPU adapter'), `the notice does not say no adapter was found: ${notice}`);
+    notes.push(`without the flag: ${message}`);
   } finally {
     await browser.close();
   }
@@ -718,35 +559,17 @@ test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blan
 // ----- main --------------------------------------------------------------------------------------
 
 mkdirSync(ARTIFACTS, { recursive: true });
-const selected = tests.filter((t) => !only || t.name.includes(only));
-const needsBrowser = selected.some((t) => !t.name.startsWith('unit:'));
 let server = null;
 let browser = null;
-let passed = 0;
-let failed = 0;
-try {
-  if (needsBrowser) {
+await runTests(tests, {
+  notes,
+  before: async () => {
     server = await startServer();
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...COMMON_FLAGS, ...WEBGPU_FLAGS] });
-  }
-  for (const t of selected) {
-    const t0 = Date.now();
-    try {
-      await t.fn({ browser, base: server?.base });
-      passed++;
-      console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${String(e?.message || e).split('\n')[0]}`);
-    }
-  }
-} catch (e) {
-  failed++;
-  console.log(`FAIL setup: ${e?.message || e}`);
-} finally {
-  await browser?.close();
-  server?.stop();
-}
-for (const n of notes) console.log(`# ${n}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+    return { browser, base: server.base };
+  },
+  after: async () => {
+    await browser?.close();
+    server?.stop();
+  },
+});

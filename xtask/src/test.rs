@@ -66,6 +66,11 @@ pub fn run_all() -> Result<()> {
         step("cargo test (native, Vulkan)", || {
             run(cargo().arg("test").env("WGPU_BACKEND", "vulkan"))
         }),
+        step("page unit tests (Node, www/ modules)", || {
+            run(Command::new("node")
+                .arg("tests/page/unit.mjs")
+                .current_dir(root()))
+        }),
         step("build-web (wasm + wasm-bindgen)", || {
             web::build(&web::BuildOptions {
                 release: WASM_RELEASE,

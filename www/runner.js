@@ -1,0 +1,328 @@
+// Loading and running for one <diffusion-playground>: picks the model, checks for WebGPU, gets
+// the page's shared engine for it (engine.js) with download progress, starts and cancels
+// sampling runs on its sessions (never two at once: run-loop.js), and triages what comes back:
+// the status line, the progress bar, the dp-* events, and the notices for no WebGPU, a model or
+// settings that cannot run, and a lost GPU device.
+
+import { WebGpuUnavailable, checkWebGpu, forgetEngine, getEngine, isDeviceLost, isGpuFailure, listModels } from './engine.js';
+import { FrameRecorder } from './frames.js';
+import { NAMES, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
+import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
+import { gridShape, tensorToRgba } from './render.js';
+import { RunQueue, runLanes } from './run-loop.js';
+
+export class Runner {
+  #host;
+  #ui;
+  #queue = new RunQueue();
+  #bootGeneration = 0;
+  #loaded = null; // {engine, wasm, info, model, url}
+  #sessions = new Map(); // batch -> Session[]
+  #noGpu = null;
+  /** Final images of the last completed run (first lane), (N, C, H, W). */
+  lastImage = null;
+  /** x_T of the last started run, one per lane. */
+  lastXT = [];
+  /** Load and run timings in ms: {engine, firstImage, firstStep, msPerStep, total}. */
+  timings = {};
+
+  /**
+   * `host`: the element (its shadow root, data-status, events, getState()). `ui`: what of the
+   * element the runner draws into: {chooseModel(models) -> model (also shows the choice),
+   * engineReady(loaded) (settings and controls follow the model), lanes(names?) -> the image
+   * lanes (one per name, or as they are), draw(lane, rgba, width, height, what), timeline(),
+   * finished(images, batch) (a run's final images)}.
+   */
+  constructor(host, ui) {
+    this.#host = host;
+    this.#ui = ui;
+  }
+
+  /** The loaded engine {engine, wasm, info, model, url}, or null. */
+  get loaded() {
+    return this.#loaded;
+  }
+
+  #$(selector) {
+    return this.#host.shadowRoot.querySelector(selector);
+  }
+
+  setStatus(status, text) {
+    const host = this.#host;
+    host.dataset.status = status;
+    const el = this.#$('#status');
+    if (el && text !== undefined) el.textContent = text;
+    host.setAttribute('aria-busy', String(status === 'loading' || status === 'running'));
+    const stop = this.#$('#stop');
+    if (stop) stop.disabled = status !== 'running';
+  }
+
+  #progress(value, text) {
+    const bar = this.#$('#progress');
+    if (value === null) bar.removeAttribute('value');
+    else bar.value = value;
+    this.#$('#progress-text').textContent = text;
+  }
+
+  #emit(type, detail) {
+    this.#host.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+  }
+
+  // ----- loading -----------------------------------------------------------------------------
+
+  /** (Re)loads the model the settings name, then runs them. A newer boot supersedes this one. */
+  async boot() {
+    const generation = ++this.#bootGeneration;
+    const current = () => generation === this.#bootGeneration && this.#host.isConnected;
+    const t0 = performance.now();
+    this.#loaded = null;
+    this.#ui.timeline()?.abandon();
+    await this.#queue.cancel();
+    this.#freeSessions();
+    if (!current()) return;
+    hideNotice(this.#host.shadowRoot);
+    this.setStatus('loading', 'Loading the model…');
+    this.#progress(null, '');
+    const models = await listModels();
+    if (!current()) return;
+    const model = this.#ui.chooseModel(models);
+    try {
+      await checkWebGpu();
+    } catch (e) {
+      if (current()) this.#showNoWebGpu(e instanceof WebGpuUnavailable ? e.reason : String(e.message || e));
+      return;
+    }
+    this.#noGpu = null;
+    this.#$('.root').classList.remove('no-gpu');
+    let loaded;
+    try {
+      loaded = await getEngine(model, (p) => current() && this.#onLoadProgress(p));
+    } catch (e) {
+      if (!current()) return;
+      const message = String(e?.message || e);
+      if (isGpuFailure(message)) this.#showNoWebGpu(message);
+      else this.#showError(`Could not load the model ${model}: ${message}`);
+      return;
+    }
+    if (!current()) return;
+    this.timings = { engine: performance.now() - t0 };
+    this.engineReady(loaded);
+    this.run();
+  }
+
+  #onLoadProgress({ phase, loaded, total, fromCache }) {
+    if (phase === 'wasm') {
+      this.#progress(null, 'Starting the engine…');
+    } else if (phase === 'download') {
+      if (total) this.#progress(loaded / total, `Downloading weights: ${formatMB(loaded)} / ${formatMB(total)}`);
+      else this.#progress(null, `Downloading weights: ${formatMB(loaded)}`);
+    } else if (phase === 'upload') {
+      this.#progress(1, fromCache ? `Weights from the browser cache (${formatMB(total)}); uploading to the GPU…` : 'Uploading weights to the GPU…');
+    }
+  }
+
+  /** Takes `loaded` (default: the engine already loaded, for a rebuilt DOM) and says it is ready. */
+  engineReady(loaded = this.#loaded) {
+    if (!loaded) return;
+    this.#loaded = loaded;
+    this.#ui.engineReady(loaded);
+    const meta = this.#$('#meta');
+    if (meta) meta.textContent = modelSummary(loaded);
+    this.#emit('dp-ready', { model: loaded.model, ...loaded.info });
+  }
+
+  #showNoWebGpu(reason) {
+    this.#noGpu = reason;
+    this.#$('.root').classList.add('no-gpu');
+    showNotice(this.#host.shadowRoot, 'no-webgpu', reason);
+    this.setStatus('error', `WebGPU is not available: ${reason}`);
+    this.#progress(0, '');
+    this.#emit('dp-error', { message: `WebGPU is not available: ${reason}`, webgpu: false });
+    this.#drawNoisePreview();
+  }
+
+  /** Without WebGPU, x_T (computed on the CPU) still shows what sampling would start from. */
+  #drawNoisePreview() {
+    const s = this.#host.getState();
+    drawNoisePreview(this.#ui.lanes((s.side ? ['ddpm', 'ddim'] : [s.sampler]).map((n) => NAMES[n])), s);
+  }
+
+  #showError(message) {
+    showNotice(this.#host.shadowRoot, 'error', message);
+    this.setStatus('error', message);
+    this.#progress(0, '');
+    for (const lane of this.#ui.lanes()) {
+      if (lane.canvas.classList.contains('empty')) lane.placeholder.textContent = 'No image (see the message above).';
+    }
+    this.#emit('dp-error', { message });
+  }
+
+  /**
+   * The GPU device stopped (driver reset, GPU process crash, too much memory): the engine is
+   * dead. Say so, drop it (shared with other playgrounds of the page, which find out at their
+   * next step), and offer a fresh start; the last image stays on screen.
+   */
+  #showDeviceLost(message) {
+    if (this.#loaded) forgetEngine(this.#loaded);
+    if (this.#host.dataset.status === 'error' && this.#$('.notice .retry')) return; // already shown
+    this.#loaded = null;
+    this.#freeSessions();
+    showNotice(this.#host.shadowRoot, 'device-lost', message)
+      .querySelector('.retry')
+      .addEventListener('click', () => this.boot());
+    this.setStatus('error', `The GPU device was lost: ${message}`);
+    this.#progress(0, '');
+    this.#emit('dp-error', { message, deviceLost: true });
+  }
+
+  // ----- sampling ----------------------------------------------------------------------------
+
+  /** Stops the run in flight; once it has stopped, frees the sessions if the element was removed. */
+  disconnect() {
+    this.#queue.cancel().then(() => {
+      if (!this.#host.isConnected) this.#freeSessions();
+    });
+  }
+
+  /** Stops the run in flight. */
+  stop() {
+    this.#queue.cancel();
+    if (this.#host.dataset.status === 'running') this.setStatus('idle', 'Stopped.');
+  }
+
+  #freeSessions(keepBatch = null) {
+    for (const [batch, sessions] of this.#sessions) {
+      if (batch === keepBatch) continue;
+      for (const s of sessions) s.free();
+      this.#sessions.delete(batch);
+    }
+  }
+
+  #sessionsFor(batch, count) {
+    this.#freeSessions(batch);
+    const list = this.#sessions.get(batch) ?? [];
+    while (list.length < count) list.push(this.#loaded.engine.createSession(batch));
+    this.#sessions.set(batch, list);
+    return list.slice(0, count);
+  }
+
+  /** Runs the current settings (cancelling the run in flight), or shows x_T without WebGPU. */
+  run() {
+    if (this.#noGpu) {
+      this.#drawNoisePreview();
+      return;
+    }
+    if (!this.#loaded || !this.#host.isConnected) return; // boot() runs once the engine is ready
+    const settings = this.#host.getState();
+    const samplers = settings.side ? ['ddpm', 'ddim'] : [settings.sampler];
+    let plans;
+    try {
+      plans = samplers.map((s) => this.#loaded.engine.timesteps(s, settings.steps, settings.eta, settings.variance));
+    } catch (e) {
+      this.#queue.cancel();
+      this.#showError(`These settings cannot run: ${e.message || e}`);
+      return;
+    }
+    const loaded = this.#loaded;
+    hideNotice(this.#host.shadowRoot);
+    this.#$('#lanes').classList.add('stale');
+    this.setStatus('running', `Sampling with ${samplers.map((s) => NAMES[s]).join(' and ')}, ${settings.steps} steps…`);
+    this.#queue
+      .request(async (isCurrent) => {
+        try {
+          return await this.#run(settings, samplers, plans, isCurrent);
+        } catch (e) {
+          if (isCurrent()) throw e; // a superseded run's failure is not the reader's concern
+        }
+      })
+      .catch((e) => this.#triage(e, loaded));
+  }
+
+  /** What a failed run means: a lost device, no usable GPU, or an error to show as it is. */
+  async #triage(e, loaded) {
+    let message = String(e?.message || e);
+    // A lost device first shows up as a failed read; its loss is reported a moment later.
+    if (!isDeviceLost(message) && loaded.engine.deviceLost() === undefined) await new Promise((r) => setTimeout(r, 100));
+    const lost = loaded.engine.deviceLost();
+    if (lost !== undefined && !isDeviceLost(message)) message = `the GPU device was lost (${lost}); ${message}`;
+    if (loaded !== this.#loaded && !isDeviceLost(message)) return; // a new engine took over meanwhile
+    if (isDeviceLost(message)) this.#showDeviceLost(message);
+    else if (isGpuFailure(message)) this.#showNoWebGpu(message);
+    else this.#showError(message);
+  }
+
+  async #run(settings, samplers, plans, isCurrent) {
+    const { info } = this.#loaded;
+    const [c, h, w] = info.sampleShape;
+    const { cols, rows } = gridShape(settings.batch);
+    const [gw, gh] = [cols * w, rows * h];
+    const sessions = this.#sessionsFor(settings.batch, samplers.length);
+    const ui = this.#ui.lanes(samplers.map((s) => NAMES[s]));
+    const lanes = samplers.map((sampler, k) => ({
+      name: NAMES[sampler],
+      sampler,
+      session: sessions[k],
+      steps: settings.steps,
+      eta: sampler === 'ddim' ? settings.eta : 0,
+      variance: settings.variance,
+      seed: settings.seed,
+      recorder: new FrameRecorder(plans[k], gw, gh),
+      ui: ui[k],
+    }));
+    this.#ui.timeline().start(lanes);
+    for (const lane of lanes) {
+      lane.ui.caption.textContent = laneCaption(lane);
+    }
+    const draw = (lane, rgba, what) => this.#ui.draw(lane, rgba, gw, gh, what);
+    const view = () => this.#host.getState().view;
+    const total = lanes.reduce((n, l) => n + l.recorder.n, 0);
+    const t0 = performance.now();
+    let firstImage = null;
+    const ok = await runLanes(lanes, {
+      isCurrent,
+      view,
+      onStart: (lane, xT) => {
+        if (lane === lanes[0]) this.lastXT = [];
+        this.lastXT.push(xT);
+        const g = tensorToRgba(xT, settings.batch, c, h, w);
+        lane.recorder.addInitial(g.rgba);
+        draw(lane, g.rgba, 'x_T (the starting noise)');
+        this.#$('#lanes').classList.remove('stale');
+        if (firstImage === null) firstImage = performance.now() - t0;
+        this.#progress(0, `step 0/${settings.steps}`);
+      },
+      onStep: (lane, i, frame) => {
+        if (frame.sample && frame.x0) {
+          lane.recorder.add(i, frame.sample, frame.x0);
+          this.#ui.timeline().recorded(lane, i);
+        }
+        const shown = frame[view()] ? view() : frame.view;
+        const what = shown === 'x0' ? 'predicted x_0' : 'x_t';
+        draw(lane, frame[shown], `${what} after step ${i + 1} of ${lane.recorder.n} (t = ${lane.timesteps[i]})`);
+        const done = lanes.reduce((n, l) => n + l.done, 0);
+        const msPerStep = lane.msSum / lane.done;
+        const steps = lanes.map((l) => `${lanes.length > 1 ? `${l.name} ` : ''}step ${l.done}/${l.recorder.n}`).join(' · ');
+        this.#progress(done / total, `${steps} · ${formatMs(msPerStep)}/step`);
+        if (i === 0 && lane === lanes[0]) this.timings.firstStep = performance.now() - t0;
+        this.#emit('dp-step', { i, n: lane.recorder.n, msPerStep, sampler: lane.sampler });
+      },
+    });
+    if (!ok) return;
+    const finals = [];
+    for (const lane of lanes) {
+      finals.push(await lane.session.readTensor('sample'));
+      if (!isCurrent()) return;
+    }
+    const msTotal = performance.now() - t0;
+    const stepMs = lanes.reduce((a, l) => a + l.msSum, 0) / total;
+    this.timings = { ...this.timings, firstImage, msPerStep: stepMs, total: msTotal };
+    this.lastImage = finals[0];
+    this.#ui.finished(finals[0], settings.batch);
+    this.#ui.timeline().finish();
+    this.setStatus(
+      'done',
+      `Done: ${lanes.map((l) => `${l.name} ${l.recorder.n} steps`).join(', ')} in ${formatMs(msTotal)} (${formatMs(stepMs)} per step).`,
+    );
+    this.#emit('dp-done', { msTotal, msPerStep: stepMs, settings });
+  }
+}
