@@ -12,11 +12,14 @@ const WASM_URL = new URL('./pkg/diffusion_playground_bg.wasm', import.meta.url);
 const CACHE_NAME = 'diffusion-playground-models-v1';
 const WEIGHTS = 'diffusion_pytorch_model.safetensors';
 
-/** WebGPU is missing or unusable: the page says so and what the reader can do. */
+/**
+ * WebGPU is missing or unusable: the page says so and what the reader can do. Named like the
+ * engine's own error for the same case, so `triage` treats both alike.
+ */
 export class WebGpuUnavailable extends Error {
   constructor(reason) {
     super(`WebGPU is not available: ${reason}`);
-    this.name = 'WebGpuUnavailable';
+    this.name = 'NoWebGPU';
     this.reason = reason;
   }
 }
@@ -73,14 +76,26 @@ export function checkWebGpu() {
   return gpuCheck;
 }
 
-/** True when an engine error says the GPU device was lost (the engine cannot be used again). */
-export function isDeviceLost(message) {
-  return /device was lost/i.test(String(message));
-}
-
-/** True when an engine error means the GPU itself failed (not the model or the settings). */
-export function isGpuFailure(message) {
-  return /device was lost|no WebGPU|adapter|refused to create a device/i.test(String(message));
+/**
+ * What to tell the reader about a failure, chosen by the error's `name` — the engine's error
+ * kinds (src/error.rs: BadInput, BadCheckpoint, NoWebGPU, DeviceLost, OutOfMemory, Internal),
+ * never its message text. `lost` is the engine's `deviceLost()` reason, when the device was
+ * lost apart from this error. Returns `{ notice: 'device-lost' | 'no-webgpu' | 'error', message }`.
+ */
+export function triage(e, lost) {
+  const message = String(e?.message || e);
+  if (e?.name === 'DeviceLost') return { notice: 'device-lost', message };
+  if (lost != null) return { notice: 'device-lost', message: `the GPU device was lost (${lost}); ${message}` };
+  switch (e?.name) {
+    case 'NoWebGPU':
+      return { notice: 'no-webgpu', message: e.reason ?? message };
+    case 'OutOfMemory':
+      return { notice: 'error', message: `Not enough GPU memory for these settings: ${message}` };
+    case 'BadInput':
+      return { notice: 'error', message: `These settings cannot run: ${message}` };
+    default:
+      return { notice: 'error', message };
+  }
 }
 
 /** The absolute URL of a model folder given relative to this module, e.g. "models/emoji32". */

@@ -4,7 +4,7 @@
 // the status line, the progress bar, the dp-* events, and the notices for no WebGPU, a model or
 // settings that cannot run, and a lost GPU device.
 
-import { WebGpuUnavailable, checkWebGpu, forgetEngine, getEngine, isDeviceLost, isGpuFailure, listModels } from './engine.js';
+import { checkWebGpu, forgetEngine, getEngine, listModels, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
 import { NAMES, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
@@ -89,7 +89,7 @@ export class Runner {
     try {
       await checkWebGpu();
     } catch (e) {
-      if (current()) this.#showNoWebGpu(e instanceof WebGpuUnavailable ? e.reason : String(e.message || e));
+      if (current()) this.#showNoWebGpu(triage(e).message);
       return;
     }
     this.#noGpu = null;
@@ -99,9 +99,10 @@ export class Runner {
       loaded = await getEngine(model, (p) => current() && this.#onLoadProgress(p));
     } catch (e) {
       if (!current()) return;
-      const message = String(e?.message || e);
-      if (isGpuFailure(message)) this.#showNoWebGpu(message);
-      else this.#showError(`Could not load the model ${model}: ${message}`);
+      const { notice, message } = triage(e);
+      if (notice === 'no-webgpu') this.#showNoWebGpu(message);
+      else if (notice === 'device-lost') this.#showDeviceLost(message);
+      else this.#showError(`Could not load the model ${model}: ${String(e?.message || e)}`);
       return;
     }
     if (!current()) return;
@@ -220,7 +221,7 @@ export class Runner {
       plans = samplers.map((s) => this.#loaded.engine.timesteps(s, settings.steps, settings.eta, settings.variance));
     } catch (e) {
       this.#queue.cancel();
-      this.#showError(`These settings cannot run: ${e.message || e}`);
+      this.#showError(triage(e).message);
       return;
     }
     const loaded = this.#loaded;
@@ -238,16 +239,12 @@ export class Runner {
       .catch((e) => this.#triage(e, loaded));
   }
 
-  /** What a failed run means: a lost device, no usable GPU, or an error to show as it is. */
-  async #triage(e, loaded) {
-    let message = String(e?.message || e);
-    // A lost device first shows up as a failed read; its loss is reported a moment later.
-    if (!isDeviceLost(message) && loaded.engine.deviceLost() === undefined) await new Promise((r) => setTimeout(r, 100));
-    const lost = loaded.engine.deviceLost();
-    if (lost !== undefined && !isDeviceLost(message)) message = `the GPU device was lost (${lost}); ${message}`;
-    if (loaded !== this.#loaded && !isDeviceLost(message)) return; // a new engine took over meanwhile
-    if (isDeviceLost(message)) this.#showDeviceLost(message);
-    else if (isGpuFailure(message)) this.#showNoWebGpu(message);
+  /** What a failed run means, by the error's name: a lost device, no usable GPU, or an error. */
+  #triage(e, loaded) {
+    const { notice, message } = triage(e, loaded.engine.deviceLost());
+    if (loaded !== this.#loaded && notice !== 'device-lost') return; // a new engine took over meanwhile
+    if (notice === 'device-lost') this.#showDeviceLost(message);
+    else if (notice === 'no-webgpu') this.#showNoWebGpu(message);
     else this.#showError(message);
   }
 

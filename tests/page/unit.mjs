@@ -41,6 +41,28 @@ test('unit: url-state parses, validates and round-trips settings', async () => {
   }
 });
 
+test('unit: failures are triaged by the engine error name, never by the message', async () => {
+  const { triage, WebGpuUnavailable } = await import(pathToFileURL(path.join(ROOT, 'www/engine.js')).href);
+  const err = (name, message) => Object.assign(new Error(message), { name });
+  // Messages that would fool a text match: the name alone decides.
+  const cases = [
+    [err('DeviceLost', 'x'), undefined, 'device-lost', /^x$/],
+    [err('Internal', 'mapping failed'), 'Destroyed: gone', 'device-lost', /device was lost \(Destroyed: gone\); mapping failed/],
+    [err('NoWebGPU', 'no adapter'), undefined, 'no-webgpu', /no adapter/],
+    [new WebGpuUnavailable('navigator.gpu is missing'), undefined, 'no-webgpu', /^navigator\.gpu is missing$/],
+    [err('OutOfMemory', 'use a smaller batch'), undefined, 'error', /^Not enough GPU memory for these settings: use a smaller batch$/],
+    [err('BadInput', 'eta is NaN'), undefined, 'error', /^These settings cannot run: eta is NaN$/],
+    [err('BadCheckpoint', 'the device was lost adapter'), undefined, 'error', /^the device was lost adapter$/],
+    [err('Internal', 'no WebGPU adapter refused to create a device'), undefined, 'error', /^no WebGPU/],
+    [new Error('HTTP 404'), undefined, 'error', /^HTTP 404$/],
+  ];
+  for (const [e, lost, notice, message] of cases) {
+    const t = triage(e, lost);
+    assert(t.notice === notice, `${e.name} (lost ${lost}): notice ${t.notice}, wanted ${notice}`);
+    assert(message.test(t.message), `${e.name}: message "${t.message}" does not match ${message}`);
+  }
+});
+
 test('unit: frame recorder keeps at most ~100 frames and ~10 filmstrip frames', async () => {
   const { FrameRecorder } = await import(pathToFileURL(path.join(ROOT, 'www/frames.js')).href);
   const { evenly } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
