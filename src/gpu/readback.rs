@@ -57,9 +57,23 @@ impl Gpu {
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
 
+        if let Err(e) = self.map_read(&staging).await {
+            return Err(self.classify_map_failure(e).await);
+        }
+        self.check()?;
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .to_vec();
+        staging.unmap();
+        Ok(data)
+    }
+
+    /// Maps `buffer` for reading and waits for it (natively by polling the device).
+    async fn map_read(&self, buffer: &wgpu::Buffer) -> Result<(), GpuError> {
         let slot: Slot = Arc::new(Mutex::new((None, None)));
         let sink = slot.clone();
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        buffer.map_async(wgpu::MapMode::Read, .., move |result| {
             let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
             s.0 = Some(result);
             if let Some(w) = s.1.take() {
@@ -71,28 +85,35 @@ impl Gpu {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;
-        if let Err(e) = MapDone(slot).await {
-            // A lost device fails every mapping; say that rather than "mapping failed". In a
-            // browser the mapping can fail a microtask before the device's `lost` promise
-            // settles (both follow from the same `destroy()` or reset), so let it settle first.
-            #[cfg(target_arch = "wasm32")]
-            for _ in 0..4 {
-                let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(
-                    &wasm_bindgen::JsValue::NULL,
-                ))
-                .await;
-            }
-            return Err(match self.lost_reason() {
-                Some(reason) => GpuError::DeviceLost(reason),
-                None => GpuError::Readback(e.to_string()),
-            });
+        MapDone(slot)
+            .await
+            .map_err(|e| GpuError::Readback(e.to_string()))
+    }
+
+    /// A failed mapping is a lost device when the device says so, or when it cannot map even
+    /// a fresh buffer: in a browser the mapping fails before the `lost` promise settles, so
+    /// the probe answers without waiting on a timer.
+    async fn classify_map_failure(&self, failure: GpuError) -> GpuError {
+        if let Some(reason) = self.lost_reason() {
+            return GpuError::DeviceLost(reason);
         }
-        self.check()?;
-        let data = staging
-            .get_mapped_range(..)
-            .map_err(|e| GpuError::Readback(e.to_string()))?
-            .to_vec();
-        staging.unmap();
-        Ok(data)
+        let probe = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("device liveness probe"),
+            size: 4,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let alive = self.map_read(&probe).await.is_ok();
+        if !alive {
+            // The probe on a lost device may leave a validation error behind: it is not news.
+            let _ = self.error.lock().map(|mut e| e.take());
+        }
+        match (self.lost_reason(), alive) {
+            (Some(reason), _) => GpuError::DeviceLost(reason),
+            (None, false) => GpuError::DeviceLost(format!(
+                "{failure}, and the device no longer maps a new buffer either"
+            )),
+            (None, true) => failure,
+        }
     }
 }
