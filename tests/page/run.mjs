@@ -495,6 +495,12 @@ pageTest('without navigator.gpu the page says so, says what to do, and shows no 
   });
   const page = await open(context, `${base}index.html?steps=5&batch=4`);
   await noGpuChecks(page, 'no-webgpu.png');
+  // The forward process needs no GPU (alpha-bar from the wasm module's alphasCumprodFor).
+  await page.locator('diffusion-playground .forward.ready').waitFor({ timeout: 30000 });
+  const caption = await page.locator('diffusion-playground #fwd-caption').innerText();
+  assert(/^x_t = 0\.\d{3} · x_0 \+ 0\.\d{3} · ε$/.test(caption), `forward-process caption: ${caption}`);
+  const fwd = (await visibleCanvases(page)).filter((c) => c.id.startsWith('fwd-'));
+  assert(fwd.length === 3 && fwd.every((c) => c.content), `forward-process canvases without WebGPU: ${JSON.stringify(fwd)}`);
 });
 
 pageTest('when requestAdapter() finds no adapter the page says so', async ({ context, base }) => {
