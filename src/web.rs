@@ -131,12 +131,6 @@ impl Engine {
         self.shared.schedule.num_train_timesteps() as u32
     }
 
-    /// alpha-bar_t for t = 0..T (for the forward-process view).
-    #[wasm_bindgen(js_name = alphasCumprod)]
-    pub fn alphas_cumprod(&self) -> Vec<f32> {
-        self.shared.schedule.alphas_cumprod().to_vec()
-    }
-
     /// The checkpoint's DDPM variance: "fixed_small" or "fixed_large".
     #[wasm_bindgen(js_name = defaultVariance)]
     pub fn default_variance(&self) -> String {
