@@ -168,7 +168,7 @@ fn forward_on_the_cpu_matches_diffusers() {
 }
 
 /// DDIM eta 0 from the fixture's x_T with the fixture's scheduler config; returns (got, want).
-fn ddim_run(trajectory: &str) -> (npy::Array, npy::Array) {
+fn ddim_run(trajectory: &str, backend: &str) -> (npy::Array, npy::Array) {
     let tmp = TempDir::new("ddim");
     let out = tmp.path("final.npy");
     let model = fixture("models/tiny");
@@ -188,6 +188,8 @@ fn ddim_run(trajectory: &str) -> (npy::Array, npy::Array) {
         "10",
         "--init-noise",
         &x_t,
+        "--backend",
+        backend,
         "--save-npy",
         &out,
     ]));
@@ -204,7 +206,7 @@ fn ddim_run(trajectory: &str) -> (npy::Array, npy::Array) {
 
 #[test]
 fn ddim_sampling_matches_diffusers_unclipped() {
-    let (got, want) = ddim_run("ddim_trajectory");
+    let (got, want) = ddim_run("ddim_trajectory", "gpu");
     // |x| reaches ~240 here and eps errors are amplified by 1/sqrt(abar): relative tolerance.
     let tol = 1e-4 * max_abs(&want.data) + 1e-3;
     assert_close("ddim_trajectory final", &got, &want, tol);
@@ -212,8 +214,71 @@ fn ddim_sampling_matches_diffusers_unclipped() {
 
 #[test]
 fn ddim_sampling_matches_diffusers_clipped() {
-    let (got, want) = ddim_run("ddim_trajectory_clip");
+    let (got, want) = ddim_run("ddim_trajectory_clip", "gpu");
     assert_close("ddim_trajectory_clip final", &got, &want, 1e-3);
+}
+
+#[test]
+fn the_cpu_backend_matches_diffusers_and_the_gpu() {
+    let (got, want) = ddim_run("ddim_trajectory_clip", "cpu");
+    assert_close(
+        "ddim_trajectory_clip final (--backend cpu)",
+        &got,
+        &want,
+        1e-3,
+    );
+    // A stochastic sampler: both backends draw the same seeded noise.
+    let tmp = TempDir::new("backends");
+    let mut finals = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = tmp.path(&format!("{backend}.npy"));
+        let stdout = ok(&dp(&[
+            "sample",
+            "--model",
+            &fixture("models/tiny"),
+            "--sampler",
+            "ddpm",
+            "--steps",
+            "3",
+            "--seed",
+            "5",
+            "--batch",
+            "2",
+            "--backend",
+            backend,
+            "--save-npy",
+            &out,
+        ]));
+        let device = if backend == "cpu" {
+            "CPU reference"
+        } else {
+            "GPU:"
+        };
+        assert!(
+            stdout.contains(device),
+            "--backend {backend} does not say where it ran:\n{stdout}"
+        );
+        finals.push(read_npy(&out));
+    }
+    assert_close(
+        "DDPM 3 steps, --backend gpu vs cpu",
+        &finals[0],
+        &finals[1],
+        1e-3,
+    );
+    fails(
+        &dp(&[
+            "sample",
+            "--model",
+            &fixture("models/tiny"),
+            "--backend",
+            "tpu",
+            "--out",
+            "x.png",
+        ]),
+        2,
+        &["--backend", "gpu", "cpu"],
+    );
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! `dp sample`: DDPM / DDIM sampling on the GPU, with a grid PNG, a trajectory strip and the
-//! final x as `.npy`.
+//! `dp sample`: DDPM / DDIM sampling on the GPU (or the CPU reference executor), with a grid
+//! PNG, a trajectory strip and the final x as `.npy`.
 
 use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, ms, shape_str};
 use crate::CliError;
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
+use diffusion_playground::exec::reference::ReferenceExecutor;
 use diffusion_playground::exec::{Executor, View};
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::npy;
@@ -34,6 +35,9 @@ Sampling:
   --batch B                 images per run, 1 to 1024 [default: 1, or --init-noise's batch]
   --init-noise FILE.npy     start from this x_T instead of the seeded one: float32
                             (B, C, H, W) matching the model's sample shape
+  --backend gpu|cpu         where it runs: the WGSL kernels on the GPU (WGPU_BACKEND and
+                            WGPU_ADAPTER_NAME choose it), or the CPU reference executor (the
+                            tests' ground truth; slow) [default: gpu]
 Output (at least one):
   --out FILE.png            the final batch as a near-square grid (ceil(sqrt(B)) columns),
                             upscaled with nearest neighbour to at least 64 px per image
@@ -58,6 +62,7 @@ const FLAGS: &[Flag] = &[
     opt("--seed", "S"),
     opt("--batch", "B"),
     opt("--init-noise", "FILE.npy"),
+    opt("--backend", "gpu|cpu"),
     opt("--out", "FILE.png"),
     opt("--trajectory", "FILE.png"),
     opt("--save-npy", "FILE.npy"),
@@ -85,6 +90,7 @@ struct Options {
     seed: u64,
     batch: Option<usize>,
     init_noise: Option<PathBuf>,
+    cpu: bool,
     out: Option<PathBuf>,
     trajectory: Option<PathBuf>,
     save_npy: Option<PathBuf>,
@@ -156,6 +162,7 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
         seed,
         batch,
         init_noise: p.path("--init-noise"),
+        cpu: p.choice("--backend", &["gpu", "cpu"])? == Some("cpu"),
         out: p.path("--out"),
         trajectory: p.path("--trajectory"),
         save_npy: p.path("--save-npy"),
@@ -322,16 +329,20 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     let setup = Instant::now();
     let fail = |e| common::engine_error(e, &opts.model);
-    let gpu = std::rc::Rc::new(common::gpu()?);
-    let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
-    let gs = GpuExecutor::new(gpu.clone(), &weights, &unet, batch).map_err(fail)?;
+    let gs: Box<dyn Executor> = if opts.cpu {
+        Box::new(ReferenceExecutor::new(&unet, batch).map_err(fail)?)
+    } else {
+        let gpu = std::rc::Rc::new(common::gpu()?);
+        let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
+        Box::new(GpuExecutor::new(gpu, &weights, &unet, batch).map_err(fail)?)
+    };
     match &init {
         Some(a) => gs.set_sample(&a.data),
         None => gs.start(opts.seed),
     }
     .map_err(fail)?;
     gs.finish().map_err(fail)?;
-    say!("adapter   {}", gpu.describe());
+    say!("adapter   {}", gs.describe());
     say!(
         "setup     {:.1} ms (device, weights, kernels)",
         ms(setup.elapsed())
@@ -383,7 +394,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         ms(total) / opts.steps as f64,
         ms(sorted[sorted.len() / 2]),
         ms(sorted[0]),
-        gpu.describe()
+        gs.describe()
     );
 
     if let Some(path) = &opts.save_npy {
