@@ -5,7 +5,9 @@
 //! sampling step is one write of the timestep features and one encoder of pre-built dispatches.
 //! x never comes back to the CPU unless a caller reads it.
 
-use super::{check_len, check_samplable, step_coeffs, Executor, Pending, View};
+use super::{
+    check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
+};
 use crate::error::Error;
 use crate::gpu::{Dispatch, Gpu, GpuError};
 use crate::model::{Graph, ParamId, TensorId, UNet};
@@ -144,10 +146,7 @@ impl GpuNet {
         x: &[f32],
         t: f32,
     ) -> Result<Vec<f32>, Error> {
-        check_len(&self.graph, "the forward input", x)?;
-        if !t.is_finite() {
-            return Err(crate::error::InputError::Timestep(t).into());
-        }
+        check_forward_input(&self.graph, x, t)?;
         gpu.queue
             .write_buffer(self.input(), 0, bytemuck::cast_slice(x));
         self.prepare(gpu, unet, t);

@@ -119,6 +119,16 @@ pub(crate) fn check_len(
     })
 }
 
+/// The input of one forward pass: `x` of the graph's input length and a finite timestep.
+pub(crate) fn check_forward_input(graph: &Graph, x: &[f32], t: f32) -> Result<(), InputError> {
+    check_len(graph, "the forward input", x)?;
+    if t.is_finite() {
+        Ok(())
+    } else {
+        Err(InputError::Timestep(t))
+    }
+}
+
 /// The plan's coefficients for step `index`, or the error that says which steps exist.
 pub(crate) fn step_coeffs(
     plan: &Plan,

@@ -2,8 +2,10 @@
 //! tensor in its own vector. It is the ground truth the GPU is tested against, not a fast
 //! backend (a forward pass of the default model takes seconds).
 
-use super::{check_len, check_samplable, step_coeffs, Executor, Pending, View};
-use crate::error::{Error, InputError};
+use super::{
+    check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
+};
+use crate::error::Error;
 use crate::model::{Graph, UNet};
 use crate::ops::ToRgba8;
 use crate::scheduler::Plan;
@@ -11,10 +13,7 @@ use std::cell::RefCell;
 
 /// One UNet evaluation: `x` is (N, C, H, W) for the graph's batch, `t` the timestep.
 pub fn forward(unet: &UNet, graph: &Graph, x: &[f32], t: f32) -> Result<Vec<f32>, Error> {
-    check_len(graph, "the forward input", x)?;
-    if !t.is_finite() {
-        return Err(InputError::Timestep(t).into());
-    }
+    check_forward_input(graph, x, t)?;
     let mut values: Vec<Vec<f32>> = graph.tensors.iter().map(|_| Vec::new()).collect();
     values[graph.input.0] = x.to_vec();
     values[graph.time_input.0] = unet.timestep_features(t, graph.batch);
