@@ -6,11 +6,14 @@
 //! - [`model`]: loading a diffusers checkpoint and the UNet forward pass as an op [`model::Graph`];
 //! - [`ops`]: one type per op (the [`ops::Op`] trait) — shape checks, a CPU reference, and its
 //!   WGSL kernel (`shaders/`, compiled with `shaders/prelude.wgsl`);
-//! - [`exec`]: executors behind one trait — the graph on the GPU, or on the CPU references;
+//! - [`cpu`]: the fast CPU kernels (packed GEMM, im2col convolution, vectorised norms);
+//! - [`exec`]: executors behind one trait — the graph on the GPU, on the fast CPU kernels, or
+//!   on the plain-loop CPU references;
 //! - [`sampler`]: the sampling loop over any executor; [`rng`]: platform-identical noise;
 //! - [`gpu`]: device acquisition, kernel cache, read-back; [`npy`]: `.npy` files;
 //! - [`error`]: the crate's error and its kinds (the page switches on them).
 
+pub mod cpu;
 pub mod error;
 pub mod exec;
 pub mod gpu;

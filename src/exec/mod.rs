@@ -4,9 +4,12 @@
 //! web API and the CLI do not care which one runs:
 //! - [`gpu::GpuExecutor`]: the WGSL kernels on a WebGPU/Vulkan device, buffers allocated once,
 //!   one encoder per step;
+//! - [`cpu::CpuExecutor`]: the fast CPU kernels (`crate::cpu`), params packed and buffers
+//!   allocated once — the backend for readers without a fast WebGPU adapter;
 //! - [`reference::ReferenceExecutor`]: the ops' plain-loop CPU references (the ground truth of
 //!   the tests; slow).
 
+pub mod cpu;
 pub mod gpu;
 pub mod reference;
 

@@ -106,6 +106,14 @@ impl Op for Attention {
         }
     }
 
+    fn cpu_scratch(&self) -> usize {
+        crate::cpu::attention::scratch_len(self)
+    }
+
+    fn cpu(&self, inputs: &[&[f32]], _: &[&[f32]], out: &mut [f32], scratch: &mut [f32]) {
+        crate::cpu::attention::run(self, inputs[0], out, scratch)
+    }
+
     fn launch(&self) -> Launch {
         let params = Params {
             sizes: [self.n, self.c, self.t, self.heads, self.head_dim()].map(u32_of),

@@ -216,6 +216,22 @@ impl Op for Conv2d {
         }
     }
 
+    fn pack_cpu_param(&self, index: usize, data: &[f32]) -> Vec<f32> {
+        match index {
+            0 => crate::cpu::conv::pack_weight(self, data),
+            _ => data.to_vec(),
+        }
+    }
+
+    fn cpu_scratch(&self) -> usize {
+        crate::cpu::conv::scratch_len(self)
+    }
+
+    fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], scratch: &mut [f32]) {
+        let time = inputs.get(1).copied();
+        crate::cpu::conv::run(self, inputs[0], time, params[0], params[1], out, scratch)
+    }
+
     fn launch(&self) -> Launch {
         let tb = self.time_bias.unwrap_or(TimeBias {
             stride: 0,

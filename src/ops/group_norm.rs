@@ -97,6 +97,10 @@ impl Op for GroupNorm {
         }
     }
 
+    fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], _: &mut [f32]) {
+        crate::cpu::norm::group_norm(self, inputs[0], params[0], params[1], out)
+    }
+
     fn launch(&self) -> Launch {
         let params = Params {
             sizes: [self.n, self.c, self.hw, self.groups].map(u32_of),

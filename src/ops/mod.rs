@@ -84,6 +84,27 @@ pub trait Op: std::fmt::Debug + Send + Sync {
         data.to_vec()
     }
 
+    /// Parameter `index` in the layout [`Op::cpu`] reads (default: torch's layout as is).
+    fn pack_cpu_param(&self, index: usize, data: &[f32]) -> Vec<f32> {
+        let _ = index;
+        data.to_vec()
+    }
+
+    /// Floats of scratch [`Op::cpu`] needs (the CPU executor allocates the largest once).
+    fn cpu_scratch(&self) -> usize {
+        0
+    }
+
+    /// The fast CPU path (`crate::cpu`), run by [`crate::exec::cpu::CpuExecutor`]: like
+    /// [`Op::reference`], but with params from [`Op::pack_cpu_param`] and a scratch slice of
+    /// [`Op::cpu_scratch`] floats. The default is the reference itself, which is what an op that
+    /// is one simple loop already (add, concat, upsample) uses; an op that packs its params
+    /// must override this too.
+    fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], scratch: &mut [f32]) {
+        let _ = scratch;
+        self.reference(inputs, params, out)
+    }
+
     /// The kind a profile groups this op under (default: its kernel's name).
     fn profile_kind(&self) -> String {
         self.name().to_string()

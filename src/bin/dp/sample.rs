@@ -4,6 +4,7 @@
 use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, ms, shape_str};
 use crate::CliError;
+use diffusion_playground::exec::cpu::CpuExecutor;
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
 use diffusion_playground::exec::reference::ReferenceExecutor;
 use diffusion_playground::exec::{Executor, View};
@@ -35,9 +36,10 @@ Sampling:
   --batch B                 images per run, 1 to 1024 [default: 1, or --init-noise's batch]
   --init-noise FILE.npy     start from this x_T instead of the seeded one: float32
                             (B, C, H, W) matching the model's sample shape
-  --backend gpu|cpu         where it runs: the WGSL kernels on the GPU (WGPU_BACKEND and
-                            WGPU_ADAPTER_NAME choose it), or the CPU reference executor (the
-                            tests' ground truth; slow) [default: gpu]
+  --backend gpu|cpu|reference
+                            where it runs: the WGSL kernels on the GPU (WGPU_BACKEND and
+                            WGPU_ADAPTER_NAME choose it), the fast CPU kernels, or the CPU
+                            reference executor (the tests' ground truth; slow) [default: gpu]
 Output (at least one):
   --out FILE.png            the final batch as a near-square grid (ceil(sqrt(B)) columns),
                             upscaled with nearest neighbour to at least 64 px per image
@@ -62,7 +64,7 @@ const FLAGS: &[Flag] = &[
     opt("--seed", "S"),
     opt("--batch", "B"),
     opt("--init-noise", "FILE.npy"),
-    opt("--backend", "gpu|cpu"),
+    opt("--backend", "gpu|cpu|reference"),
     opt("--out", "FILE.png"),
     opt("--trajectory", "FILE.png"),
     opt("--save-npy", "FILE.npy"),
@@ -90,7 +92,8 @@ struct Options {
     seed: u64,
     batch: Option<usize>,
     init_noise: Option<PathBuf>,
-    cpu: bool,
+    /// "gpu", "cpu" or "reference".
+    backend: &'static str,
     out: Option<PathBuf>,
     trajectory: Option<PathBuf>,
     save_npy: Option<PathBuf>,
@@ -162,7 +165,9 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
         seed,
         batch,
         init_noise: p.path("--init-noise"),
-        cpu: p.choice("--backend", &["gpu", "cpu"])? == Some("cpu"),
+        backend: p
+            .choice("--backend", &["gpu", "cpu", "reference"])?
+            .unwrap_or("gpu"),
         out: p.path("--out"),
         trajectory: p.path("--trajectory"),
         save_npy: p.path("--save-npy"),
@@ -329,12 +334,14 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     let setup = Instant::now();
     let fail = |e| common::engine_error(e, &opts.model);
-    let gs: Box<dyn Executor> = if opts.cpu {
-        Box::new(ReferenceExecutor::new(&unet, batch).map_err(fail)?)
-    } else {
-        let gpu = std::rc::Rc::new(common::gpu()?);
-        let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
-        Box::new(GpuExecutor::new(gpu, &weights, &unet, batch).map_err(fail)?)
+    let gs: Box<dyn Executor> = match opts.backend {
+        "cpu" => Box::new(CpuExecutor::new(&unet, batch).map_err(fail)?),
+        "reference" => Box::new(ReferenceExecutor::new(&unet, batch).map_err(fail)?),
+        _ => {
+            let gpu = std::rc::Rc::new(common::gpu()?);
+            let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
+            Box::new(GpuExecutor::new(gpu, &weights, &unet, batch).map_err(fail)?)
+        }
     };
     match &init {
         Some(a) => gs.set_sample(&a.data),

@@ -1,0 +1,193 @@
+//! The CPU executor: the graph on the fast CPU kernels ([`crate::ops::Op::cpu`], see
+//! [`crate::cpu`]), for readers without a (fast) WebGPU adapter. Params are packed once, every
+//! tensor and the scratch are allocated once per session, and a step runs the nodes in order
+//! on one thread (in wasm: the page's worker or main thread).
+
+use super::{
+    check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
+};
+use crate::error::Error;
+use crate::model::{Graph, UNet};
+use crate::ops::ToRgba8;
+use crate::scheduler::Plan;
+use std::cell::RefCell;
+
+/// One batch size's forward pass on the CPU kernels: packed params and preallocated tensors.
+pub struct CpuNet {
+    graph: Graph,
+    /// Per node, its params in [`crate::ops::Op::pack_cpu_param`]'s layout.
+    params: Vec<Vec<Vec<f32>>>,
+    values: Vec<Vec<f32>>,
+    scratch: Vec<f32>,
+}
+
+impl CpuNet {
+    pub fn new(unet: &UNet, graph: Graph) -> CpuNet {
+        let params = graph
+            .nodes
+            .iter()
+            .map(|node| {
+                node.params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| node.op.pack_cpu_param(i, &unet.params[p.0].data))
+                    .collect()
+            })
+            .collect();
+        let values = (0..graph.tensors.len())
+            .map(|i| vec![0f32; graph.len(crate::model::TensorId(i))])
+            .collect();
+        let scratch = vec![0f32; graph.nodes.iter().map(|n| n.op.cpu_scratch()).max().unwrap_or(0)];
+        CpuNet {
+            graph,
+            params,
+            values,
+            scratch,
+        }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Bytes held: packed params, tensors and scratch (what a session adds to the weights).
+    pub fn bytes(&self) -> usize {
+        let params: usize = self.params.iter().flatten().map(Vec::len).sum();
+        let values: usize = self.values.iter().map(Vec::len).sum();
+        4 * (params + values + self.scratch.len())
+    }
+
+    /// One UNet evaluation of `x` at timestep `t`; the result stays in the net
+    /// ([`CpuNet::output`]).
+    pub fn forward(&mut self, unet: &UNet, x: &[f32], t: f32) -> Result<(), Error> {
+        check_forward_input(&self.graph, x, t)?;
+        let g = &self.graph;
+        self.values[g.input.0].copy_from_slice(x);
+        self.values[g.time_input.0] = unet.timestep_features(t, g.batch);
+        for (node, params) in g.nodes.iter().zip(&self.params) {
+            let mut out = std::mem::take(&mut self.values[node.output.0]);
+            let inputs: Vec<&[f32]> = node.inputs.iter().map(|t| self.values[t.0].as_slice()).collect();
+            let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
+            node.op.cpu(&inputs, &params, &mut out, &mut self.scratch);
+            self.values[node.output.0] = out;
+        }
+        Ok(())
+    }
+
+    /// The last forward pass's input.
+    pub fn input(&self) -> &[f32] {
+        &self.values[self.graph.input.0]
+    }
+
+    /// The last forward pass's output.
+    pub fn output(&self) -> &[f32] {
+        &self.values[self.graph.output.0]
+    }
+}
+
+/// One forward pass on a fresh [`CpuNet`] (for fixtures and tests; sessions keep the net).
+pub fn forward(unet: &UNet, graph: &Graph, x: &[f32], t: f32) -> Result<Vec<f32>, Error> {
+    let mut net = CpuNet::new(unet, graph.clone());
+    net.forward(unet, x, t)?;
+    Ok(net.output().to_vec())
+}
+
+struct State {
+    net: CpuNet,
+    x: Vec<f32>,
+    x0: Vec<f32>,
+}
+
+/// Sampling on the fast CPU kernels.
+pub struct CpuExecutor {
+    graph: Graph,
+    grid: ToRgba8,
+    state: RefCell<State>,
+}
+
+impl CpuExecutor {
+    pub fn new(unet: &UNet, batch: usize) -> Result<CpuExecutor, Error> {
+        let graph = unet.graph(batch)?;
+        check_samplable(&graph, unet)?;
+        let s = graph.shape(graph.input);
+        let grid = ToRgba8::new([s[0], s[1], s[2], s[3]])
+            .map_err(|e| crate::model::ModelError::at("sampler", e))?;
+        let len = graph.len(graph.input);
+        Ok(CpuExecutor {
+            state: RefCell::new(State {
+                net: CpuNet::new(unet, graph.clone()),
+                x: vec![0.0; len],
+                x0: vec![0.0; len],
+            }),
+            graph,
+            grid,
+        })
+    }
+
+    /// Bytes this session holds beyond the model's own weights.
+    pub fn bytes(&self) -> usize {
+        let state = self.state.borrow();
+        state.net.bytes() + 4 * (state.x.len() + state.x0.len())
+    }
+
+    fn view(&self, view: View) -> Vec<f32> {
+        let state = self.state.borrow();
+        match view {
+            View::Sample => state.x.clone(),
+            View::PredictedX0 => state.x0.clone(),
+        }
+    }
+}
+
+impl Executor for CpuExecutor {
+    fn describe(&self) -> String {
+        format!("CPU ({})", crate::cpu::simd())
+    }
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn set_sample(&self, x: &[f32]) -> Result<(), Error> {
+        check_len(&self.graph, "x_T", x)?;
+        let mut state = self.state.borrow_mut();
+        state.x.copy_from_slice(x);
+        state.x0.copy_from_slice(x);
+        Ok(())
+    }
+
+    fn step(&self, unet: &UNet, plan: &Plan, index: usize, seed: u64) -> Result<(), Error> {
+        let coeffs = step_coeffs(plan, index)?;
+        let noise = if coeffs.needs_noise() {
+            crate::rng::step_noise(seed, index, self.batch(), self.sample_len() / self.batch())
+        } else {
+            Vec::new()
+        };
+        let mut state = self.state.borrow_mut();
+        let State { net, x, x0 } = &mut *state;
+        net.forward(unet, x, plan.timesteps[index] as f32)?;
+        // The net's input still holds x_t: x becomes x_{t-1} in place.
+        coeffs.apply(net.input(), net.output(), &noise, x, x0);
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn read(&self, view: View) -> Pending<'_, Vec<f32>> {
+        let values = self.view(view);
+        Box::pin(async move { Ok(values) })
+    }
+
+    fn read_rgba(&self, view: View) -> Pending<'_, Vec<u8>> {
+        let state = self.state.borrow();
+        let values = match view {
+            View::Sample => &state.x,
+            View::PredictedX0 => &state.x0,
+        };
+        let mut words = vec![0u32; self.grid.output_len()];
+        self.grid.cpu(values, &mut words);
+        Box::pin(async move { Ok(bytemuck::cast_slice(&words).to_vec()) })
+    }
+}
