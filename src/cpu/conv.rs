@@ -1,9 +1,16 @@
 //! Convolution on the CPU: per image, one GEMM of the packed weight (Cout x Cin*K*K) with the
-//! image's columns, which are packed block by block straight from the image (im2col fused into
-//! B's packing, see [`gemm::PackB`]); a 1x1 stride-1 convolution reads the image as B directly.
-//! Bias and the time-embedding term are the GEMM's row addend, so the output is written once.
+//! image's columns, packed block by block straight from the image (im2col fused into B's
+//! packing, see [`gemm::PackB`]). Bias and the time-embedding term are the GEMM's row addend.
+//!
+//! Stride-1 convolutions use "shifted rows": the image is copied once into a zero-padded
+//! plane per channel, row pitch W + 2*pad, and the GEMM computes every position of that pitch
+//! (the pad columns' results are dropped). Then the column of tap (ci, ky, kx) for output
+//! positions p..p+NR is one contiguous run of the padded plane, starting at
+//! `ci * plane + ky * pitch + kx + p`, so packing B is a copy of NR floats per tap, with no
+//! index arithmetic or bounds checks per pixel. A 1x1 unpadded convolution is the same with
+//! pitch W and no copy.
 
-use super::gemm::{self, PackB, PackedA, Rows, NR};
+use super::gemm::{self, PackB, PackedA, NR};
 use crate::ops::Conv2d;
 
 /// The weight (Cout, Cin, K, K) as the GEMM's packed A.
@@ -12,8 +19,13 @@ pub fn pack_weight(conv: &Conv2d, weight: &[f32]) -> Vec<f32> {
     gemm::pack_a(conv.cout, taps, |r, c| weight[r * taps + c])
 }
 
+/// Scratch for B blocks, and for shifted rows the padded image and the GEMM's output rows.
 pub fn scratch_len(conv: &Conv2d) -> usize {
-    gemm::scratch_len(conv.cin * conv.k * conv.k)
+    let gemm = gemm::scratch_len(conv.cin * conv.k * conv.k);
+    match Shifted::layout(conv) {
+        Some(l) => gemm + l.padded_len + conv.cout * l.positions,
+        None => gemm,
+    }
 }
 
 /// `x` (N, Cin, H, W) -> `out` (N, Cout, Ho, Wo); `time`, when the conv has a time bias, the
@@ -37,7 +49,7 @@ pub fn run(
         k: taps,
         data: weight,
     };
-    let direct = conv.k == 1 && conv.stride == 1 && conv.pad_top == 0 && conv.pad_left == 0;
+    let shifted = Shifted::layout(conv);
     for (b, (xb, ob)) in x
         .chunks_exact(image)
         .zip(out.chunks_exact_mut(conv.cout * pixels))
@@ -48,9 +60,14 @@ pub fn run(
             _ => None,
         };
         let add = |co: usize| bias[co] + time_row.map_or(0.0, |t| t[co]);
-        if direct {
-            let rows = Rows { b: xb, n: pixels };
-            gemm::gemm(a, &rows, pixels, &add, ob, pixels, scratch);
+        if let Some(l) = shifted {
+            let (blocks, rest) = scratch.split_at_mut(gemm::scratch_len(taps));
+            let (padded, rows) = rest.split_at_mut(l.padded_len);
+            let rows = &mut rows[..conv.cout * l.positions];
+            l.pad(xb, padded);
+            let cols = Shifted { l, x: padded };
+            gemm::gemm(a, &cols, l.positions, &add, rows, l.positions, blocks);
+            l.unpad(rows, ob);
         } else {
             let cols = Im2col { conv, x: xb };
             gemm::gemm(a, &cols, pixels, &add, ob, pixels, scratch);
@@ -70,7 +87,11 @@ impl PackB for Im2col<'_> {
         let c = self.conv;
         let (h, w, k) = (c.h as isize, c.w as isize, c.k);
         let pixels = c.ho * c.wo;
-        for (jp, panel) in out.chunks_exact_mut(kc * NR).take(nc.div_ceil(NR)).enumerate() {
+        for (jp, panel) in out
+            .chunks_exact_mut(kc * NR)
+            .take(nc.div_ceil(NR))
+            .enumerate()
+        {
             // Top-left input corner of each output pixel in the panel (columns past the end
             // read nothing: their corner is out of range).
             let mut iy0 = [isize::MIN / 2; NR];
@@ -94,6 +115,103 @@ impl PackB for Im2col<'_> {
                         0.0
                     };
                 }
+            }
+        }
+    }
+}
+
+/// Where a stride-1 convolution's shifted rows live (see the module docs).
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    cin: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    pad_top: usize,
+    pad_left: usize,
+    /// Row pitch of the padded planes: W + left + right padding.
+    pitch: usize,
+    /// Floats per padded plane, with room below for the last taps' reads.
+    plane: usize,
+    /// Output positions computed: Ho rows of `pitch` (the last W..pitch of each dropped).
+    positions: usize,
+    padded_len: usize,
+}
+
+/// B of a stride-1 convolution over a padded image.
+struct Shifted<'a> {
+    l: Layout,
+    x: &'a [f32],
+}
+
+impl Shifted<'_> {
+    fn layout(c: &Conv2d) -> Option<Layout> {
+        if c.stride != 1 {
+            return None;
+        }
+        let pitch = c.wo + c.k - 1;
+        let positions = c.ho * pitch;
+        // Reads reach position (positions - 1 + NR-padding) + (k-1) * (pitch + 1).
+        let plane = positions.next_multiple_of(NR) + (c.k - 1) * (pitch + 1);
+        Some(Layout {
+            cin: c.cin,
+            h: c.h,
+            w: c.w,
+            k: c.k,
+            pad_top: c.pad_top,
+            pad_left: c.pad_left,
+            pitch,
+            plane,
+            positions,
+            padded_len: c.cin * plane,
+        })
+    }
+}
+
+impl Layout {
+    /// Copies one image (Cin, H, W) into zero-padded planes.
+    fn pad(&self, x: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for (src, dst) in x
+            .chunks_exact(self.h * self.w)
+            .zip(out.chunks_exact_mut(self.plane))
+        {
+            for (y, row) in src.chunks_exact(self.w).enumerate() {
+                let at = (y + self.pad_top) * self.pitch + self.pad_left;
+                dst[at..at + self.w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// Keeps the first Wo of every `pitch` columns of each output row.
+    fn unpad(&self, rows: &[f32], out: &mut [f32]) {
+        let wo = self.pitch + 1 - self.k;
+        for (src, dst) in rows
+            .chunks_exact(self.positions)
+            .zip(out.chunks_exact_mut(self.positions / self.pitch * wo))
+        {
+            for (s, d) in src.chunks_exact(self.pitch).zip(dst.chunks_exact_mut(wo)) {
+                d.copy_from_slice(&s[..wo]);
+            }
+        }
+    }
+}
+
+impl PackB for Shifted<'_> {
+    fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, out: &mut [f32]) {
+        let l = &self.l;
+        let kk2 = l.k * l.k;
+        for (jp, panel) in out
+            .chunks_exact_mut(kc * NR)
+            .take(nc.div_ceil(NR))
+            .enumerate()
+        {
+            let p = n0 + jp * NR;
+            for (i, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                let tap = k0 + i;
+                let (ci, ky, kx) = (tap / kk2, (tap / l.k) % l.k, tap % l.k);
+                let at = ci * l.plane + ky * l.pitch + kx + p;
+                dst.copy_from_slice(&self.x[at..at + NR]);
             }
         }
     }

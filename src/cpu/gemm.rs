@@ -45,7 +45,6 @@ pub fn pack_a(m: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Vec<f32> 
 }
 
 impl PackedA<'_> {
-
     fn panel(&self, p: usize, k0: usize, kc: usize) -> &[f32] {
         &self.data[(p * self.k + k0) * MR..(p * self.k + k0 + kc) * MR]
     }
@@ -65,7 +64,11 @@ pub struct Rows<'a> {
 
 impl PackB for Rows<'_> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, out: &mut [f32]) {
-        for (jp, panel) in out.chunks_exact_mut(kc * NR).take(nc.div_ceil(NR)).enumerate() {
+        for (jp, panel) in out
+            .chunks_exact_mut(kc * NR)
+            .take(nc.div_ceil(NR))
+            .enumerate()
+        {
             let c0 = n0 + jp * NR;
             let w = NR.min(n0 + nc - c0);
             for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
@@ -94,7 +97,7 @@ pub fn gemm(
     scratch: &mut [f32],
 ) {
     #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for (checked above).
         unsafe { gemm_fma(a, b, n, row_add, c, ldc, scratch) };
         return;
@@ -129,17 +132,38 @@ fn gemm_impl<const FMA: bool>(
     let (m, k) = (a.m, a.k);
     for n0 in (0..n).step_by(NC) {
         let nc = NC.min(n - n0);
-        for k0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - k0);
+        // Equal K blocks of at most KC (576 = 2 x 288, not 256 + 256 + 64: a short block
+        // costs a full pass over C for little work).
+        let kb = k.div_ceil(k.div_ceil(KC));
+        for k0 in (0..k).step_by(kb) {
+            let kc = kb.min(k - k0);
             let packed = &mut scratch[..nc.div_ceil(NR) * kc * NR];
             b.pack(k0, kc, n0, nc, packed);
-            for p in 0..m.div_ceil(MR) {
-                let ap = a.panel(p, k0, kc);
-                let rows = MR.min(m - p * MR);
-                for (jp, bp) in packed.chunks_exact(kc * NR).enumerate() {
-                    let c0 = n0 + jp * NR;
-                    let cols = NR.min(n - c0);
+            // B's panel (KC x NR) stays in L1 while A's panels stream past it from L2.
+            for (jp, bp) in packed.chunks_exact(kc * NR).enumerate() {
+                let c0 = n0 + jp * NR;
+                let cols = NR.min(n - c0);
+                for p in 0..m.div_ceil(MR) {
+                    let ap = a.panel(p, k0, kc);
+                    let rows = MR.min(m - p * MR);
                     let mut acc = [[0f32; NR]; MR];
+                    if rows == MR && cols == NR {
+                        // The common case, with fixed-size copies the compiler keeps in registers.
+                        for (i, row) in acc.iter_mut().enumerate() {
+                            let at = (p * MR + i) * ldc + c0;
+                            *row = if k0 == 0 {
+                                [row_add(p * MR + i); NR]
+                            } else {
+                                c[at..at + NR].try_into().unwrap()
+                            };
+                        }
+                        micro::<FMA>(ap, bp, &mut acc);
+                        for (i, row) in acc.iter().enumerate() {
+                            let at = (p * MR + i) * ldc + c0;
+                            c[at..at + NR].copy_from_slice(row);
+                        }
+                        continue;
+                    }
                     for (i, row) in acc.iter_mut().enumerate().take(rows) {
                         let at = (p * MR + i) * ldc + c0;
                         if k0 == 0 {
@@ -185,20 +209,41 @@ mod tests {
 
     #[test]
     fn matches_naive_on_ragged_shapes() {
-        for &(m, k, n) in &[(1, 1, 1), (3, 27, 1024), (5, 300, 37), (130, 513, 70), (4, 256, 16)] {
-            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect();
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 27, 1024),
+            (5, 300, 37),
+            (130, 513, 70),
+            (4, 256, 16),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
+                .collect();
             let mut c = vec![f32::NAN; m * n];
             let mut scratch = vec![0.0; scratch_len(k)];
             let data = pack_a(m, k, |r, c| a[r * k + c]);
             let pa = PackedA { m, k, data: &data };
-            gemm(pa, &Rows { b: &b, n }, n, &|i| i as f32, &mut c, n, &mut scratch);
+            gemm(
+                pa,
+                &Rows { b: &b, n },
+                n,
+                &|i| i as f32,
+                &mut c,
+                n,
+                &mut scratch,
+            );
             for i in 0..m {
                 for j in 0..n {
                     let want: f32 =
                         i as f32 + (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
                     let got = c[i * n + j];
-                    assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{m}x{k}x{n} at ({i},{j}): {got} vs {want}");
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{m}x{k}x{n} at ({i},{j}): {got} vs {want}"
+                    );
                 }
             }
         }

@@ -46,13 +46,21 @@ fn sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
 pub fn group_norm(gn: &GroupNorm, x: &[f32], gamma: &[f32], beta: &[f32], out: &mut [f32]) {
     let cpg = gn.c / gn.groups;
     let len = cpg * gn.hw;
-    for (g_all, (xs, os)) in x.chunks_exact(len).zip(out.chunks_exact_mut(len)).enumerate() {
+    for (g_all, (xs, os)) in x
+        .chunks_exact(len)
+        .zip(out.chunks_exact_mut(len))
+        .enumerate()
+    {
         let g = g_all % gn.groups;
         let mean = sum(xs, |v| v) / len as f64;
         let m = mean as f32;
         let var = sum(xs, |v| (v - m) * (v - m)) / len as f64;
         let inv = (1.0 / (var + gn.eps as f64).sqrt()) as f32;
-        for (ci, (xc, oc)) in xs.chunks_exact(gn.hw).zip(os.chunks_exact_mut(gn.hw)).enumerate() {
+        for (ci, (xc, oc)) in xs
+            .chunks_exact(gn.hw)
+            .zip(os.chunks_exact_mut(gn.hw))
+            .enumerate()
+        {
             let ch = g * cpg + ci;
             let scale = inv * gamma[ch];
             let shift = beta[ch] - m * scale;
@@ -77,7 +85,10 @@ mod tests {
             let x = i as f32 * 0.04;
             let (got, want) = (super::exp(x), x.exp());
             // f32 rounding of x * log2(e) alone costs ~3e-6 relative at |x| = 80.
-            assert!(((got - want) / want).abs() < 5e-6, "exp({x}) = {got}, want {want}");
+            assert!(
+                ((got - want) / want).abs() < 5e-6,
+                "exp({x}) = {got}, want {want}"
+            );
         }
         assert!(super::silu(-200.0).abs() < 1e-30 && super::silu(200.0) == 200.0);
     }

@@ -37,7 +37,15 @@ impl CpuNet {
         let values = (0..graph.tensors.len())
             .map(|i| vec![0f32; graph.len(crate::model::TensorId(i))])
             .collect();
-        let scratch = vec![0f32; graph.nodes.iter().map(|n| n.op.cpu_scratch()).max().unwrap_or(0)];
+        let scratch = vec![
+            0f32;
+            graph
+                .nodes
+                .iter()
+                .map(|n| n.op.cpu_scratch())
+                .max()
+                .unwrap_or(0)
+        ];
         CpuNet {
             graph,
             params,
@@ -66,7 +74,11 @@ impl CpuNet {
         self.values[g.time_input.0] = unet.timestep_features(t, g.batch);
         for (node, params) in g.nodes.iter().zip(&self.params) {
             let mut out = std::mem::take(&mut self.values[node.output.0]);
-            let inputs: Vec<&[f32]> = node.inputs.iter().map(|t| self.values[t.0].as_slice()).collect();
+            let inputs: Vec<&[f32]> = node
+                .inputs
+                .iter()
+                .map(|t| self.values[t.0].as_slice())
+                .collect();
             let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
             node.op.cpu(&inputs, &params, &mut out, &mut self.scratch);
             self.values[node.output.0] = out;

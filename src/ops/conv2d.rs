@@ -218,18 +218,30 @@ impl Op for Conv2d {
 
     fn pack_cpu_param(&self, index: usize, data: &[f32]) -> Vec<f32> {
         match index {
+            0 if crate::cpu::winograd::applies(self) => {
+                crate::cpu::winograd::pack_weight(self, data)
+            }
             0 => crate::cpu::conv::pack_weight(self, data),
             _ => data.to_vec(),
         }
     }
 
     fn cpu_scratch(&self) -> usize {
-        crate::cpu::conv::scratch_len(self)
+        if crate::cpu::winograd::applies(self) {
+            crate::cpu::winograd::scratch_len(self)
+        } else {
+            crate::cpu::conv::scratch_len(self)
+        }
     }
 
+    /// 3x3 "same" convolutions by Winograd F(2x2, 3x3), the rest by GEMM (`crate::cpu`).
     fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], scratch: &mut [f32]) {
-        let time = inputs.get(1).copied();
-        crate::cpu::conv::run(self, inputs[0], time, params[0], params[1], out, scratch)
+        let (x, time, weight, bias) = (inputs[0], inputs.get(1).copied(), params[0], params[1]);
+        if crate::cpu::winograd::applies(self) {
+            crate::cpu::winograd::run(self, x, time, weight, bias, out, scratch)
+        } else {
+            crate::cpu::conv::run(self, x, time, weight, bias, out, scratch)
+        }
     }
 
     fn launch(&self) -> Launch {

@@ -94,7 +94,11 @@ impl Op for Linear {
             }
             for ((o, wr), &b) in or.iter_mut().zip(weight.chunks_exact(self.k)).zip(bias) {
                 let dot: f32 = wr.iter().zip(&row).map(|(w, v)| w * v).sum();
-                *o = if self.silu_out { silu(dot + b) } else { dot + b };
+                *o = if self.silu_out {
+                    silu(dot + b)
+                } else {
+                    dot + b
+                };
             }
         }
     }
