@@ -19,10 +19,12 @@ pub struct Share {
     pub ms: f64,
 }
 
-pub fn print_table(rows: &[Row]) {
+/// The table of one executor: `ours` names its columns (`ours`, `CPU`), `torch` the PyTorch
+/// column (`torch`, `torch 1-thread`).
+pub fn print_table(rows: &[Row], ours: &str, torch: &str) {
     println!(
-        "| model | params | GFLOP/forward | batch | ours ms/forward | ours GFLOP/s | \
-         ms/sampling step | torch ms/forward | ours/torch |"
+        "| model | params | GFLOP/forward | batch | {ours} ms/forward | {ours} GFLOP/s | \
+         ms/sampling step | {torch} ms/forward | {ours}/torch |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
