@@ -336,6 +336,10 @@ const ortRows = (ort?.results ?? []).map((r) => {
   if (r.same) return { label: `onnxruntime-web's thread setting "${r.setting}" resolves to ${r.threads} thread(s) here: that row above`, same: r.threads, threads: r.threads };
   return { label: `onnxruntime-web wasm, ${r.setting === 'default' ? `default threads (${r.threads})` : r.setting === 'all' ? `all cores (${r.threads} threads)` : `${r.threads} thread${r.threads > 1 ? 's' : ''}`}, ms/forward`, threads: r.threads, cells: r.cells };
 });
+for (const r of ortRows.filter((r) => r.same)) {
+  const row = ortRows.find((o) => o.cells && o.threads === r.threads);
+  if (row) row.label = row.label.replace(', ms/forward', `; also ORT's "${ort.results.find((x) => x.same && x.threads === r.threads).setting}" setting here, ms/forward`);
+}
 const ortTimes = (threads, batch) => ortRows.find((r) => r.threads === threads && r.cells)?.cells.find((c) => c.batch === batch)?.times;
 const pageCell = (backend, batch) => page?.cells.find((c) => c.backend === backend && c.batch === batch);
 const defaultThreads = ort?.results.find((r) => r.setting === 'default')?.threads;
