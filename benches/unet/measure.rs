@@ -1,9 +1,11 @@
-//! Our side of the table: the forward pass and a full sampling step on the native wgpu device,
-//! and the time per op kind (each kind's dispatches run alone).
+//! Our side of the tables: the forward pass and a full sampling step on the native wgpu device
+//! (and the time per op kind, each kind's dispatches run alone), and the same two on the CPU
+//! executor.
 
 use super::options::{ModelSpec, Options, PLAN_STEPS, SEED};
 use super::report::{fmt_ms, median, Row, Share};
 use super::BoxResult;
+use diffusion_playground::exec::cpu::{CpuExecutor, CpuNet};
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
 use diffusion_playground::exec::Executor;
 use diffusion_playground::gpu::{Dispatch, Gpu};
@@ -84,6 +86,70 @@ pub fn measure_ours(
         },
         shares,
     ))
+}
+
+/// The CPU executor (`exec::cpu`, one thread): `CpuNet::forward` on a net built once (params
+/// packed, tensors allocated), and `CpuExecutor::step` (forward + DDPM update with fresh step
+/// noise) on consecutive steps of a 1000-step DDPM run from x_T. One warm-up forward and one
+/// warm-up step first.
+pub fn measure_cpu(
+    unet: &UNet,
+    spec: &ModelSpec,
+    batch: usize,
+    options: &Options,
+) -> BoxResult<Row> {
+    let plan = Schedule::new(&SchedulerConfig::default())?.plan(
+        Sampler::Ddpm {
+            variance: DdpmVariance::FixedSmall,
+        },
+        PLAN_STEPS,
+    )?;
+    let exec = CpuExecutor::new(unet, batch)?;
+    let x_t = diffusion_playground::rng::initial_noise(SEED, batch, exec.sample_len() / batch);
+    let mut net = CpuNet::new(unet, exec.graph().clone());
+    let gflop = 2.0 * net.graph().macs() as f64 / 1e9;
+    let t = plan.timesteps[0] as f32;
+
+    eprintln!(
+        "{} batch {batch}: CPU warm-up ({}) ...",
+        spec.name,
+        exec.describe()
+    );
+    net.forward(unet, &x_t, t)?;
+    let forward_ms = options
+        .policy
+        .measure(|_| Ok(net.forward(unet, &x_t, t)?))?;
+    let median_forward = median(&forward_ms);
+    eprintln!(
+        "{} batch {batch}: CPU forward {} ms ({} runs), {:.2} GFLOP/s",
+        spec.name,
+        fmt_ms(median_forward),
+        forward_ms.len(),
+        gflop / median_forward * 1e3
+    );
+    drop(net);
+
+    exec.set_sample(&x_t)?;
+    exec.step(unet, &plan, 0, SEED)?;
+    exec.set_sample(&x_t)?;
+    let step_ms = options
+        .policy
+        .measure(|i| Ok(exec.step(unet, &plan, i, SEED)?))?;
+    eprintln!(
+        "{} batch {batch}: CPU sampling step {} ms ({} runs)",
+        spec.name,
+        fmt_ms(median(&step_ms)),
+        step_ms.len()
+    );
+    Ok(Row {
+        model: spec.name,
+        params: unet.parameter_count(),
+        batch,
+        gflop,
+        forward_ms,
+        step_ms,
+        torch_ms: None,
+    })
 }
 
 /// Runs each op kind's dispatches alone (one submit per kind, in graph order) and times it.

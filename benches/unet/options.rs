@@ -6,18 +6,22 @@ use std::time::{Duration, Instant};
 pub const USAGE: &str = "\
 usage: cargo bench --bench unet [-- [OPTIONS] [MODEL...]]
 
-MODEL            run only these models (tiny, cifar); default: all
+MODEL            run only these models (tiny, emoji32, cifar); default: all
+--backend B      gpu (the WGSL kernels on wgpu), cpu (the CPU executor, one thread, next to
+                 PyTorch on one thread) or both (default)
 --quick          batch 1 only, 1 timed iteration, no op-kind shares (about a minute)
 --batches LIST   comma-separated batch sizes (default 1,16)
 --max-iters N    timed iterations per measurement at most (default 3)
 --budget-s S     stop timing a measurement after S seconds (default 10); always >= 1 iteration
 --no-torch       skip the PyTorch column
---torch-threads N  torch.set_num_threads for the PyTorch column (default 2)
+--torch-threads N  torch.set_num_threads for the PyTorch column of the gpu table (default 2;
+                 the cpu table's PyTorch column always uses 1 thread, as the CPU executor does)
 --no-shares      skip the per-op-kind time shares (costs about one forward per model at batch 1)
 -h, --help       this text";
 
-/// A benchmarked model: its config file and the parameter count diffusers 0.42.1 reports
-/// for it (`sum(p.numel() for p in UNet2DModel.from_config(cfg).parameters())`).
+/// A benchmarked model: its config file (relative to the repository root) and the parameter
+/// count diffusers 0.42.1 reports for it
+/// (`sum(p.numel() for p in UNet2DModel.from_config(cfg).parameters())`).
 pub struct ModelSpec {
     pub name: &'static str,
     pub file: &'static str,
@@ -27,15 +31,39 @@ pub struct ModelSpec {
 pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: "tiny",
-        file: "tiny.json",
+        file: "benches/configs/tiny.json",
         diffusers_params: 1_113_955,
+    },
+    // The shipped default model's architecture (random weights like the others).
+    ModelSpec {
+        name: "emoji32",
+        file: "models/emoji32/config.json",
+        diffusers_params: 2_736_099,
     },
     ModelSpec {
         name: "cifar",
-        file: "ddpm-cifar10-32.json",
+        file: "benches/configs/ddpm-cifar10-32.json",
         diffusers_params: 35_746_307,
     },
 ];
+
+/// Which of our executors to time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Gpu,
+    Cpu,
+    Both,
+}
+
+impl Backend {
+    pub fn gpu(self) -> bool {
+        self != Backend::Cpu
+    }
+
+    pub fn cpu(self) -> bool {
+        self != Backend::Gpu
+    }
+}
 
 pub const SEED: u64 = 0;
 /// Sampling plan of the step measurement: DDPM with noise (the costlier kind of step).
@@ -66,6 +94,7 @@ impl Policy {
 
 pub struct Options {
     pub models: Vec<&'static ModelSpec>,
+    pub backend: Backend,
     pub batches: Vec<usize>,
     pub policy: Policy,
     pub torch: bool,
@@ -79,6 +108,7 @@ pub fn parse_options() -> BoxResult<Options> {
     let (mut quick, mut torch, mut shares) = (false, true, true);
     let (mut batches, mut max_iters, mut budget_s) = (None, None, None);
     let mut torch_threads = 2;
+    let mut backend = Backend::Both;
     let mut models = Vec::new();
     let mut shown = Vec::new();
     let mut it = args.iter();
@@ -119,6 +149,17 @@ pub fn parse_options() -> BoxResult<Options> {
                 max_iters = Some(n.max(1));
                 continue;
             }
+            "--backend" => {
+                let v = value(arg)?;
+                backend = match v.as_str() {
+                    "gpu" => Backend::Gpu,
+                    "cpu" => Backend::Cpu,
+                    "both" => Backend::Both,
+                    _ => return Err(format!("--backend {v}: choose gpu, cpu or both").into()),
+                };
+                shown.push(format!("--backend {v}"));
+                continue;
+            }
             "--torch-threads" => {
                 let v = value(arg)?;
                 let n: usize = v.parse().map_err(|e| format!("--torch-threads {v}: {e}"))?;
@@ -157,6 +198,7 @@ pub fn parse_options() -> BoxResult<Options> {
     };
     Ok(Options {
         models,
+        backend,
         batches: batches.unwrap_or(if quick { vec![1] } else { vec![1, 16] }),
         policy: Policy {
             max_iters: max_iters.unwrap_or(if quick { 1 } else { 3 }),

@@ -19,10 +19,12 @@ pub struct Share {
     pub ms: f64,
 }
 
-pub fn print_table(rows: &[Row]) {
+/// The table of one executor: `ours` names its columns (`ours`, `CPU`), `torch` the PyTorch
+/// column (`torch`, `torch 1-thread`).
+pub fn print_table(rows: &[Row], ours: &str, torch: &str) {
     println!(
-        "| model | params | GFLOP/forward | batch | ours ms/forward | ours GFLOP/s | \
-         ms/sampling step | torch ms/forward | ours/torch |"
+        "| model | params | GFLOP/forward | batch | {ours} ms/forward | {ours} GFLOP/s | \
+         ms/sampling step | {torch} ms/forward | {ours}/torch |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
@@ -30,7 +32,7 @@ pub fn print_table(rows: &[Row]) {
         let (torch, ratio) = match &r.torch_ms {
             Some(t) => (
                 format!("{} ({})", fmt_ms(median(t)), t.len()),
-                format!("{:.1}x", fwd / median(t)),
+                fmt_ratio(fwd / median(t)),
             ),
             None => ("—".to_string(), "—".to_string()),
         };
@@ -85,6 +87,15 @@ pub fn median(v: &[f64]) -> f64 {
         0 => f64::NAN,
         n if n % 2 == 1 => s[mid],
         _ => (s[mid - 1] + s[mid]) / 2.0,
+    }
+}
+
+/// `0.45x`, `1.30x`, `12.0x`: two decimals where they matter (targets like 2x, 0.5x).
+pub fn fmt_ratio(r: f64) -> String {
+    if r < 10.0 {
+        format!("{r:.2}x")
+    } else {
+        format!("{r:.1}x")
     }
 }
 

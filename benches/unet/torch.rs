@@ -20,6 +20,7 @@ pub fn run_torch(
     root: &Path,
     config: &Path,
     options: &Options,
+    threads: usize,
 ) -> BoxResult<TorchModel> {
     let batches: Vec<String> = options.batches.iter().map(usize::to_string).collect();
     let output = std::process::Command::new(python)
@@ -32,7 +33,7 @@ pub fn run_torch(
             "--budget-s",
             &options.policy.budget.as_secs_f64().to_string(),
         ])
-        .args(["--threads", &options.torch_threads.to_string()])
+        .args(["--threads", &threads.to_string()])
         .args(["--seed", &SEED.to_string()])
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -78,7 +79,7 @@ pub fn run_torch(
                     .ok_or_else(|| format!("torch_unet.py printed no times in {line}"))?;
                 let batch = num("batch")? as usize;
                 eprintln!(
-                    "PyTorch batch {batch}: forward {} ms ({} runs)",
+                    "PyTorch ({threads} thread(s)) batch {batch}: forward {} ms ({} runs)",
                     fmt_ms(median(&times)),
                     times.len()
                 );
@@ -88,6 +89,13 @@ pub fn run_torch(
         }
     }
     let mut model = model.ok_or("torch_unet.py printed no model line")?;
+    if model.threads != threads as u64 {
+        return Err(format!(
+            "torch_unet.py runs on {} threads, not the {threads} asked for",
+            model.threads
+        )
+        .into());
+    }
     model.forward_ms = forward_ms;
     Ok(model)
 }
