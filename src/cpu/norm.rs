@@ -30,6 +30,7 @@ pub fn silu(x: f32) -> f32 {
 }
 
 /// Sum of a slice in 8 interleaved partial sums (vectorises; more accurate than one running sum).
+#[inline(always)]
 fn sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     let mut acc = [0f32; 8];
     let mut chunks = xs.chunks_exact(8);
@@ -42,35 +43,37 @@ fn sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
 }
 
-/// `x` (N, C, HW) -> `out`, two passes per group (mean, then variance about it).
-pub fn group_norm(gn: &GroupNorm, x: &[f32], gamma: &[f32], beta: &[f32], out: &mut [f32]) {
-    let cpg = gn.c / gn.groups;
-    let len = cpg * gn.hw;
-    for (g_all, (xs, os)) in x
-        .chunks_exact(len)
-        .zip(out.chunks_exact_mut(len))
-        .enumerate()
-    {
-        let g = g_all % gn.groups;
-        let mean = sum(xs, |v| v) / len as f64;
-        let m = mean as f32;
-        let var = sum(xs, |v| (v - m) * (v - m)) / len as f64;
-        let inv = (1.0 / (var + gn.eps as f64).sqrt()) as f32;
-        for (ci, (xc, oc)) in xs
-            .chunks_exact(gn.hw)
-            .zip(os.chunks_exact_mut(gn.hw))
+super::simd_fn! {
+    /// `x` (N, C, HW) -> `out`, two passes per group (mean, then variance about it).
+    pub fn group_norm(gn: &GroupNorm, x: &[f32], gamma: &[f32], beta: &[f32], out: &mut [f32]) {
+        let cpg = gn.c / gn.groups;
+        let len = cpg * gn.hw;
+        for (g_all, (xs, os)) in x
+            .chunks_exact(len)
+            .zip(out.chunks_exact_mut(len))
             .enumerate()
         {
-            let ch = g * cpg + ci;
-            let scale = inv * gamma[ch];
-            let shift = beta[ch] - m * scale;
-            if gn.silu {
-                for (o, &v) in oc.iter_mut().zip(xc) {
-                    *o = silu(v * scale + shift);
-                }
-            } else {
-                for (o, &v) in oc.iter_mut().zip(xc) {
-                    *o = v * scale + shift;
+            let g = g_all % gn.groups;
+            let mean = sum(xs, |v| v) / len as f64;
+            let m = mean as f32;
+            let var = sum(xs, |v| (v - m) * (v - m)) / len as f64;
+            let inv = (1.0 / (var + gn.eps as f64).sqrt()) as f32;
+            for (ci, (xc, oc)) in xs
+                .chunks_exact(gn.hw)
+                .zip(os.chunks_exact_mut(gn.hw))
+                .enumerate()
+            {
+                let ch = g * cpg + ci;
+                let scale = inv * gamma[ch];
+                let shift = beta[ch] - m * scale;
+                if gn.silu {
+                    for (o, &v) in oc.iter_mut().zip(xc) {
+                        *o = silu(v * scale + shift);
+                    }
+                } else {
+                    for (o, &v) in oc.iter_mut().zip(xc) {
+                        *o = v * scale + shift;
+                    }
                 }
             }
         }
