@@ -94,6 +94,27 @@ function sameArrays(a, b) {
   return true;
 }
 
+/**
+ * Records in window.__inputAt the page time of the first `type` event on the playground's
+ * `sel` (what the reader did), so a test counts what happened after it on the page's clock:
+ * Playwright's own round trips wait for the page's tasks, and a CPU step is one.
+ */
+function markFirstInput(page, sel, type) {
+  return page.evaluate(
+    ([sel, type]) => {
+      window.__inputAt = null;
+      const el = document.querySelector('diffusion-playground').shadowRoot.querySelector(sel);
+      el.addEventListener(type, () => (window.__inputAt ??= performance.now()), { capture: true });
+    },
+    [sel, type],
+  );
+}
+
+/** The dp-* events logged after the marked input (markFirstInput). */
+async function eventsAfterInput(page) {
+  return page.evaluate(() => window.__dp.filter((e) => window.__inputAt !== null && e.t > window.__inputAt));
+}
+
 function noErrors(page) {
   assert(page.errors.length === 0, `console errors: ${page.errors.join(' | ')}`);
 }
@@ -214,6 +235,7 @@ bothTest('dragging the steps slider mid-run cancels it; the final image matches 
   // Long pauses let an intermediate run take a step or two: scale them to this device's speed.
   const long = Math.max(1500, Math.round(2.5 * running.detail.msPerStep));
   const n = await eventCount(page);
+  await markFirstInput(page, '#steps', 'input');
   const slider = page.locator('diffusion-playground #steps');
   const box = await slider.boundingBox();
   const y = box.y + box.height / 2;
@@ -234,8 +256,8 @@ bothTest('dragging the steps slider mid-run cancels it; the final image matches 
   assert(done.detail.settings.steps === final, `finished with ${done.detail.settings.steps} steps, slider says ${final}`);
   assert((await state(page)).steps === final, 'getState() disagrees with the slider');
   assert(new URL(page.url()).searchParams.get('steps') === String(final), `URL says steps=${new URL(page.url()).searchParams.get('steps')}`);
-  const old = after.filter((e) => e.type === 'dp-step' && e.detail.n === 400);
-  assert(old.length <= 1, `the 400-step run went on for ${old.length} steps after the drag`);
+  const old = (await eventsAfterInput(page)).filter((e) => e.type === 'dp-step' && e.detail.n === 400);
+  assert(old.length <= 1, `the 400-step run went on for ${old.length} steps after the drag began`);
   // Runs never interleave: the steps after the drag form blocks (one per run, cut short when
   // cancelled), and the last block is the whole run of the final setting, in order.
   const blocks = [];
@@ -448,10 +470,10 @@ bothTest('usable at 360 px in dark mode (no horizontal scroll)', async ({ contex
 bothTest('Stop cancels the run within one step', async ({ context, base, backend }) => {
   const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddpm&steps=300&seed=1&batch=1`);
   await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.i >= 1, { timeout: 120000 });
-  const n = await eventCount(page);
+  await markFirstInput(page, '#stop', 'click');
   await page.locator('diffusion-playground #stop').click();
   await page.waitForTimeout(2500);
-  const later = (await events(page, n)).filter((e) => e.type === 'dp-step' || e.type === 'dp-done');
+  const later = (await eventsAfterInput(page)).filter((e) => e.type === 'dp-step' || e.type === 'dp-done');
   assert(later.length <= 1, `${later.length} steps after Stop`);
   assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'idle', 'data-status is not idle');
   assert(await page.locator('diffusion-playground #stop').isDisabled(), 'Stop still enabled');
