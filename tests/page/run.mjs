@@ -393,7 +393,8 @@ bothTest('the embed example renders two independent playgrounds and the iframe',
   await forceBackend(context, '**/embed-example.html', backend);
   const page = await open(context, `${base}embed-example.html`);
   // Three playgrounds share the software GPU here (105-150 s for this test on an idle 2-core
-  // machine), so the waits allow 240 s; what they wait for is unchanged.
+  // machine; a DDIM step took ~25 s with the other two running, so cancelling one and taking the
+  // next can pass 60 s), so the waits allow 240 s; what they wait for is unchanged.
   await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim' && e.detail.i >= 4, { timeout: 240000 });
   await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm' && e.detail.i >= 3, { timeout: 240000 });
   const a = await state(page, '#ddpm');
@@ -408,10 +409,10 @@ bothTest('the embed example renders two independent playgrounds and the iframe',
   const n = await eventCount(page);
   await page.locator('#ddim #seed').fill('99');
   await page.locator('#ddim #seed').press('Enter');
-  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim', { from: n });
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim', { from: n, timeout: 240000 });
   assert((await state(page, '#ddpm')).seed === 7 && (await state(page, '#ddim')).seed === 99, 'seeds are not independent');
   const ddpmSteps = (await events(page, n)).filter((e) => e.type === 'dp-step' && e.id === 'ddpm').map((e) => e.detail.i);
-  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm', { from: await eventCount(page) });
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm', { from: await eventCount(page), timeout: 240000 });
   assert(!ddpmSteps.includes(0), 'changing one playground restarted the other');
   // The host's stylesheet hides canvases and unstyles buttons; the shadow roots are unaffected.
   const canvases = await visibleCanvases(page, '#ddpm, #ddim');
