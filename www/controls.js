@@ -19,6 +19,7 @@ export const ATTRS = {
   batch: 'batch',
   'side-by-side': 'side',
   view: 'view',
+  backend: 'backend',
 };
 
 /** The controls mode a `controls` attribute names ('full' when absent or unknown). */

@@ -4,11 +4,13 @@
 //
 //   <diffusion-playground sampler="ddim" steps="50" eta="0" seed="7" batch="1"
 //       model="models/emoji32" variance="fixed_small" view="x0" side-by-side
-//       controls="full|compact|none" sync-url></diffusion-playground>
+//       backend="auto|webgpu|cpu" controls="full|compact|none" sync-url></diffusion-playground>
 //
-// Playgrounds on one page share one Engine per model (engine.js). Progress is reported with
-// events on the element: dp-ready, dp-step {i, n, msPerStep, sampler}, dp-done {msTotal,
-// settings}, dp-error {message}; `data-status` is idle|loading|running|done|error.
+// Playgrounds on one page share one Engine per model and backend (engine.js). Progress is
+// reported with events on the element: dp-ready {model, backend, reason, probeMs: {cpu,
+// webgpu}, ...} (again after a lost GPU moved it to the CPU), dp-step {i, n, msPerStep,
+// sampler}, dp-done {msTotal, settings}, dp-error {message}; `data-status` is
+// idle|loading|running|done|error, `data-backend` webgpu|cpu once loaded.
 // Test hooks: getState(), lastImage(), initialSample(), timings.
 
 //
@@ -149,7 +151,7 @@ export class DiffusionPlayground extends HTMLElement {
     this.#syncControls();
     this.#syncUrl();
     const needsRun = RUN_KEYS.some((k) => before[k] !== next[k]);
-    if (before.model !== next.model) {
+    if (before.model !== next.model || before.backend !== next.backend) {
       this.#runner.boot();
     } else if (needsRun) {
       this.#runner.run();

@@ -1,8 +1,11 @@
 // The wasm engine for every playground on a page: loads the wasm module once, checks for
 // WebGPU, downloads a model's files (with progress, cached with the Cache API for the next
-// visit) and keeps one Engine per model URL, so several playgrounds share one GPU device and
-// one copy of the weights. A model's small files (sample shape, scheduler config) can also be
-// had without a GPU.
+// visit), chooses the backend (backend-choice.js: WebGPU or the CPU, by request, by a
+// remembered probe or by a new one) and keeps one Engine per model URL and requested backend,
+// so several playgrounds share one device and one copy of the weights. A model's small files
+// (sample shape, scheduler config) can also be had without a GPU.
+
+import { DEFAULT_BACKEND, adapterKey, forget, pageStorage, plan, remember } from './backend-choice.js';
 
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
@@ -44,12 +47,10 @@ export function loadWasm() {
 
 let gpuCheck = null;
 
-/** What the browser says about its adapter, e.g. "google swiftshader" ('' if it says nothing). */
-let browserAdapter = '';
-
 /**
- * Resolves when this browser can give a WebGPU adapter; rejects with WebGpuUnavailable
- * (whose reason names what is missing) otherwise. Checked before any weights are downloaded.
+ * Resolves to {description, key} of this browser's WebGPU adapter (what it says about it, e.g.
+ * "google swiftshader", and backend-choice.js's adapterKey of it); rejects with
+ * WebGpuUnavailable (whose reason names what is missing) otherwise. Checked once per page.
  */
 export function checkWebGpu() {
   if (!gpuCheck) {
@@ -70,7 +71,10 @@ export function checkWebGpu() {
         throw new WebGpuUnavailable('the browser has WebGPU but found no usable GPU adapter (it may be blocklisted or disabled)');
       }
       const i = adapter.info ?? {};
-      browserAdapter = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+      return {
+        description: [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' '),
+        key: adapterKey(i),
+      };
     })();
   }
   return gpuCheck;
@@ -252,23 +256,25 @@ export function fetchSchedulerConfig(model) {
 const engines = new Map();
 
 /**
- * The shared Engine for `model`. `onProgress({phase, loaded, total, fromCache})` sees the
- * download (every caller sees the same one). Resolves to
- * {engine, wasm, model, url, info: {adapter, parameterCount, sampleShape, T, fromCache, ms}}.
- * A failed load is forgotten, so the next call tries again.
+ * The shared Engine for `model` on `backend` (auto | webgpu | cpu). `onProgress({phase, loaded,
+ * total, fromCache, backend})` sees the download (every caller sees the same one). Resolves to
+ * {engine, wasm, model, url, info: {backend, reason, probeMs: {cpu, webgpu, webgpuAtLeast}, adapter, executor,
+ * parameterCount, sampleShape, T, fromCache, ms, ...}}. A failed load is forgotten, so the next
+ * call tries again.
  */
-export function getEngine(model, onProgress = () => {}) {
+export function getEngine(model, backend = DEFAULT_BACKEND, onProgress = () => {}) {
   const url = modelUrl(model).href;
-  let entry = engines.get(url);
+  const id = `${backend} ${url}`;
+  let entry = engines.get(id);
   if (!entry) {
     entry = { listeners: new Set(), last: null };
     const report = (p) => {
       entry.last = p;
       for (const l of entry.listeners) l(p);
     };
-    entry.promise = createEngine(model, url, report);
-    entry.promise.catch(() => engines.delete(url));
-    engines.set(url, entry);
+    entry.promise = createEngine(model, url, backend, report);
+    entry.promise.catch(() => engines.delete(id));
+    engines.set(id, entry);
   }
   entry.listeners.add(onProgress);
   if (entry.last) onProgress(entry.last);
@@ -278,17 +284,36 @@ export function getEngine(model, onProgress = () => {}) {
 }
 
 /**
- * Forgets a loaded engine (after its device was lost), so the next getEngine() for its model
- * creates a new device; playgrounds still holding the old one see errors at their next step.
+ * After a WebGPU device was lost: moves the shared engine of `loaded` to the CPU (every
+ * playground using it makes CPU sessions from then on) and says so in its info. Returns true
+ * if this call switched it, false if it already ran on the CPU.
  */
-export function forgetEngine(loaded) {
-  const entry = engines.get(loaded.url);
-  if (entry) entry.promise.then((l) => l === loaded && engines.get(loaded.url) === entry && engines.delete(loaded.url), () => {});
+export function fallBackToCpu(loaded, why) {
+  if (loaded.engine.backend() === 'cpu') return false;
+  const reason = `the WebGPU device was lost (${why}); running on the CPU instead — reload the page to try the GPU again`;
+  loaded.engine.useCpu(reason);
+  const b = loaded.engine.backendInfo();
+  Object.assign(loaded.info, { backend: b.backend, executor: b.executor, reason, deviceLost: why });
+  console.warn(`diffusion-playground: ${reason}`);
+  return true;
 }
 
-async function createEngine(model, url, report) {
+/** Does WebGPU give an adapter here? {ok: true, key, description} or {ok: false, reason}. */
+async function probeWebGpu() {
+  try {
+    return { ok: true, ...(await checkWebGpu()) };
+  } catch (e) {
+    if (e?.name !== 'NoWebGPU') throw e;
+    return { ok: false, reason: e.reason ?? String(e.message) };
+  }
+}
+
+async function createEngine(model, url, requested, report) {
   const t0 = performance.now();
-  await checkWebGpu();
+  // An explicit webgpu fails here without WebGPU (a NoWebGPU notice); cpu never asks for it.
+  const gpu = requested === 'webgpu' ? { ok: true, ...(await checkWebGpu()) } : requested === 'auto' ? await probeWebGpu() : { ok: false };
+  const storage = pageStorage();
+  let choice = plan(requested, gpu, storage);
   report({ phase: 'wasm', loaded: 0, total: 0 });
   const wasm = await loadWasm();
   const cache = await openCache();
@@ -300,11 +325,35 @@ async function createEngine(model, url, report) {
       onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
     }),
   ]);
-  report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache });
-  const engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined);
+  const uploading = (c) => report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache, backend: c.backend });
+  uploading(choice);
+  let engine;
+  try {
+    engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, choice.backend);
+  } catch (e) {
+    // A remembered WebGPU that no longer opens (new driver, blocklisted since): measure again.
+    if (!(choice.remembered && e?.name === 'NoWebGPU')) throw e;
+    forget(storage, gpu.key);
+    choice = { backend: 'auto', probe: true };
+    uploading(choice);
+    engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, 'auto');
+  }
+  const b = engine.backendInfo();
+  if (choice.probe && b.cpuMs != null && b.webgpuMs != null) {
+    remember(storage, gpu.key, { backend: b.backend, cpuMs: b.cpuMs, webgpuMs: b.webgpuMs, webgpuAtLeast: b.webgpuAtLeast });
+  }
+  const timed = choice.remembered ?? b;
   const info = {
+    backend: b.backend,
+    requested,
+    reason: choice.probe ? b.reason : choice.reason,
+    // ms of a warm batch-1 forward; webgpuAtLeast: the probe stopped waiting for WebGPU there.
+    probeMs: { cpu: timed.cpuMs ?? null, webgpu: timed.webgpuMs ?? null, webgpuAtLeast: Boolean(timed.webgpuAtLeast) },
+    remembered: Boolean(choice.remembered),
+    noWebGpu: choice.noWebGpu ? gpu.reason : null,
+    executor: b.executor,
     // wgpu on the web leaves the adapter's name empty; the browser's own description fills in.
-    adapter: `${engine.adapterInfo().trim()}${browserAdapter ? ` [${browserAdapter}]` : ''}`,
+    adapter: b.adapter == null ? null : `${b.adapter.trim()}${gpu.description ? ` [${gpu.description}]` : ''}`,
     parameterCount: engine.parameterCount(),
     sampleShape: Array.from(engine.sampleShape()),
     T: engine.numTrainTimesteps(),
@@ -315,7 +364,8 @@ async function createEngine(model, url, report) {
   };
   console.info(
     `diffusion-playground: ${model} ready in ${info.ms.toFixed(0)} ms ` +
-      `(${info.parameterCount.toLocaleString()} parameters, weights ${weights.fromCache ? 'from the cache' : 'downloaded'}, ${info.adapter})`,
+      `(${info.parameterCount.toLocaleString()} parameters, weights ${weights.fromCache ? 'from the cache' : 'downloaded'}; ` +
+      `${info.executor}: ${info.reason})`,
   );
   return { engine, wasm, model, url, info };
 }

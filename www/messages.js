@@ -18,21 +18,38 @@ export function laneCaption(lane) {
   return `${lane.name}, ${lane.steps} steps, ${detail}, seed ${lane.seed}`;
 }
 
+/** "WebGPU (adapter)" or "the CPU (wasm simd128)": where a loaded engine runs. */
+export function backendName(info) {
+  return info.backend === 'webgpu' ? `WebGPU (${info.adapter ?? 'unnamed adapter'})` : `the CPU (${info.executor.replace(/^CPU \((.*)\)$/, '$1')})`;
+}
+
 /** The line under the playground about a loaded model ({model, info} from engine.js getEngine). */
 export function modelSummary({ model, info }) {
   const [c, h, w] = info.sampleShape;
   return (
     `Model ${model}: ${info.parameterCount.toLocaleString()} parameters, ${h}×${w}×${c} images, ` +
     `T = ${info.T}; weights ${info.fromCache ? 'from the browser cache' : `downloaded (${formatMB(info.bytes)})`}; ` +
-    `GPU: ${info.adapter}.`
+    `runs on ${backendName(info)}: ${info.reason}.`
   );
 }
 
+/**
+ * The one-line note for a playground that runs on the CPU where the reader may have expected
+ * the GPU (no WebGPU here, or the device was lost), or null.
+ */
+export function backendNote(info) {
+  if (info.backend !== 'cpu') return null;
+  if (info.deviceLost) return `The GPU stopped working (the WebGPU device was lost: ${info.deviceLost}); running on the CPU instead. Reload the page to try the GPU again.`;
+  if (info.noWebGpu) return `WebGPU is not available here (${info.noWebGpu}); running on the CPU instead.`;
+  return null;
+}
+
 export const NO_WEBGPU_HTML = `
-      <h4>This playground needs WebGPU, which isn't available here.</h4>
+      <h4>This playground was set to run on WebGPU (backend=webgpu), which isn't available here.</h4>
       <p>Reason: <span class="reason"></span></p>
       <p>What you can do:</p>
       <ul>
+        <li>Let it run on the CPU instead: set <code>backend="auto"</code> (the default) or <code>backend="cpu"</code> on the element, or <code>backend=cpu</code> in the page's address.</li>
         <li>Use a browser with WebGPU: Chrome or Edge 113 or newer, Safari 26 or newer, or Firefox 141 or newer (Windows; other systems are following).</li>
         <li>Make sure WebGPU is turned on: on Linux, Chrome needs <code>chrome://flags/#enable-unsafe-webgpu</code>; in Firefox check <code>dom.webgpu.enabled</code> in <code>about:config</code>; in older Safari, enable WebGPU under Develop → Feature Flags.</li>
         <li>Update your graphics drivers (browsers turn WebGPU off for blocklisted GPUs or drivers), then reload this page.</li>

@@ -1,6 +1,7 @@
 // The playground's notices: the box above the images that says why nothing can be sampled
-// (no WebGPU, a load error, a lost GPU device) and what the reader can do, and the x_T preview
-// drawn on the CPU when there is no WebGPU, so the canvases are never left blank.
+// (WebGPU asked for but missing, a load error, a GPU device lost while loading) and what the
+// reader can do, and the x_T preview drawn on the CPU when backend=webgpu finds no WebGPU, so
+// the canvases are never left blank.
 //
 // The notice texts are in messages.js; each has a .reason span filled in with textContent.
 
@@ -37,7 +38,7 @@ export async function drawNoisePreview(lanes, { model, seed, batch }) {
     const g = tensorToRgba(xT, batch, c, h, w);
     for (const lane of lanes) {
       drawRgba(lane.canvas, g.rgba, g.width, g.height);
-      lane.caption.textContent = `x_T for seed ${seed}: the noise sampling would start from (sampling needs WebGPU).`;
+      lane.caption.textContent = `x_T for seed ${seed}: the noise sampling would start from (backend=webgpu: sampling needs WebGPU).`;
       lane.canvas.setAttribute('aria-label', `Random noise x_T for seed ${seed}; no image can be sampled without WebGPU`);
     }
   } catch (e) {

@@ -72,6 +72,7 @@ const HTML = /* html */ `
     <span id="progress-text" class="mono"></span>
   </div>
   <p class="status" id="status" role="status" aria-live="polite"></p>
+  <p class="note hint" id="note" hidden></p>
 
   <div class="lanes" id="lanes"></div>
 

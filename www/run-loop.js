@@ -44,7 +44,22 @@ export function evenly(n, k) {
  */
 
 /**
- * Runs one or more lanes to the end, one GPU step at a time, alternating so that lanes with
+ * Resolves in a new task (not a microtask): a CPU step finishes synchronously and its reads
+ * resolve at once, so without this a whole run would hold the page (no paint, no Stop click).
+ */
+export function nextTask() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/**
+ * Runs one or more lanes to the end, one step at a time (GPU or CPU), alternating so that lanes with
  * different step counts progress at the same pace. Before the first step, `onStart(lane, xT)`
  * gets each lane's x_T tensor. After each step, `onStep(lane, i, frame)` gets
  * {sample?, x0?, view, ms} (RGBA grids: the live view always, both views when the recorder keeps
@@ -81,6 +96,7 @@ export async function runLanes(lanes, { isCurrent, view, onStart, onStep }) {
       frame[frame.view] = await lane.session.readRgba(frame.view);
     }
     frame.ms = performance.now() - t0;
+    await nextTask();
     if (!isCurrent()) return false;
     lane.done = i + 1;
     lane.msSum += frame.ms;

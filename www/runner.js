@@ -1,12 +1,14 @@
-// Loading and running for one <diffusion-playground>: picks the model, checks for WebGPU, gets
-// the page's shared engine for it (engine.js) with download progress, starts and cancels
+// Loading and running for one <diffusion-playground>: picks the model, gets the page's shared
+// engine for it on the settings' backend (engine.js) with download progress, starts and cancels
 // sampling runs on its sessions (never two at once: run-loop.js), and triages what comes back:
-// the status line, the progress bar, the dp-* events, and the notices for no WebGPU, a model or
-// settings that cannot run, and a lost GPU device.
+// the status line, the progress bar, the dp-* events, the model info line (which backend runs
+// and why), the one-line note when the CPU stands in for WebGPU, the move to the CPU when the
+// GPU device is lost mid-run, and the notices for no WebGPU (backend=webgpu), a model or
+// settings that cannot run.
 
-import { checkWebGpu, forgetEngine, getEngine, listModels, triage } from './engine.js';
+import { fallBackToCpu, getEngine, listModels, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
-import { NAMES, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
+import { NAMES, backendNote, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
 import { gridShape, tensorToRgba } from './render.js';
 import { RunQueue, runLanes } from './run-loop.js';
@@ -18,7 +20,9 @@ export class Runner {
   #bootGeneration = 0;
   #loaded = null; // {engine, wasm, info, model, url}
   #sessions = new Map(); // batch -> Session[]
+  #sessionsBackend = null; // where the sessions in #sessions run: 'webgpu' | 'cpu'
   #noGpu = null;
+  #fallbacks = 0; // moves to the CPU since the last boot (a guard against loops)
   /** Final images of the last completed run (first lane), (N, C, H, W). */
   lastImage = null;
   /** x_T of the last started run, one per lane. */
@@ -86,17 +90,12 @@ export class Runner {
     const models = await listModels();
     if (!current()) return;
     const model = this.#ui.chooseModel(models);
-    try {
-      await checkWebGpu();
-    } catch (e) {
-      if (current()) this.#showNoWebGpu(triage(e).message);
-      return;
-    }
     this.#noGpu = null;
+    this.#fallbacks = 0;
     this.#$('.root').classList.remove('no-gpu');
     let loaded;
     try {
-      loaded = await getEngine(model, (p) => current() && this.#onLoadProgress(p));
+      loaded = await getEngine(model, this.#host.getState().backend, (p) => current() && this.#onLoadProgress(p));
     } catch (e) {
       if (!current()) return;
       const { notice, message } = triage(e);
@@ -111,14 +110,15 @@ export class Runner {
     this.run();
   }
 
-  #onLoadProgress({ phase, loaded, total, fromCache }) {
+  #onLoadProgress({ phase, loaded, total, fromCache, backend }) {
     if (phase === 'wasm') {
       this.#progress(null, 'Starting the engine…');
     } else if (phase === 'download') {
       if (total) this.#progress(loaded / total, `Downloading weights: ${formatMB(loaded)} / ${formatMB(total)}`);
       else this.#progress(null, `Downloading weights: ${formatMB(loaded)}`);
     } else if (phase === 'upload') {
-      this.#progress(1, fromCache ? `Weights from the browser cache (${formatMB(total)}); uploading to the GPU…` : 'Uploading weights to the GPU…');
+      const next = { cpu: 'preparing them for the CPU', webgpu: 'uploading them to the GPU', auto: 'timing WebGPU and the CPU' }[backend];
+      this.#progress(1, fromCache ? `Weights from the browser cache (${formatMB(total)}); ${next}…` : `Weights downloaded; ${next}…`);
     }
   }
 
@@ -129,6 +129,11 @@ export class Runner {
     this.#ui.engineReady(loaded);
     const meta = this.#$('#meta');
     if (meta) meta.textContent = modelSummary(loaded);
+    const note = this.#$('#note');
+    const text = backendNote(loaded.info);
+    note.hidden = !text;
+    note.textContent = text ?? '';
+    this.#host.dataset.backend = loaded.info.backend;
     this.#emit('dp-ready', { model: loaded.model, ...loaded.info });
   }
 
@@ -159,12 +164,27 @@ export class Runner {
   }
 
   /**
-   * The GPU device stopped (driver reset, GPU process crash, too much memory): the engine is
-   * dead. Say so, drop it (shared with other playgrounds of the page, which find out at their
-   * next step), and offer a fresh start; the last image stays on screen.
+   * The GPU device stopped (driver reset, GPU process crash, too much memory) under `loaded`:
+   * move its engine (shared with the page's other playgrounds, which move at their next run)
+   * to the CPU, say so in the note and run the settings again there.
+   */
+  #fallBack(message, loaded) {
+    if (this.#fallbacks >= 2 || loaded !== this.#loaded) {
+      this.#showDeviceLost(message);
+      return;
+    }
+    this.#fallbacks++;
+    fallBackToCpu(loaded, message);
+    this.#freeSessions();
+    this.engineReady(loaded);
+    this.run();
+  }
+
+  /**
+   * No engine could be made because the device was lost while loading: say so and offer a
+   * fresh start; the last image stays on screen.
    */
   #showDeviceLost(message) {
-    if (this.#loaded) forgetEngine(this.#loaded);
     if (this.#host.dataset.status === 'error' && this.#$('.notice .retry')) return; // already shown
     this.#loaded = null;
     this.#freeSessions();
@@ -200,7 +220,10 @@ export class Runner {
   }
 
   #sessionsFor(batch, count) {
-    this.#freeSessions(batch);
+    const backend = this.#loaded.engine.backend();
+    // Sessions stay on the backend they were made on: after a move to the CPU, make new ones.
+    this.#freeSessions(backend === this.#sessionsBackend ? batch : null);
+    this.#sessionsBackend = backend;
     const list = this.#sessions.get(batch) ?? [];
     while (list.length < count) list.push(this.#loaded.engine.createSession(batch));
     this.#sessions.set(batch, list);
@@ -239,11 +262,19 @@ export class Runner {
       .catch((e) => this.#triage(e, loaded));
   }
 
-  /** What a failed run means, by the error's name: a lost device, no usable GPU, or an error. */
+  /**
+   * What a failed run means, by the error's name: a lost device (then the CPU takes over; also
+   * when another playground already moved the shared engine and this one's GPU sessions fail),
+   * no usable GPU, or an error.
+   */
   #triage(e, loaded) {
-    const { notice, message } = triage(e, loaded.engine.deviceLost());
-    if (loaded !== this.#loaded && notice !== 'device-lost') return; // a new engine took over meanwhile
-    if (notice === 'device-lost') this.#showDeviceLost(message);
+    let { notice, message } = triage(e, loaded.engine.deviceLost());
+    if (loaded !== this.#loaded) return; // a new engine took over meanwhile
+    if (notice !== 'device-lost' && this.#sessionsBackend === 'webgpu' && loaded.info.deviceLost) {
+      notice = 'device-lost';
+      message = loaded.info.deviceLost;
+    }
+    if (notice === 'device-lost') this.#fallBack(message, loaded);
     else if (notice === 'no-webgpu') this.#showNoWebGpu(message);
     else this.#showError(message);
   }

@@ -1,6 +1,8 @@
 // Playground settings: defaults, validation, and their form in a URL query or in element
 // attributes. A shared link (`index.html?sampler=ddim&steps=50&...`) restores them.
 
+import { DEFAULT_BACKEND, parseBackend } from './backend-choice.js';
+
 export const SAMPLERS = ['ddpm', 'ddim'];
 export const VARIANCES = ['fixed_small', 'fixed_large'];
 export const BATCHES = [1, 4, 16];
@@ -19,12 +21,14 @@ export const DEFAULTS = Object.freeze({
   batch: 1,
   side: false,
   view: 'x0',
+  backend: DEFAULT_BACKEND,
 });
 
 /** The keys a share link carries, in the order they are written. */
-export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'view'];
+export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'view', 'backend'];
 
-/** Keys whose change needs a new sampling run (the view only changes what is drawn). */
+/** Keys whose change needs a new sampling run (the view only changes what is drawn; a new
+ * model or backend needs a new engine first). */
 export const RUN_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side'];
 
 const PARSERS = {
@@ -60,6 +64,7 @@ const PARSERS = {
     return undefined;
   },
   view: (v) => (VIEWS.includes(String(v)) ? String(v) : undefined),
+  backend: parseBackend,
 };
 
 /** One setting from its text form, or `undefined` (with a console warning) if invalid. */
@@ -86,7 +91,10 @@ export function parseParams(params) {
   return out;
 }
 
-/** The settings as URLSearchParams (every key, so a link states all of them). */
+/**
+ * The settings as URLSearchParams (every key, so a link states all of them; but `backend` only
+ * when it is not auto: which one is faster depends on the reader's machine, not the link's).
+ */
 export function toParams(settings) {
   const p = new URLSearchParams();
   for (const key of URL_KEYS) {
@@ -94,6 +102,8 @@ export function toParams(settings) {
     if (v === null || v === undefined) continue;
     if (key === 'side') {
       if (v) p.set('side', '1');
+    } else if (key === 'backend') {
+      if (v !== DEFAULT_BACKEND) p.set('backend', v);
     } else {
       p.set(key, String(v));
     }
@@ -123,6 +133,7 @@ export function embedSnippets(settings, moduleUrl, baseUrl) {
     `variance="${s.variance}"`,
     `model="${s.model ?? DEFAULT_MODEL}"`,
     s.side ? 'side-by-side' : '',
+    s.backend && s.backend !== DEFAULT_BACKEND ? `backend="${s.backend}"` : '',
     `controls="compact"`,
   ].filter(Boolean);
   const embedUrl = new URL(`embed.html?${toParams(s)}&controls=compact`, baseUrl).href;

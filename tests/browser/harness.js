@@ -1,6 +1,8 @@
 // The page side of the browser tests: loads the wasm build from ../pkg/ and exposes each test as
 // `window.dpRun(name)`, resolving to { ok, detail, data? }. tests/browser/run.mjs drives it.
-// Fixtures come from /__fixtures__/<model>/ (tests/fixtures/models/ in the repository).
+// Fixtures come from /__fixtures__/<model>/ (tests/fixtures/models/ in the repository). The
+// engine's two backends are tested alike: tests named *_cpu run Engine.create(..., "cpu") (the
+// CPU executor in wasm), the others "webgpu" (the WGSL kernels).
 
 import init, { Engine, initialNoise } from '../pkg/diffusion_playground.js';
 import { parseNpy } from './npy.js';
@@ -35,12 +37,14 @@ async function modelFiles(name) {
   return { config, weights, scheduler };
 }
 
-async function engineFor(name) {
-  if (!engines.has(name)) {
+/** The engine of fixture `name` on `backend` ("webgpu" | "cpu" | "auto"), made once. */
+async function engineFor(name, backend = 'webgpu') {
+  const id = `${backend} ${name}`;
+  if (!engines.has(id)) {
     const f = await modelFiles(name);
-    engines.set(name, await Engine.create(f.config, f.weights, f.scheduler));
+    engines.set(id, await Engine.create(f.config, f.weights, f.scheduler, backend));
   }
-  return engines.get(name);
+  return engines.get(id);
 }
 
 function maxAbsDiff(a, b) {
@@ -77,13 +81,22 @@ const tests = {
   },
 
   async exact_tiny() {
-    return exactness('tiny');
+    return exactness('tiny', 'webgpu');
   },
   async exact_cifar_topology() {
-    return exactness('cifar_topology');
+    return exactness('cifar_topology', 'webgpu');
   },
   async exact_multihead_gray() {
-    return exactness('multihead_gray');
+    return exactness('multihead_gray', 'webgpu');
+  },
+  async exact_tiny_cpu() {
+    return exactness('tiny', 'cpu');
+  },
+  async exact_cifar_topology_cpu() {
+    return exactness('cifar_topology', 'cpu');
+  },
+  async exact_multihead_gray_cpu() {
+    return exactness('multihead_gray', 'cpu');
   },
 
   async rng_golden() {
@@ -106,48 +119,43 @@ const tests = {
   },
 
   async sampling_ddim() {
+    return samplingDdim('webgpu');
+  },
+  async sampling_ddim_cpu() {
+    return samplingDdim('cpu');
+  },
+
+  async backends() {
     await ready;
-    const engine = await engineFor('tiny');
-    const [c, h, w] = engine.sampleShape();
-    const batch = 2;
-    const seed = 7;
-    const len = c * h * w;
-    const session = engine.createSession(batch);
-    const timesteps = Array.from(session.start('ddim', 10, 0, 'fixed_small', seed));
-    if (timesteps.length !== 10) return { ok: false, detail: `start gave ${timesteps.length} timesteps: ${timesteps}` };
-    // Before any step the sample is x_T, which must be exactly the seeded noise.
-    const xT = await session.readTensor('sample');
-    const noise = initialNoise(seed, batch, len);
-    const d0 = maxAbsDiff(xT, noise);
-    if (xT.length !== batch * len || d0.worst !== 0) {
-      return { ok: false, detail: `x_T differs from initialNoise(7, 2, ${len}): max |diff| ${d0.worst} at ${d0.at}` };
-    }
-    const t0 = performance.now();
-    for (let i = 0; i < timesteps.length; i++) session.step(i);
-    const sample = await session.readTensor('sample');
-    const ms = performance.now() - t0;
-    if (sample.length !== batch * len) return { ok: false, detail: `readTensor gave ${sample.length} values, want ${batch * len}` };
-    if (!sample.every(Number.isFinite)) return { ok: false, detail: 'the sample holds non-finite values' };
-    const [gw, gh] = session.gridSize();
-    const rgba = await session.readRgba('sample');
-    if (rgba.length !== gw * gh * 4) return { ok: false, detail: `readRgba gave ${rgba.length} bytes for a ${gw}x${gh} grid` };
-    const levels = new Set();
-    let opaque = true;
-    for (let p = 0; p < rgba.length; p += 4) {
-      levels.add(rgba[p]).add(rgba[p + 1]).add(rgba[p + 2]);
-      if (rgba[p + 3] !== 255) opaque = false;
-    }
-    if (levels.size < 16) return { ok: false, detail: `the RGBA grid looks blank: only ${levels.size} distinct channel values` };
-    if (!opaque) return { ok: false, detail: 'the RGBA grid has non-opaque pixels' };
-    const canvas = document.getElementById('grid');
-    canvas.width = gw;
-    canvas.height = gh;
-    canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), gw, gh), 0, 0);
-    return {
-      ok: true,
-      detail: `timesteps [${timesteps}], ${ms.toFixed(0)} ms for 10 steps, grid ${gw}x${gh} with ${levels.size} levels`,
-      data: { shape: [batch, c, h, w], values: Array.from(sample) },
-    };
+    const problems = [];
+    const cpu = await engineFor('tiny', 'cpu');
+    const c = cpu.backendInfo();
+    if (c.backend !== 'cpu' || cpu.backend() !== 'cpu' || c.reason !== 'asked for by backend=cpu') problems.push(`cpu engine: ${JSON.stringify(c)}`);
+    if (c.adapter !== null || cpu.adapterInfo() !== undefined || cpu.deviceLost() !== undefined) problems.push(`the cpu engine has a GPU: ${JSON.stringify(c)}`);
+    if (!/^CPU \(wasm simd128\)$/.test(c.executor)) problems.push(`the cpu engine is not the simd128 build: ${c.executor}`);
+    const session = cpu.createSession(2);
+    if (session.backend() !== 'cpu') problems.push(`a cpu engine's session runs on ${session.backend()}`);
+    session.free();
+    const gpu = (await engineFor('tiny', 'webgpu')).backendInfo();
+    if (gpu.backend !== 'webgpu' || !gpu.adapter || !gpu.executor.startsWith('WebGPU: ')) problems.push(`webgpu engine: ${JSON.stringify(gpu)}`);
+    // auto (also when the argument is left out) times both and takes the faster.
+    const f = await modelFiles('tiny');
+    const auto = (await Engine.create(f.config, f.weights, f.scheduler)).backendInfo();
+    const faster = auto.webgpuMs < auto.cpuMs && !auto.webgpuAtLeast ? 'webgpu' : 'cpu';
+    if (!(auto.cpuMs > 0 && auto.webgpuMs > 0)) problems.push(`auto did not time both: ${JSON.stringify(auto)}`);
+    if (auto.backend !== faster) problems.push(`auto took ${auto.backend}: ${JSON.stringify(auto)}`);
+    if (!/^faster in a probe: cpu \d+ ms vs webgpu (over )?\d+ ms/.test(auto.reason)) problems.push(`auto's reason: ${auto.reason}`);
+    // A lost device: the engine moves to the CPU and new sessions run there.
+    const moved = await Engine.create(f.config, f.weights, f.scheduler, 'webgpu');
+    moved.useCpu('the WebGPU device was lost (test)');
+    const m = moved.backendInfo();
+    if (m.backend !== 'cpu' || m.reason !== 'the WebGPU device was lost (test)') problems.push(`after useCpu: ${JSON.stringify(m)}`);
+    const after = moved.createSession(1);
+    if (after.backend() !== 'cpu') problems.push(`a session after useCpu runs on ${after.backend()}`);
+    after.free();
+    return problems.length
+      ? { ok: false, detail: problems.join('; ') }
+      : { ok: true, detail: `auto: ${auto.backend} (${auto.reason}); cpu executor ${c.executor}; webgpu ${gpu.executor}` };
   },
 
   async errors() {
@@ -173,9 +181,20 @@ const tests = {
         if (panicLike.test(msg)) problems.push(`${label}: message looks like a panic: "${msg}"`);
       }
     }
+    // An unknown backend is the caller's mistake, and the message lists the accepted ones.
+    try {
+      await Engine.create(f.config, f.weights, f.scheduler, 'gpu');
+      problems.push('Engine.create(..., "gpu") resolved');
+    } catch (e) {
+      seen.push(`backend "gpu": ${e?.name} "${errorText(e)}"`);
+      if (e?.name !== 'BadInput') problems.push(`backend "gpu": error name ${e?.name}, wanted BadInput`);
+      if (!/"gpu"/.test(errorText(e)) || !/"auto".*"webgpu".*"cpu"/.test(errorText(e))) problems.push(`backend "gpu": message "${errorText(e)}" does not name it and the accepted values`);
+    }
     const engine = await engineFor('tiny');
+    const cpu = await engineFor('tiny', 'cpu');
     // Caller mistakes are BadInput (the page switches on the name, not the message).
     const session = engine.createSession(1);
+    const cpuSession = cpu.createSession(1);
     const badInputs = [
       ['timesteps("euler")', () => engine.timesteps('euler', 10, 0, 'fixed_small'), /ddpm|ddim/],
       ['timesteps with 0 steps', () => engine.timesteps('ddim', 0, 0, 'fixed_small'), /between 1 and/],
@@ -183,6 +202,10 @@ const tests = {
       ['createSession(0)', () => engine.createSession(0), /batch/],
       ['step() before start()', () => session.step(0), /start\(\)/],
       ['readRgba("noise")', () => session.readRgba('noise'), /sample|x0/],
+      ['cpu createSession(0)', () => cpu.createSession(0), /batch/],
+      ['cpu step() before start()', () => cpuSession.step(0), /start\(\)/],
+      ['cpu forward with a short x', () => cpu.forward(new Float32Array(5), 1, 10), /values/],
+      ['cpu forward at t = NaN', () => cpu.forward(new Float32Array(3 * 16 * 16), 1, NaN), /timestep/],
     ];
     for (const [label, call, want] of badInputs) {
       try {
@@ -195,6 +218,7 @@ const tests = {
       }
     }
     session.free();
+    cpuSession.free();
     // The module must still work after the failures.
     const timesteps = engine.timesteps('ddim', 5, 0, 'fixed_small');
     if (timesteps.length !== 5) problems.push('the engine no longer plans after the errors');
@@ -202,13 +226,59 @@ const tests = {
   },
 };
 
-async function exactness(name) {
+/** DDIM 10 steps, eta 0, seed 7, batch 2 on the tiny fixture; `data` is the final tensor. */
+async function samplingDdim(backend) {
+  await ready;
+  const engine = await engineFor('tiny', backend);
+  const [c, h, w] = engine.sampleShape();
+  const batch = 2;
+  const seed = 7;
+  const len = c * h * w;
+  const session = engine.createSession(batch);
+  const timesteps = Array.from(session.start('ddim', 10, 0, 'fixed_small', seed));
+  if (timesteps.length !== 10) return { ok: false, detail: `start gave ${timesteps.length} timesteps: ${timesteps}` };
+  // Before any step the sample is x_T, which must be exactly the seeded noise.
+  const xT = await session.readTensor('sample');
+  const noise = initialNoise(seed, batch, len);
+  const d0 = maxAbsDiff(xT, noise);
+  if (xT.length !== batch * len || d0.worst !== 0) {
+    return { ok: false, detail: `x_T differs from initialNoise(7, 2, ${len}): max |diff| ${d0.worst} at ${d0.at}` };
+  }
+  const t0 = performance.now();
+  for (let i = 0; i < timesteps.length; i++) session.step(i);
+  const sample = await session.readTensor('sample');
+  const ms = performance.now() - t0;
+  if (sample.length !== batch * len) return { ok: false, detail: `readTensor gave ${sample.length} values, want ${batch * len}` };
+  if (!sample.every(Number.isFinite)) return { ok: false, detail: 'the sample holds non-finite values' };
+  const [gw, gh] = session.gridSize();
+  const rgba = await session.readRgba('sample');
+  if (rgba.length !== gw * gh * 4) return { ok: false, detail: `readRgba gave ${rgba.length} bytes for a ${gw}x${gh} grid` };
+  const levels = new Set();
+  let opaque = true;
+  for (let p = 0; p < rgba.length; p += 4) {
+    levels.add(rgba[p]).add(rgba[p + 1]).add(rgba[p + 2]);
+    if (rgba[p + 3] !== 255) opaque = false;
+  }
+  if (levels.size < 16) return { ok: false, detail: `the RGBA grid looks blank: only ${levels.size} distinct channel values` };
+  if (!opaque) return { ok: false, detail: 'the RGBA grid has non-opaque pixels' };
+  const canvas = document.getElementById(`grid-${backend}`);
+  canvas.width = gw;
+  canvas.height = gh;
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), gw, gh), 0, 0);
+  return {
+    ok: true,
+    detail: `${backend}: timesteps [${timesteps}], ${ms.toFixed(0)} ms for 10 steps, grid ${gw}x${gh} with ${levels.size} levels`,
+    data: { shape: [batch, c, h, w], values: Array.from(sample) },
+  };
+}
+
+async function exactness(name, backend) {
   await ready;
   const base = `/__fixtures__/${name}/`;
   const input = parseNpy(await (await fetchOk(base + 'input.npy')).arrayBuffer());
   const expected = parseNpy(await (await fetchOk(base + 'expected.npy')).arrayBuffer());
   const { timestep } = await (await fetchOk(base + 'timestep.json')).json();
-  const engine = await engineFor(name);
+  const engine = await engineFor(name, backend);
   const t0 = performance.now();
   const out = await engine.forward(input.data, input.shape[0], timestep);
   const ms = performance.now() - t0;
@@ -216,7 +286,7 @@ async function exactness(name) {
     return { ok: false, detail: `output has ${out.length} values, expected.npy ${expected.data.length}` };
   }
   const { worst, at } = maxAbsDiff(out, expected.data);
-  const detail = `shape [${input.shape}] t=${timestep}: max |webgpu - diffusers| = ${worst.toExponential(2)} (tolerance ${TOLERANCE}), forward ${ms.toFixed(0)} ms`;
+  const detail = `shape [${input.shape}] t=${timestep}: max |${backend} - diffusers| = ${worst.toExponential(2)} (tolerance ${TOLERANCE}), forward ${ms.toFixed(0)} ms`;
   if (!(worst <= TOLERANCE)) {
     return { ok: false, detail: `${detail}; worst at index ${at}: got ${out[at]}, want ${expected.data[at]}` };
   }

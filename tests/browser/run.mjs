@@ -1,5 +1,5 @@
 // Browser tests: the wasm build (target/web/, from `cargo xtask build-web`) in headless Debian
-// Chromium on its SwiftShader WebGPU adapter. Serves target/web/ at /, this folder at /__test__/
+// Chromium, on its SwiftShader WebGPU adapter and on the CPU executor (Engine backend "cpu"). Serves target/web/ at /, this folder at /__test__/
 // and tests/fixtures/models/ at /__fixtures__/, runs each test of harness.js, prints one line per
 // test and `N passed, M failed`, saves artifacts/browser-harness.png, exits 1 on any failure.
 //
@@ -108,6 +108,19 @@ function writeNpy(file, shape, values) {
   fs.writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'), data]));
 }
 
+function maxAbsDiff(a, b) {
+  let worst = 0;
+  a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[i]))));
+  return worst;
+}
+
+/** The two backends' DDIM samples: the same seed must give the same tensor (<= 1e-3). */
+function compareBackends(webgpu, cpu) {
+  if (webgpu.shape.join() !== cpu.shape.join()) return { ok: false, detail: `shapes [${webgpu.shape}] vs [${cpu.shape}]` };
+  const worst = maxAbsDiff(webgpu.values, cpu.values);
+  return { ok: worst <= 1e-3, detail: `DDIM 10, seed 7: max |cpu - webgpu| = ${worst.toExponential(2)} (tolerance 1e-3)` };
+}
+
 /** The browser's DDIM sample against the native CLI's (when DP_NATIVE_SAMPLE_NPY names one). */
 function compareWithNative(sample) {
   const file = process.env.DP_NATIVE_SAMPLE_NPY;
@@ -121,8 +134,7 @@ function compareWithNative(sample) {
   if (native.shape.join() !== sample.shape.join()) {
     return { ok: false, detail: `native shape [${native.shape}] vs browser [${sample.shape}]` };
   }
-  let worst = 0;
-  native.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - sample.values[i]))));
+  const worst = maxAbsDiff(native.data, sample.values);
   return { ok: worst <= 1e-3, detail: `max |browser - native| = ${worst.toExponential(2)} (tolerance 1e-3) vs ${file}` };
 }
 
@@ -167,7 +179,7 @@ async function main() {
       throw new Error(`the harness page did not load (${why})`);
     }
     const names = await page.evaluate(() => window.dpTestNames);
-    let sample = null;
+    const samples = {};
     for (const name of names) {
       current = name;
       const t0 = Date.now();
@@ -178,19 +190,26 @@ async function main() {
         r = { ok: false, detail: e.message };
       }
       record(name, r.ok, `${r.detail} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
-      if (name === 'sampling_ddim' && r.data) sample = r.data;
+      if (name === 'sampling_ddim' && r.data) samples.webgpu = r.data;
+      if (name === 'sampling_ddim_cpu' && r.data) samples.cpu = r.data;
       // Without an adapter nothing else can run: stop with the adapter's message.
       if (name === 'adapter' && !r.ok) break;
     }
     current = 'done';
 
-    if (sample) {
-      const out = path.join(ARTIFACTS, 'browser_tiny_ddim10_eta0_seed7_b2.npy');
+    for (const [backend, sample] of Object.entries(samples)) {
+      const out = path.join(ARTIFACTS, `browser_${backend}_tiny_ddim10_eta0_seed7_b2.npy`);
       writeNpy(out, sample.shape, sample.values);
-      console.log(`saved the browser's DDIM sample to ${path.relative(ROOT, out)}`);
+      console.log(`saved the browser's DDIM sample (${backend}) to ${path.relative(ROOT, out)}`);
       const cmp = compareWithNative(sample);
-      if (cmp) record('sampling_matches_native', cmp.ok, cmp.detail);
+      if (cmp) record(`sampling_${backend}_matches_native`, cmp.ok, cmp.detail);
       else console.log('note: no native comparison (set DP_NATIVE_SAMPLE_NPY to a `dp sample ... --save-npy` file)');
+    }
+    if (samples.webgpu && samples.cpu) {
+      const cmp = compareBackends(samples.webgpu, samples.cpu);
+      record('sampling_cpu_matches_webgpu', cmp.ok, cmp.detail);
+    } else {
+      record('sampling_cpu_matches_webgpu', false, `missing a DDIM sample: have ${Object.keys(samples).join(', ') || 'none'}`);
     }
 
     const happyErrors = consoleErrors.filter((e) => !ERROR_TESTS.has(e.test));

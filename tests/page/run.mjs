@@ -1,4 +1,6 @@
 // Browser tests of the playground page (www/) in headless Chromium with WebGPU on SwiftShader.
+// Most run twice, with backend=webgpu and backend=cpu ("NAME [webgpu]", "NAME [cpu]";
+// DP_PAGE_BACKENDS=cpu runs one set); backend-tests.mjs has the tests of the backend choice.
 //
 //   PAGE_URL=http://127.0.0.1:8080/ node tests/page/run.mjs     # against a running server
 //   node tests/page/run.mjs                                     # starts `cargo xtask serve`
@@ -11,6 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { registerBackendTests } from './backend-tests.mjs';
 import {
   ARTIFACTS,
   CHROMIUM,
@@ -91,6 +94,27 @@ function sameArrays(a, b) {
   return true;
 }
 
+/**
+ * Records in window.__inputAt the page time of the first `type` event on the playground's
+ * `sel` (what the reader did), so a test counts what happened after it on the page's clock:
+ * Playwright's own round trips wait for the page's tasks, and a CPU step is one.
+ */
+function markFirstInput(page, sel, type) {
+  return page.evaluate(
+    ([sel, type]) => {
+      window.__inputAt = null;
+      const el = document.querySelector('diffusion-playground').shadowRoot.querySelector(sel);
+      el.addEventListener(type, () => (window.__inputAt ??= performance.now()), { capture: true });
+    },
+    [sel, type],
+  );
+}
+
+/** The dp-* events logged after the marked input (markFirstInput). */
+async function eventsAfterInput(page) {
+  return page.evaluate(() => window.__dp.filter((e) => window.__inputAt !== null && e.t > window.__inputAt));
+}
+
 function noErrors(page) {
   assert(page.errors.length === 0, `console errors: ${page.errors.join(' | ')}`);
 }
@@ -111,20 +135,45 @@ const pageTest = (name, fn, options = {}) =>
   });
 const notes = [];
 
-pageTest('page loads with no console errors (index.html)', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=6&seed=3&batch=4`);
+/** The backends the page tests run on (DP_PAGE_BACKENDS=cpu runs only the CPU variants). */
+const BACKENDS = (process.env.DP_PAGE_BACKENDS || 'webgpu,cpu').split(',').map((b) => b.trim());
+/** A page test run once per backend (named "NAME [webgpu]", "NAME [cpu]"): fn({context, base, backend}). */
+const bothTest = (name, fn, options = {}) => {
+  for (const backend of BACKENDS) pageTest(`${name} [${backend}]`, (env) => fn({ ...env, backend }), options);
+};
+
+/** Serves the pages matching `glob` with backend="…" on every playground and iframe in them. */
+function forceBackend(context, glob, backend) {
+  return context.route(glob, async (route) => {
+    const r = await route.fetch();
+    const html = (await r.text())
+      .replace(/<diffusion-playground /g, `<diffusion-playground backend="${backend}" `)
+      .replace(/(<iframe\b[^>]*\ssrc=")embed\.html\?/g, `$1embed.html?backend=${backend}&amp;`);
+    await route.fulfill({ response: r, body: html });
+  });
+}
+
+/** Every playground on the page (or those matching `sel`) reports running on `backend`. */
+async function onBackend(page, backend, sel = 'diffusion-playground') {
+  const got = await page.evaluate((sel) => [...document.querySelectorAll(sel)].map((el) => el.dataset.backend), sel);
+  assert(got.length && got.every((b) => b === backend), `playgrounds run on ${JSON.stringify(got)}, wanted ${backend}`);
+}
+
+bothTest('page loads with no console errors (index.html)', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=6&seed=3&batch=4`);
   await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
   await page.waitForTimeout(200);
   noErrors(page);
+  await onBackend(page, backend);
   const canvases = await visibleCanvases(page);
   assert(canvases.length >= 4, `expected the grid, filmstrip and forward-process canvases, saw ${canvases.length}`);
   const blank = canvases.filter((c) => !c.content);
   assert(!blank.length, `blank canvases: ${JSON.stringify(blank)}`);
-  await page.screenshot({ path: path.join(ARTIFACTS, 'index.png'), fullPage: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `index-${backend}.png`), fullPage: true });
 });
 
-pageTest('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducible image', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=10&eta=0&seed=42&batch=1`);
+bothTest('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducible image', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=10&eta=0&seed=42&batch=1`);
   const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
   const first = await waitEvent(page, (e) => e.type === 'dp-step');
   const done = await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
@@ -137,10 +186,11 @@ pageTest('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducibl
   const canvases = await visibleCanvases(page);
   assert(canvases.every((c) => c.content), 'a blank canvas is shown');
   const timings = await page.evaluate(() => document.querySelector('diffusion-playground').timings);
+  assert(ready.detail.backend === backend && ready.detail.reason === `asked for by backend=${backend}`, `dp-ready: ${ready.detail.backend}, ${ready.detail.reason}`);
   notes.push(
-    `DDIM 10, batch 1, ${ready.detail.model}: engine ready ${ready.t.toFixed(0)} ms after navigation, first step drawn at ` +
+    `[${backend}] DDIM 10, batch 1, ${ready.detail.model}: engine ready ${ready.t.toFixed(0)} ms after navigation, first step drawn at ` +
       `${first.t.toFixed(0)} ms, run done at ${done.t.toFixed(0)} ms; ${done.detail.msPerStep.toFixed(1)} ms/step ` +
-      `(x_T drawn ${timings.firstImage?.toFixed(0)} ms after the run started; ${ready.detail.adapter})`,
+      `(x_T drawn ${timings.firstImage?.toFixed(0)} ms after the run started; ${ready.detail.executor})`,
   );
   // DDIM with eta = 0 is deterministic: the same settings give the same image.
   const n = await eventCount(page);
@@ -151,8 +201,8 @@ pageTest('DDIM 10 steps with a fixed seed gives a finite, non-blank, reproducibl
   noErrors(page);
 });
 
-pageTest('switching sampler keeps x_T (same seed, same starting noise)', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=2&seed=11&batch=4`);
+bothTest('switching sampler keeps x_T (same seed, same starting noise)', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=2&seed=11&batch=4`);
   await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
   // The model's sample shape from its own config.json, not from the page.
   const config = await (await fetch(new URL(`${(await state(page)).model}/config.json`, base))).json();
@@ -179,12 +229,13 @@ pageTest('switching sampler keeps x_T (same seed, same starting noise)', async (
   noErrors(page);
 });
 
-pageTest('dragging the steps slider mid-run cancels it; the final image matches the last setting', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=5&batch=1`);
+bothTest('dragging the steps slider mid-run cancels it; the final image matches the last setting', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=400&seed=5&batch=1`);
   const running = await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= 2, { timeout: 120000 });
   // Long pauses let an intermediate run take a step or two: scale them to this device's speed.
   const long = Math.max(1500, Math.round(2.5 * running.detail.msPerStep));
   const n = await eventCount(page);
+  await markFirstInput(page, '#steps', 'input');
   const slider = page.locator('diffusion-playground #steps');
   const box = await slider.boundingBox();
   const y = box.y + box.height / 2;
@@ -205,8 +256,8 @@ pageTest('dragging the steps slider mid-run cancels it; the final image matches 
   assert(done.detail.settings.steps === final, `finished with ${done.detail.settings.steps} steps, slider says ${final}`);
   assert((await state(page)).steps === final, 'getState() disagrees with the slider');
   assert(new URL(page.url()).searchParams.get('steps') === String(final), `URL says steps=${new URL(page.url()).searchParams.get('steps')}`);
-  const old = after.filter((e) => e.type === 'dp-step' && e.detail.n === 400);
-  assert(old.length <= 1, `the 400-step run went on for ${old.length} steps after the drag`);
+  const old = (await eventsAfterInput(page)).filter((e) => e.type === 'dp-step' && e.detail.n === 400);
+  assert(old.length <= 1, `the 400-step run went on for ${old.length} steps after the drag began`);
   // Runs never interleave: the steps after the drag form blocks (one per run, cut short when
   // cancelled), and the last block is the whole run of the final setting, in order.
   const blocks = [];
@@ -221,15 +272,15 @@ pageTest('dragging the steps slider mid-run cancels it; the final image matches 
   notes.push(`slider drag: ${blocks.length - 1} superseded run(s) (${blocks.slice(0, -1).map((b) => `${b.n}:${b.is.length} steps`).join(', ')}) before the final ${final}-step run`);
   const img = await tensorStats(page, 'el.lastImage()');
   // The image is the one these settings give: a fresh page with them reproduces it.
-  const page2 = await open(context, `${base}index.html?sampler=ddim&steps=${final}&seed=5&batch=1`);
+  const page2 = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=${final}&seed=5&batch=1`);
   await waitEvent(page2, (e) => e.type === 'dp-done', { timeout: 120000 });
   const ref = await tensorStats(page2, 'el.lastImage()');
   assert(sameArrays(img.values, ref.values), 'the final image is not the one its settings give');
   noErrors(page);
 });
 
-pageTest('eta is disabled under DDPM and enabled under DDIM; radios work by keyboard', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=3&seed=1`);
+bothTest('eta is disabled under DDPM and enabled under DDIM; radios work by keyboard', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=3&seed=1`);
   await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
   const eta = page.locator('diffusion-playground #eta');
   assert(await eta.isEnabled(), 'eta disabled under DDIM');
@@ -254,11 +305,11 @@ pageTest('eta is disabled under DDPM and enabled under DDIM; radios work by keyb
   noErrors(page);
 });
 
-pageTest('URL state round-trips (open a link, change a control, reload)', async ({ context, base }) => {
+bothTest('URL state round-trips (open a link, change a control, reload)', async ({ context, base, backend }) => {
   const models = await (await fetch(`${base}models/index.json`)).json();
   const model = `models/${models[0]}`;
   const q = `sampler=ddpm&steps=7&eta=0.3&seed=123&batch=4&variance=fixed_large&model=${model}`;
-  const page = await open(context, `${base}index.html?${q}`);
+  const page = await open(context, `${base}index.html?backend=${backend}&${q}`);
   await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
   const s = await state(page);
   const want = { sampler: 'ddpm', steps: 7, eta: 0.3, seed: 123, batch: 4, variance: 'fixed_large', model };
@@ -281,8 +332,8 @@ pageTest('URL state round-trips (open a link, change a control, reload)', async 
   noErrors(page);
 });
 
-pageTest('weights are cached for the next visit (Cache API)', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?steps=1`);
+bothTest('weights are cached for the next visit (Cache API)', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&steps=1`);
   const a = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
   assert(a.detail.fromCache === false, 'first visit claims a cache hit');
   await page.reload();
@@ -291,8 +342,8 @@ pageTest('weights are cached for the next visit (Cache API)', async ({ context, 
   noErrors(page);
 });
 
-pageTest('side by side runs DDPM and DDIM from the same x_T', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?side=1&steps=5&seed=9&batch=1`);
+bothTest('side by side runs DDPM and DDIM from the same x_T', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&side=1&steps=5&seed=9&batch=1`);
   await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
   const a = await tensorStats(page, 'el.initialSample(0)');
   const b = await tensorStats(page, 'el.initialSample(1)');
@@ -305,8 +356,8 @@ pageTest('side by side runs DDPM and DDIM from the same x_T', async ({ context, 
   noErrors(page);
 });
 
-pageTest('live view toggle, filmstrip (~10 frames) and timeline scrubbing', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=25&seed=4&batch=1&view=x0`);
+bothTest('live view toggle, filmstrip (~10 frames) and timeline scrubbing', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=25&seed=4&batch=1&view=x0`);
   await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
   const frames = await page.locator('diffusion-playground .film-row[data-view="x0"] .film-frame').count();
   assert(frames === 10, `filmstrip has ${frames} frames`);
@@ -338,10 +389,12 @@ pageTest('live view toggle, filmstrip (~10 frames) and timeline scrubbing', asyn
   noErrors(page);
 });
 
-pageTest('the embed example renders two independent playgrounds and the iframe', async ({ context, base }) => {
+bothTest('the embed example renders two independent playgrounds and the iframe', async ({ context, base, backend }) => {
+  await forceBackend(context, '**/embed-example.html', backend);
   const page = await open(context, `${base}embed-example.html`);
   // Three playgrounds share the software GPU here (105-150 s for this test on an idle 2-core
-  // machine), so the waits allow 240 s; what they wait for is unchanged.
+  // machine; a DDIM step took ~25 s with the other two running, so cancelling one and taking the
+  // next can pass 60 s), so the waits allow 240 s; what they wait for is unchanged.
   await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim' && e.detail.i >= 4, { timeout: 240000 });
   await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm' && e.detail.i >= 3, { timeout: 240000 });
   const a = await state(page, '#ddpm');
@@ -356,23 +409,25 @@ pageTest('the embed example renders two independent playgrounds and the iframe',
   const n = await eventCount(page);
   await page.locator('#ddim #seed').fill('99');
   await page.locator('#ddim #seed').press('Enter');
-  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim', { from: n });
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddim', { from: n, timeout: 240000 });
   assert((await state(page, '#ddpm')).seed === 7 && (await state(page, '#ddim')).seed === 99, 'seeds are not independent');
   const ddpmSteps = (await events(page, n)).filter((e) => e.type === 'dp-step' && e.id === 'ddpm').map((e) => e.detail.i);
-  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm', { from: await eventCount(page) });
+  await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'ddpm', { from: await eventCount(page), timeout: 240000 });
   assert(!ddpmSteps.includes(0), 'changing one playground restarted the other');
   // The host's stylesheet hides canvases and unstyles buttons; the shadow roots are unaffected.
   const canvases = await visibleCanvases(page, '#ddpm, #ddim');
   assert(canvases.length === 2 && canvases.every((c) => c.content), `canvases: ${JSON.stringify(canvases)}`);
   const frame = page.frameLocator('#frame');
   await frame.locator('diffusion-playground[data-status="done"]').waitFor({ timeout: 240000 });
-  const inFrame = await frame.locator('diffusion-playground').evaluate((el) => ({ s: el.getState(), controls: el.shadowRoot.querySelectorAll('input').length }));
+  const inFrame = await frame.locator('diffusion-playground').evaluate((el) => ({ s: el.getState(), controls: el.shadowRoot.querySelectorAll('input').length, on: el.dataset.backend }));
   assert(inFrame.s.steps === 10 && inFrame.s.seed === 3 && inFrame.s.batch === 4 && inFrame.controls === 0, JSON.stringify(inFrame));
-  await page.screenshot({ path: path.join(ARTIFACTS, 'embed-example.png'), fullPage: true });
+  assert(inFrame.on === backend, `the iframe's playground runs on ${inFrame.on}, wanted ${backend}`);
+  await onBackend(page, backend, '#ddpm, #ddim');
+  await page.screenshot({ path: path.join(ARTIFACTS, `embed-example-${backend}.png`), fullPage: true });
   noErrors(page);
 });
 
-pageTest('embedding from another path resolves pkg/ and models/ next to the module', async ({ context, base }) => {
+bothTest('embedding from another path resolves pkg/ and models/ next to the module', async ({ context, base, backend }) => {
   const postUrl = `${base}blog/2026/11/post.html`;
   await context.route(postUrl, (route) =>
     route.fulfill({
@@ -380,7 +435,7 @@ pageTest('embedding from another path resolves pkg/ and models/ next to the modu
       body: `<!doctype html><html><head><link rel="icon" href="data:,"><title>post</title>
         <script type="module" src="../../../diffusion-playground.js"></script></head>
         <body><p>A post in a subfolder.</p>
-        <diffusion-playground sampler="ddim" steps="3" seed="2" controls="none"></diffusion-playground></body></html>`,
+        <diffusion-playground sampler="ddim" steps="3" seed="2" controls="none" backend="${backend}"></diffusion-playground></body></html>`,
     }),
   );
   const page = await open(context, postUrl);
@@ -402,31 +457,31 @@ pageTest('embedding from another path resolves pkg/ and models/ next to the modu
   noErrors(page);
 });
 
-pageTest('usable at 360 px in dark mode (no horizontal scroll)', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=3&seed=3&batch=4`);
+bothTest('usable at 360 px in dark mode (no horizontal scroll)', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=3&seed=3&batch=4`);
   await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert(overflow <= 0, `the page scrolls sideways by ${overflow} px at 360 px`);
   const bg = await page.locator('diffusion-playground').evaluate((el) => getComputedStyle(el).backgroundColor);
   assert(bg !== 'rgb(255, 255, 255)', `dark mode ignored (background ${bg})`);
-  await page.screenshot({ path: path.join(ARTIFACTS, 'index-360-dark.png'), fullPage: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `index-360-dark-${backend}.png`), fullPage: true });
   noErrors(page);
 }, { viewport: { width: 360, height: 780 }, colorScheme: 'dark', deviceScaleFactor: 2 });
 
-pageTest('Stop cancels the run within one step', async ({ context, base }) => {
-  const page = await open(context, `${base}index.html?sampler=ddpm&steps=300&seed=1&batch=1`);
+bothTest('Stop cancels the run within one step', async ({ context, base, backend }) => {
+  const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddpm&steps=300&seed=1&batch=1`);
   await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.i >= 1, { timeout: 120000 });
-  const n = await eventCount(page);
+  await markFirstInput(page, '#stop', 'click');
   await page.locator('diffusion-playground #stop').click();
   await page.waitForTimeout(2500);
-  const later = (await events(page, n)).filter((e) => e.type === 'dp-step' || e.type === 'dp-done');
+  const later = (await eventsAfterInput(page)).filter((e) => e.type === 'dp-step' || e.type === 'dp-done');
   assert(later.length <= 1, `${later.length} steps after Stop`);
   assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'idle', 'data-status is not idle');
   assert(await page.locator('diffusion-playground #stop').isDisabled(), 'Stop still enabled');
   noErrors(page);
 });
 
-pageTest('without the Cache API the weights still load, and the console says why', async ({ context, base }) => {
+bothTest('without the Cache API the weights still load, and the console says why', async ({ context, base, backend }) => {
   await context.addInitScript(() => {
     delete window.caches;
     Object.defineProperty(window, 'caches', { value: undefined, configurable: true });
@@ -435,7 +490,7 @@ pageTest('without the Cache API the weights still load, and the console says why
   const page = await context.newPage();
   const warnings = [];
   page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
-  await page.goto(`${base}index.html?steps=1&batch=1`);
+  await page.goto(`${base}index.html?backend=${backend}&steps=1&batch=1`);
   const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
   assert(ready.detail.fromCache === false, 'claims a cache hit without a cache');
   await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
@@ -491,78 +546,7 @@ const noGpuChecks = async (page, shot) => {
   return err.detail.message;
 };
 
-pageTest('without navigator.gpu the page says so, says what to do, and shows no blank canvas', async ({ context, base }) => {
-  await context.addInitScript(() => {
-    Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
-  });
-  const page = await open(context, `${base}index.html?steps=5&batch=4`);
-  await noGpuChecks(page, 'no-webgpu.png');
-  // The forward process needs no GPU (alpha-bar from the wasm module's alphasCumprodFor).
-  await page.locator('diffusion-playground .forward.ready').waitFor({ timeout: 30000 });
-  const caption = await page.locator('diffusion-playground #fwd-caption').innerText();
-  assert(/^x_t = 0\.\d{3} · x_0 \+ 0\.\d{3} · ε$/.test(caption), `forward-process caption: ${caption}`);
-  const fwd = (await visibleCanvases(page)).filter((c) => c.id.startsWith('fwd-'));
-  assert(fwd.length === 3 && fwd.every((c) => c.content), `forward-process canvases without WebGPU: ${JSON.stringify(fwd)}`);
-});
-
-pageTest('when requestAdapter() finds no adapter the page says so', async ({ context, base }) => {
-  await context.addInitScript(() => {
-    if (navigator.gpu) navigator.gpu.requestAdapter = async () => null;
-  });
-  const page = await open(context, `${base}index.html?steps=5`);
-  await noGpuChecks(page);
-});
-
-pageTest('a GPU device lost mid-run: the page says so, keeps the image, and starts again on request', async ({ context, base }) => {
-  // Keep a handle on every device the page creates, so the test can destroy it.
-  await context.addInitScript(() => {
-    window.__devices = [];
-    const request = GPUAdapter.prototype.requestDevice;
-    GPUAdapter.prototype.requestDevice = async function (...args) {
-      const device = await request.apply(this, args);
-      window.__devices.push(device);
-      return device;
-    };
-  });
-  const page = await open(context, `${base}index.html?sampler=ddim&steps=400&seed=2&batch=1`);
-  await waitEvent(page, (e) => e.type === 'dp-step', { timeout: 120000 });
-  const n = await eventCount(page);
-  await page.evaluate(() => window.__devices.forEach((d) => d.destroy()));
-  const err = await waitEvent(page, (e) => e.type === 'dp-error', { from: n, timeout: 60000 });
-  assert(err.detail.deviceLost === true && /device was lost/i.test(err.detail.message), `dp-error: ${JSON.stringify(err.detail)}`);
-  const notice = page.locator('diffusion-playground .notice');
-  assert(await notice.isVisible(), 'no notice after the device was lost');
-  const text = await notice.innerText();
-  assert(/device was lost/i.test(text) && /reload/i.test(text), `notice: ${text}`);
-  assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'error', 'status is not error');
-  const canvases = await visibleCanvases(page);
-  assert(canvases.length && canvases.every((c) => c.content), `blank canvas after the loss: ${JSON.stringify(canvases)}`);
-  // The retry button makes a new device and the run completes.
-  const m = await eventCount(page);
-  await page.evaluate(() => document.querySelector('diffusion-playground').setState({ steps: 3 }));
-  await page.locator('diffusion-playground .notice .retry').click();
-  await waitEvent(page, (e) => e.type === 'dp-done', { from: m, timeout: 120000 });
-  assert(!(await notice.isVisible()), 'the notice stayed after a successful restart');
-  assert((await page.evaluate(() => window.__devices.length)) === 2, 'no new device was requested');
-});
-
-test('Chromium launched without --enable-unsafe-webgpu: a clear message, no blank canvas', async ({ base }) => {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: COMMON_FLAGS });
-  try {
-    const context = await newContext(browser);
-    const page = await open(context, `${base}index.html?steps=5`);
-    const first = await waitEvent(page, (e) => e.type === 'dp-error' || e.type === 'dp-ready', { timeout: 120000 });
-    // Without the flag navigator.gpu is there but gives no adapter, as for a blocklisted GPU.
-    assert(first.type === 'dp-error', `an adapter was found without the flag (${first.detail.adapter}): the no-WebGPU path was not exercised`);
-    const message = await noGpuChecks(page);
-    assert(/found no usable GPU adapter/.test(message), `not the no-adapter notice: ${message}`);
-    const notice = await page.locator('diffusion-playground .notice').innerText();
-    assert(notice.includes('found no usable GPU adapter'), `the notice does not say no adapter was found: ${notice}`);
-    notes.push(`without the flag: ${message}`);
-  } finally {
-    await browser.close();
-  }
-});
+registerBackendTests({ test, pageTest, notes, h: { visibleCanvases, noErrors, tensorStats, noGpuChecks } });
 
 // ----- main --------------------------------------------------------------------------------------
 

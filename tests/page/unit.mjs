@@ -1,5 +1,5 @@
 // Unit tests of the page's plain modules (www/url-state.js, controls.js, frames.js,
-// run-loop.js) in Node, with no browser and no server:
+// run-loop.js, backend-choice.js) in Node, with no browser and no server:
 //
 //   node tests/page/unit.mjs                 # all of them
 //   node tests/page/unit.mjs --only queue    # tests whose name has "queue"
@@ -133,5 +133,98 @@ test('unit: controls read attributes and setState() values', async () => {
     console.warn = warn;
   }
 });
+
+test('unit: backend names, adapter keys and what to ask the engine for', async () => {
+  const b = await import(pathToFileURL(path.join(ROOT, 'www/backend-choice.js')).href);
+  assert(b.parseBackend(' CPU ') === 'cpu' && b.parseBackend('webgpu') === 'webgpu' && b.parseBackend('auto') === 'auto', 'parse');
+  assert(b.parseBackend('gpu') === undefined && b.parseBackend('') === undefined && b.parseBackend(null) === undefined, 'bad names accepted');
+  const key = b.adapterKey({ vendor: 'google', architecture: 'swiftshader', device: '', description: '' });
+  assert(key === 'google|swiftshader||', `key ${key}`);
+  assert(b.adapterKey({ vendor: 'nvidia', architecture: 'ampere' }) !== key, 'different adapters share a key');
+  assert(b.adapterKey({}) === null && b.adapterKey(null) === null, 'an adapter that says nothing gets a key');
+  const store = fakeStorage();
+  const gpu = { ok: true, key };
+  assert(JSON.stringify(b.plan('cpu', gpu, store)) === JSON.stringify({ backend: 'cpu', reason: 'asked for by backend=cpu' }), 'cpu');
+  assert(b.plan('webgpu', { ok: false, reason: 'x' }, store).backend === 'webgpu', 'an explicit webgpu is passed to the engine (which says NoWebGPU)');
+  const none = b.plan('auto', { ok: false, reason: 'navigator.gpu is missing' }, store);
+  assert(none.backend === 'cpu' && none.noWebGpu && none.reason === 'no WebGPU: navigator.gpu is missing', JSON.stringify(none));
+  assert(JSON.stringify(b.plan('auto', gpu, store)) === JSON.stringify({ backend: 'auto', probe: true }), 'nothing remembered: probe');
+  const now = Date.UTC(2026, 11, 1);
+  assert(b.remember(store, key, { backend: 'cpu', cpuMs: 45.2, webgpuMs: 2000, webgpuAtLeast: true }, now), 'remember');
+  const p = b.plan('auto', gpu, store, now + 1000);
+  assert(p.backend === 'cpu' && p.remembered.cpuMs === 45.2, JSON.stringify(p));
+  assert(p.reason === 'remembered for this adapter (cpu 45 ms vs webgpu over 2000 ms, measured 2026-12-01)', p.reason);
+  assert(b.plan('auto', { ok: true, key: 'other|||' }, store, now).probe, 'a choice leaked to another adapter');
+  assert(b.plan('auto', { ok: true, key: null }, store, now).probe, 'an unnamed adapter used a remembered choice');
+});
+
+test('unit: a stale, damaged or unreadable remembered backend is ignored (and dropped)', async () => {
+  const b = await import(pathToFileURL(path.join(ROOT, 'www/backend-choice.js')).href);
+  const key = 'google|swiftshader||';
+  const now = Date.UTC(2026, 11, 1);
+  const slot = 'diffusion-playground/backend/v1/' + key;
+  const good = { backend: 'webgpu', cpuMs: 80, webgpuMs: 3, webgpuAtLeast: false, at: now - 1000 };
+  const cases = [
+    ['not JSON', '{"backend":'],
+    ['JSON null', 'null'],
+    ['a string', '"cpu"'],
+    ['unknown backend', JSON.stringify({ ...good, backend: 'quantum' })],
+    ['backend auto', JSON.stringify({ ...good, backend: 'auto' })],
+    ['negative ms', JSON.stringify({ ...good, cpuMs: -1 })],
+    ['ms as text', JSON.stringify({ ...good, webgpuMs: '3' })],
+    ['no flag', JSON.stringify({ ...good, webgpuAtLeast: undefined })],
+    ['no time', JSON.stringify({ ...good, at: undefined })],
+    ['from the future', JSON.stringify({ ...good, at: now + 60000 })],
+    ['older than REMEMBER_MS', JSON.stringify({ ...good, at: now - b.REMEMBER_MS - 1 })],
+  ];
+  for (const [label, text] of cases) {
+    const store = fakeStorage({ [slot]: text });
+    assert(b.recall(store, key, now) === null, `${label}: recalled`);
+    assert(store.getItem(slot) === null, `${label}: not dropped`);
+    assert(b.plan('auto', { ok: true, key }, store, now).probe, `${label}: no new probe`);
+  }
+  const store = fakeStorage({ [slot]: JSON.stringify(good) });
+  assert(JSON.stringify(b.recall(store, key, now)) === JSON.stringify(good), 'a good entry is not recalled as written');
+  // Storage that throws (private mode, a sandboxed frame, a full quota) counts as empty.
+  const throwing = { getItem() { throw new Error('SecurityError'); }, setItem() { throw new Error('QuotaExceededError'); }, removeItem() { throw new Error('SecurityError'); } };
+  assert(b.recall(throwing, key, now) === null && b.remember(throwing, key, { backend: 'cpu' }) === false, 'throwing storage');
+  assert(b.plan('auto', { ok: true, key }, throwing, now).probe, 'throwing storage: no probe');
+  assert(b.recall(null, key, now) === null && b.remember(null, key, { backend: 'cpu' }) === false, 'no storage');
+  assert(b.remember(fakeStorage(), key, { backend: 'auto' }) === false, 'remembered "auto"');
+});
+
+test('unit: backend as a URL parameter and an attribute', async () => {
+  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
+  const c = await import(pathToFileURL(path.join(ROOT, 'www/controls.js')).href);
+  const warn = console.warn;
+  const warned = [];
+  console.warn = (m) => warned.push(m);
+  try {
+    assert(u.DEFAULTS.backend === 'auto', `default ${u.DEFAULTS.backend}`);
+    assert(u.parseParams('backend=cpu').backend === 'cpu' && u.parseParams('backend=WebGPU').backend === 'webgpu', 'parse');
+    assert(u.parseParams('backend=gpu').backend === undefined && warned.some((w) => /backend="gpu"/.test(w)), 'a bad backend is not ignored with a warning');
+    assert(!u.toParams({ ...u.DEFAULTS }).has('backend'), 'links carry backend=auto');
+    assert(u.toParams({ ...u.DEFAULTS, backend: 'cpu' }).get('backend') === 'cpu', 'links drop backend=cpu');
+    const snip = u.embedSnippets({ ...u.DEFAULTS, backend: 'cpu' }, 'https://a.example/m.js', 'https://a.example/');
+    assert(snip.element.includes('backend="cpu"') && /embed\.html\?[^"]*backend=cpu/.test(snip.iframe), snip.element + snip.iframe);
+    assert(!u.embedSnippets({ ...u.DEFAULTS }, 'https://a.example/m.js', 'https://a.example/').element.includes('backend='), 'auto in the snippet');
+    assert(c.attributeSetting('backend', 'cpu') === 'cpu' && c.attributeSetting('backend', null) === 'auto', 'attribute');
+    const el = { hasAttribute: (n) => n === 'backend', getAttribute: (n) => (n === 'backend' ? 'webgpu' : null) };
+    assert(c.initialSettings(el).settings.backend === 'webgpu', 'initial settings ignore the backend attribute');
+    assert(JSON.stringify(c.cleanSettings({ backend: 'cpu', steps: 3 })) === '{"backend":"cpu","steps":3}', 'setState({backend})');
+  } finally {
+    console.warn = warn;
+  }
+});
+
+/** A Storage stand-in over a plain object. */
+function fakeStorage(items = {}) {
+  const m = new Map(Object.entries(items));
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => m.set(k, String(v)),
+    removeItem: (k) => m.delete(k),
+  };
+}
 
 await runTests(tests);

@@ -31,6 +31,30 @@ const NATIVE_SAMPLE: [&str; 16] = [
 ];
 const NATIVE_SAMPLE_NPY: &str = "artifacts/native_tiny_ddim10_eta0_seed7_b2.npy";
 
+/// The run the page repeats on the CPU in a browser without WebGPU (tests/page/backend-tests.mjs
+/// `NATIVE_PAGE_RUN`), on the model `build-web` ships by default.
+const NATIVE_PAGE_SAMPLE: [&str; 18] = [
+    "--model",
+    "models/emoji32",
+    "--sampler",
+    "ddim",
+    "--steps",
+    "10",
+    "--eta",
+    "0",
+    "--seed",
+    "7",
+    "--batch",
+    "4",
+    "--backend",
+    "cpu",
+    "--save-npy",
+    NATIVE_PAGE_SAMPLE_NPY,
+    "--out",
+    "artifacts/native_emoji32_ddim10_eta0_seed7_b4.png",
+];
+const NATIVE_PAGE_SAMPLE_NPY: &str = "artifacts/native_emoji32_ddim10_eta0_seed7_b4.npy";
+
 struct Step {
     name: &'static str,
     action: Box<dyn Fn() -> Result<()>>,
@@ -78,14 +102,17 @@ pub fn run_all() -> Result<()> {
             })
             .map(|_| ())
         }),
-        step("native DDIM sample (reference for the browser)", || {
+        step("native DDIM samples (references for the browser)", || {
             std::fs::create_dir_all(root().join("artifacts"))?;
             run(cargo()
                 .env("WGPU_BACKEND", "vulkan")
                 .args(["run", "--bin", "dp", "--", "sample"])
-                .args(NATIVE_SAMPLE))
+                .args(NATIVE_SAMPLE))?;
+            run(cargo()
+                .args(["run", "--bin", "dp", "--", "sample"])
+                .args(NATIVE_PAGE_SAMPLE))
         }),
-        step("browser tests (headless Chromium, WebGPU)", || {
+        step("browser tests (headless Chromium, WebGPU and CPU)", || {
             run(Command::new("node")
                 .arg("tests/browser/run.mjs")
                 .env("DP_NATIVE_SAMPLE_NPY", NATIVE_SAMPLE_NPY)
@@ -97,6 +124,7 @@ pub fn run_all() -> Result<()> {
             run(Command::new("node")
                 .arg("tests/page/run.mjs")
                 .env("PAGE_URL", url)
+                .env("DP_PAGE_NATIVE_NPY", NATIVE_PAGE_SAMPLE_NPY)
                 .current_dir(root()))
         }),
     ];

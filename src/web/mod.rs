@@ -1,0 +1,298 @@
+//! The JavaScript face of the engine (wasm32 only): load a checkpoint from its files, choose
+//! where it runs (the page's WebGPU device or the CPU kernels in wasm, by request or by timing
+//! both: [`backend`]), plan a sampling run, step it and read back RGBA grids or raw tensors.
+//! Every failure reaches JS as an `Error` whose message says what to do and whose `name` is
+//! the [`crate::ErrorKind`] (`BadInput`, `BadCheckpoint`, `NoWebGPU`, `DeviceLost`,
+//! `OutOfMemory`, `Internal`): the page switches on the name, never on the message.
+
+mod backend;
+mod clock;
+mod session;
+
+pub use session::Session;
+
+use crate::error::InputError;
+use crate::exec::cpu::CpuExecutor;
+use crate::exec::gpu::{GpuExecutor, GpuNet};
+use crate::exec::Executor;
+use crate::model::{Checkpoint, CheckpointFiles};
+use crate::scheduler::{DdpmVariance, Sampler, Schedule, SchedulerConfig};
+use backend::{Choice, Device, Request};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+pub fn init() {
+    console_error_panic_hook::set_once();
+}
+
+/// What every session on a page shares: one copy of the weights, one device (or none).
+struct Shared {
+    checkpoint: Checkpoint,
+    schedule: Schedule,
+    /// Where new sessions run; a lost WebGPU device is swapped for the CPU ([`Engine::use_cpu`]).
+    device: RefCell<Device>,
+    choice: RefCell<Choice>,
+}
+
+/// A loaded model on WebGPU or the CPU. Several playgrounds on a page share one `Engine`.
+#[wasm_bindgen]
+pub struct Engine {
+    shared: Rc<Shared>,
+}
+
+/// A JS `Error` with the engine's message and its kind as `name`.
+fn js_err(e: impl Into<crate::Error>) -> JsValue {
+    let e = e.into();
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name(e.kind().name());
+    err.into()
+}
+
+fn parse_sampler(sampler: &str, eta: f32, variance: &str) -> Result<Sampler, InputError> {
+    let unknown = |what, found: &str, accepted| InputError::Unknown {
+        what,
+        found: found.to_string(),
+        accepted,
+    };
+    match sampler {
+        "ddpm" => Ok(Sampler::Ddpm {
+            variance: match variance {
+                "fixed_small" => DdpmVariance::FixedSmall,
+                "fixed_large" => DdpmVariance::FixedLarge,
+                other => {
+                    return Err(unknown(
+                        "DDPM variance",
+                        other,
+                        "\"fixed_small\" (posterior) or \"fixed_large\" (beta_t)",
+                    ))
+                }
+            },
+        }),
+        "ddim" => Ok(Sampler::Ddim { eta }),
+        other => Err(unknown("sampler", other, "\"ddpm\" or \"ddim\"")),
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads a diffusers checkpoint from its files' contents and chooses where it runs:
+    /// `backend` "auto" (the default: the CPU without a usable WebGPU adapter, else whichever
+    /// is faster on a timed forward pass), "webgpu" (a `NoWebGPU` error without it) or "cpu"
+    /// (no GPU device is opened). [`Engine::backend_info`] says what was chosen and why.
+    pub async fn create(
+        config_json: String,
+        safetensors: Vec<u8>,
+        scheduler_json: Option<String>,
+        backend: Option<String>,
+    ) -> Result<Engine, JsValue> {
+        let request = Request::parse(backend.as_deref()).map_err(js_err)?;
+        let files = CheckpointFiles {
+            config_json,
+            safetensors,
+            scheduler_json,
+        };
+        let checkpoint = Checkpoint::from_files(&files).map_err(js_err)?;
+        let schedule_config = checkpoint.scheduler.clone().unwrap_or_default();
+        let schedule = Schedule::new(&schedule_config).map_err(js_err)?;
+        let (device, choice) = backend::choose(request, &checkpoint.unet)
+            .await
+            .map_err(js_err)?;
+        Ok(Engine {
+            shared: Rc::new(Shared {
+                checkpoint,
+                schedule,
+                device: RefCell::new(device),
+                choice: RefCell::new(choice),
+            }),
+        })
+    }
+
+    /// Where new sessions and forward passes run: "webgpu" or "cpu".
+    pub fn backend(&self) -> String {
+        self.device().name().to_string()
+    }
+
+    /// `{backend, reason, cpuMs, webgpuMs, webgpuAtLeast, adapter, executor}`: the backend in
+    /// use, why (e.g. "faster in a probe: cpu 45 ms vs webgpu 780 ms", "asked for by
+    /// backend=cpu", "no usable WebGPU (...)"), the probe's ms per warm batch-1 forward of each
+    /// candidate (`null` where not measured; `webgpuAtLeast` when the probe stopped waiting for
+    /// a WebGPU pass that had already lost, so `webgpuMs` is a lower bound), the WebGPU adapter
+    /// if one was opened, and the executor's own description.
+    #[wasm_bindgen(js_name = backendInfo)]
+    pub fn backend_info(&self) -> Result<js_sys::Object, JsValue> {
+        let choice = self.shared.choice.borrow().clone();
+        let opt = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from_f64);
+        let executor = match self.device() {
+            Device::Gpu(g) => format!("WebGPU: {}", g.gpu.describe()),
+            Device::Cpu => format!("CPU ({})", crate::cpu::simd()),
+        };
+        let out = js_sys::Object::new();
+        for (key, value) in [
+            ("backend", JsValue::from_str(self.device().name())),
+            ("reason", JsValue::from_str(&choice.reason)),
+            ("cpuMs", opt(choice.cpu_ms)),
+            ("webgpuMs", opt(choice.webgpu_ms)),
+            ("webgpuAtLeast", JsValue::from_bool(choice.webgpu_at_least)),
+            (
+                "adapter",
+                choice
+                    .adapter
+                    .as_deref()
+                    .map_or(JsValue::NULL, JsValue::from_str),
+            ),
+            ("executor", JsValue::from_str(&executor)),
+        ] {
+            js_sys::Reflect::set(&out, &key.into(), &value)?;
+        }
+        Ok(out)
+    }
+
+    /// Moves the engine to the CPU (after its WebGPU device was lost, say), with `reason` as
+    /// the new [`Engine::backend_info`] reason. Sessions made before keep their executor: make
+    /// new ones. The GPU device and weights are freed once no session holds them.
+    #[wasm_bindgen(js_name = useCpu)]
+    pub fn use_cpu(&self, reason: String) {
+        *self.shared.device.borrow_mut() = Device::Cpu;
+        self.shared.choice.borrow_mut().reason = reason;
+    }
+
+    /// The WebGPU adapter, e.g. "llvmpipe (Vulkan, Cpu)" or, in a browser that names none, its
+    /// driver; `undefined` when none was opened.
+    #[wasm_bindgen(js_name = adapterInfo)]
+    pub fn adapter_info(&self) -> Option<String> {
+        self.shared.choice.borrow().adapter.clone()
+    }
+
+    /// Why the engine's GPU device was lost (e.g. a driver reset), or `undefined` while it is
+    /// fine or the engine runs on the CPU. Poll it to tell the reader before a click fails.
+    #[wasm_bindgen(js_name = deviceLost)]
+    pub fn device_lost(&self) -> Option<String> {
+        match self.device() {
+            Device::Gpu(g) => g.gpu.lost_reason(),
+            Device::Cpu => None,
+        }
+    }
+
+    /// (channels, height, width) of one sample.
+    #[wasm_bindgen(js_name = sampleShape)]
+    pub fn sample_shape(&self) -> Vec<u32> {
+        self.shared
+            .checkpoint
+            .unet
+            .sample_shape()
+            .iter()
+            .map(|&v| v as u32)
+            .collect()
+    }
+
+    /// Number of parameters of the model.
+    #[wasm_bindgen(js_name = parameterCount)]
+    pub fn parameter_count(&self) -> u32 {
+        self.shared.checkpoint.unet.parameter_count() as u32
+    }
+
+    /// Number of training timesteps T.
+    #[wasm_bindgen(js_name = numTrainTimesteps)]
+    pub fn num_train_timesteps(&self) -> u32 {
+        self.shared.schedule.num_train_timesteps() as u32
+    }
+
+    /// The checkpoint's DDPM variance: "fixed_small" or "fixed_large".
+    #[wasm_bindgen(js_name = defaultVariance)]
+    pub fn default_variance(&self) -> String {
+        DdpmVariance::from_config(self.shared.schedule.config())
+            .as_str()
+            .to_string()
+    }
+
+    /// The timesteps a run would visit (validates the settings without a session).
+    pub fn timesteps(
+        &self,
+        sampler: &str,
+        steps: u32,
+        eta: f32,
+        variance: &str,
+    ) -> Result<Vec<u32>, JsValue> {
+        let sampler = parse_sampler(sampler, eta, variance).map_err(js_err)?;
+        Ok(self
+            .shared
+            .schedule
+            .plan(sampler, steps as usize)
+            .map_err(js_err)?
+            .timesteps)
+    }
+
+    /// A sampling session of `batch` images with its own buffers, on the engine's backend
+    /// now (one per playground and batch size; reuse it across runs).
+    #[wasm_bindgen(js_name = createSession)]
+    pub fn create_session(&self, batch: u32) -> Result<Session, JsValue> {
+        let s = &self.shared;
+        let unet = &s.checkpoint.unet;
+        let device = self.device();
+        let sampler: Rc<dyn Executor> = match &device {
+            Device::Gpu(g) => Rc::new(
+                GpuExecutor::new(g.gpu.clone(), &g.weights, unet, batch as usize)
+                    .map_err(js_err)?,
+            ),
+            Device::Cpu => Rc::new(CpuExecutor::new(unet, batch as usize).map_err(js_err)?),
+        };
+        Ok(Session {
+            shared: s.clone(),
+            sampler,
+            backend: device.name(),
+            plan: Rc::new(RefCell::new(None)),
+            seed: 0,
+        })
+    }
+
+    /// One UNet evaluation on `x` ((batch, C, H, W) floats) at timestep `t` on the engine's
+    /// backend; resolves to the raw model output. Used by the exactness tests.
+    pub fn forward(&self, x: Vec<f32>, batch: u32, t: f32) -> js_sys::Promise {
+        let shared = self.shared.clone();
+        let device = self.device();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let unet = &shared.checkpoint.unet;
+            let out = match device {
+                Device::Gpu(g) => {
+                    let net =
+                        GpuNet::new(&g.gpu, &g.weights, unet, batch as usize).map_err(js_err)?;
+                    net.forward(&g.gpu, unet, &x, t).await.map_err(js_err)?
+                }
+                Device::Cpu => {
+                    let graph = unet.graph(batch as usize).map_err(js_err)?;
+                    crate::exec::cpu::forward(unet, &graph, &x, t).map_err(js_err)?
+                }
+            };
+            Ok(js_sys::Float32Array::from(out.as_slice()).into())
+        })
+    }
+}
+
+impl Engine {
+    /// The current device (a cheap clone: not borrowed across an await).
+    fn device(&self) -> Device {
+        self.shared.device.borrow().clone()
+    }
+}
+
+/// The seeded x_T the engine starts from (for tests and for showing x_T without a GPU).
+#[wasm_bindgen(js_name = initialNoise)]
+pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Vec<f32> {
+    crate::rng::initial_noise(seed as u64, batch as usize, sample_len as usize)
+}
+
+/// alpha-bar_t for t = 0..T of a scheduler config (the diffusers defaults when absent), with no
+/// GPU needed: the forward-process view works in browsers without WebGPU too.
+#[wasm_bindgen(js_name = alphasCumprodFor)]
+pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, JsValue> {
+    let config = match scheduler_json {
+        Some(text) => SchedulerConfig::from_json_str(&text).map_err(js_err)?,
+        None => SchedulerConfig::default(),
+    };
+    Ok(Schedule::new(&config)
+        .map_err(js_err)?
+        .alphas_cumprod()
+        .to_vec())
+}
