@@ -55,6 +55,29 @@ fn check(
     .unwrap();
     gpu.run(&[&d]);
     assert_close(what, &read(gpu, &out, sig.output), &want, tol.0, tol.1);
+    check_cpu(what, op, &ins, params, &want, tol);
+}
+
+/// The op's fast CPU path (`Op::cpu`, params packed by `pack_cpu_param`) against `want`, the
+/// reference's output. The output starts as NaN so a value the path forgets to write fails.
+fn check_cpu(
+    what: &str,
+    op: &dyn Op,
+    ins: &[&[f32]],
+    params: &[Vec<f32>],
+    want: &[f32],
+    tol: (f32, f32),
+) {
+    let packed: Vec<Vec<f32>> = params
+        .iter()
+        .enumerate()
+        .map(|(i, v)| op.pack_cpu_param(i, v))
+        .collect();
+    let ps: Vec<&[f32]> = packed.iter().map(Vec::as_slice).collect();
+    let mut scratch = vec![f32::NAN; op.cpu_scratch()];
+    let mut got = vec![f32::NAN; want.len()];
+    op.cpu(ins, &ps, &mut got, &mut scratch);
+    assert_close(&format!("{what} (CPU kernels)"), &got, want, tol.0, tol.1);
 }
 
 /// Seeded operands of the lengths the op's signature states, in [-scale, scale).
@@ -109,6 +132,12 @@ fn conv2d_matches_cpu() {
     conv_case(&gpu, [3, 5, 3, 7], 6, 1, 1, [0; 4], true);
     conv_case(&gpu, [1, 2, 3, 3], 3, 1, 1, [1; 4], false);
     conv_case(&gpu, [1, 2, 6, 7], 3, 5, 1, [2; 4], false);
+    // The CPU's Winograd path (3x3 "same" on even sizes): several chunks of images (8x8 images
+    // are 16 tiles, a chunk 256 tiles), Cin above the GEMM's K block, Cout not a multiple of
+    // the register tile, and the smallest image.
+    conv_case(&gpu, [18, 5, 8, 8], 7, 3, 1, [1; 4], true);
+    conv_case(&gpu, [1, 300, 4, 6], 5, 3, 1, [1; 4], false);
+    conv_case(&gpu, [3, 4, 2, 2], 3, 3, 1, [1; 4], true);
 }
 
 #[test]

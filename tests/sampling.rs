@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_close, fixture, gpu, read_npy};
+use diffusion_playground::exec::cpu::CpuExecutor;
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
 use diffusion_playground::exec::reference::ReferenceExecutor;
 use diffusion_playground::exec::{Executor, View};
@@ -74,8 +75,9 @@ fn check_trajectory(dir: &str) {
     let len = x_t.data.len();
 
     let gpu = Rc::new(gpu());
-    let executors: [Box<dyn Executor>; 2] = [
+    let executors: [Box<dyn Executor>; 3] = [
         Box::new(gpu_executor(&gpu, unet, batch)),
+        Box::new(CpuExecutor::new(unet, batch).unwrap()),
         Box::new(ReferenceExecutor::new(unet, batch).unwrap()),
     ];
     for exec in &executors {
@@ -132,47 +134,52 @@ fn ddim_clipped_trajectory_matches_diffusers_to_1e3() {
 }
 
 #[test]
-fn stochastic_samplers_agree_between_gpu_and_cpu() {
+fn stochastic_samplers_agree_between_executors() {
     let ckpt = tiny();
     let unet = &ckpt.unet;
     let schedule = Schedule::new(&SchedulerConfig::default()).unwrap();
     let gpu = Rc::new(gpu());
     let batch = 2;
-    let sampler = gpu_executor(&gpu, unet, batch);
+    let gpu_sampler = gpu_executor(&gpu, unet, batch);
+    let cpu_sampler = CpuExecutor::new(unet, batch).unwrap();
     let reference = ReferenceExecutor::new(unet, batch).unwrap();
-    let per = sampler.sample_len() / batch;
-    for s in [
-        Sampler::Ddpm {
-            variance: DdpmVariance::FixedSmall,
-        },
-        Sampler::Ddpm {
-            variance: DdpmVariance::FixedLarge,
-        },
-        Sampler::Ddim { eta: 0.5 },
-    ] {
-        let plan = schedule.plan(s, 4).unwrap();
-        let seed = 11;
-        sampler.start(seed).unwrap();
-        let x_t = read(&sampler, View::Sample);
-        assert_eq!(
-            x_t,
-            diffusion_playground::rng::initial_noise(seed, batch, per),
-            "x_T is the seeded noise for {s:?}"
-        );
-        for i in 0..plan.timesteps.len() {
-            sampler.step(unet, &plan, i, seed).unwrap();
+    for sampler in [&gpu_sampler as &dyn Executor, &cpu_sampler] {
+        let per = sampler.sample_len() / batch;
+        let who = sampler.describe();
+        for s in [
+            Sampler::Ddpm {
+                variance: DdpmVariance::FixedSmall,
+            },
+            Sampler::Ddpm {
+                variance: DdpmVariance::FixedLarge,
+            },
+            Sampler::Ddim { eta: 0.5 },
+        ] {
+            let plan = schedule.plan(s, 4).unwrap();
+            let seed = 11;
+            sampler.start(seed).unwrap();
+            let x_t = read(sampler, View::Sample);
+            assert_eq!(
+                x_t,
+                diffusion_playground::rng::initial_noise(seed, batch, per),
+                "x_T is the seeded noise for {s:?}"
+            );
+            for i in 0..plan.timesteps.len() {
+                sampler.step(unet, &plan, i, seed).unwrap();
+            }
+            let got = read(sampler, View::Sample);
+            let (want, _) =
+                pollster::block_on(sampler::run(&reference, unet, &plan, &x_t, seed, false))
+                    .unwrap();
+            assert_close(
+                &format!("{s:?} final sample, {who} vs the reference"),
+                &got,
+                &want,
+                1e-3,
+                1e-4,
+            );
+            assert!(got.iter().all(|v| v.is_finite()));
         }
-        let got = read(&sampler, View::Sample);
-        let (want, _) =
-            pollster::block_on(sampler::run(&reference, unet, &plan, &x_t, seed, false)).unwrap();
-        assert_close(
-            &format!("{s:?} final sample, gpu vs cpu"),
-            &got,
-            &want,
-            1e-3,
-            1e-4,
-        );
-        assert!(got.iter().all(|v| v.is_finite()));
     }
 }
 
