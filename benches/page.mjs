@@ -4,6 +4,7 @@
 //
 //   node benches/page.mjs                                   # default model, DDIM 50, eta 0, batch 1
 //   node benches/page.mjs --model DIR --steps 20 --batch 4 --sampler ddpm
+//   node benches/page.mjs --batch 4 --backend webgpu        # backend: auto (default) | webgpu | cpu
 //
 // It starts `cargo xtask serve` (release wasm) with the model, opens index.html with the settings
 // in the URL, and reads the page's dp-ready / dp-step / dp-done events: engine ready (weights
@@ -33,19 +34,25 @@ const settings = {
   eta: Number(option('eta', '0')),
   seed: Number(option('seed', '7')),
   batch: Number(option('batch', '1')),
+  backend: option('backend', 'auto'),
 };
+if (!['auto', 'webgpu', 'cpu'].includes(settings.backend)) {
+  console.error(`--backend ${settings.backend}: expected auto, webgpu or cpu`);
+  process.exit(2);
+}
 if (!existsSync(path.join(path.resolve(ROOT, model), 'config.json'))) {
   console.error(`--model ${model}: no config.json there (a diffusers UNet2DModel folder is needed)`);
   process.exit(2);
 }
 const TIMEOUT = 30 * 60 * 1000;
 
-/** The native CLI on the same model and settings: its mean ms/step and adapter. */
-function native() {
+/** The native CLI on the same model and settings and the page's backend: mean ms/step, adapter. */
+function native(backend) {
   const build = spawnSync('cargo', ['build', '--release', '--quiet', '--bin', 'dp'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('cargo build --release --bin dp failed');
   const args = ['sample', '--model', model, '--sampler', settings.sampler, '--steps', String(settings.steps), '--seed', String(settings.seed), '--batch', String(settings.batch), '--out', path.join(ROOT, 'artifacts', 'bench-native.png')];
   if (settings.sampler === 'ddim') args.push('--eta', String(settings.eta));
+  args.push('--backend', backend === 'cpu' ? 'cpu' : 'gpu');
   const r = spawnSync(path.join(ROOT, 'target/release/dp'), args, { cwd: ROOT, encoding: 'utf8', env: { WGPU_BACKEND: 'vulkan', ...process.env } });
   if (r.status !== 0) throw new Error(`dp sample failed:\n${r.stdout}${r.stderr}`);
   const total = (r.stdout + r.stderr).split('\n').find((l) => l.startsWith('total'));
@@ -72,14 +79,17 @@ try {
   if (page.errors.length) console.log(`# console errors: ${page.errors.join(' | ')}`);
   await context.close();
 
-  const nat = native();
+  const backend = ready.detail.backend;
+  const nat = native(backend);
   const warm = again.detail.msPerStep;
   const label = `${settings.sampler.toUpperCase()} ${settings.steps}${settings.sampler === 'ddim' ? ` eta ${settings.eta}` : ''}, batch ${settings.batch}, seed ${settings.seed}, model ${model}`;
   console.log(`# ${label}`);
-  console.log(`# browser: headless Chromium, ${ready.detail.adapter}`);
+  console.log(`# browser: headless Chromium, backend=${settings.backend}: runs on ${backend} (${ready.detail.reason}); adapter ${ready.detail.adapter ?? 'none'}`);
   console.log(`# native:  dp sample, ${nat.adapter}`);
   console.log('| measure | value |');
   console.log('|---|---:|');
+  const probe = ready.detail.probeMs;
+  if (probe) console.log(`| backend probe: cpu / webgpu ms per forward | ${probe.cpu?.toFixed(0) ?? '–'} / ${probe.webgpu?.toFixed(0) ?? '–'}${probe.webgpuAtLeast ? ' (at least)' : ''} |`);
   console.log(`| engine ready (after navigation) | ${ready.t.toFixed(0)} ms |`);
   console.log(`| first image: step 1 drawn (after navigation) | ${first.t.toFixed(0)} ms |`);
   console.log(`| run done (after navigation) | ${done.t.toFixed(0)} ms |`);

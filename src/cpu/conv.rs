@@ -123,7 +123,6 @@ impl PackB for Im2col<'_> {
 /// Where a stride-1 convolution's shifted rows live (see the module docs).
 #[derive(Clone, Copy, Debug)]
 struct Layout {
-    cin: usize,
     h: usize,
     w: usize,
     k: usize,
@@ -154,7 +153,6 @@ impl Shifted<'_> {
         // Reads reach position (positions - 1 + NR-padding) + (k-1) * (pitch + 1).
         let plane = positions.next_multiple_of(NR) + (c.k - 1) * (pitch + 1);
         Some(Layout {
-            cin: c.cin,
             h: c.h,
             w: c.w,
             k: c.k,
