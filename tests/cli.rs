@@ -227,10 +227,14 @@ fn the_cpu_backend_matches_diffusers_and_the_gpu() {
         &want,
         1e-3,
     );
-    // A stochastic sampler: both backends draw the same seeded noise.
+    // A stochastic sampler: every backend draws the same seeded noise.
     let tmp = TempDir::new("backends");
     let mut finals = Vec::new();
-    for backend in ["gpu", "cpu"] {
+    for (backend, device) in [
+        ("gpu", "GPU:"),
+        ("cpu", "CPU ("),
+        ("reference", "CPU reference"),
+    ] {
         let out = tmp.path(&format!("{backend}.npy"));
         let stdout = ok(&dp(&[
             "sample",
@@ -249,23 +253,20 @@ fn the_cpu_backend_matches_diffusers_and_the_gpu() {
             "--save-npy",
             &out,
         ]));
-        let device = if backend == "cpu" {
-            "CPU reference"
-        } else {
-            "GPU:"
-        };
         assert!(
             stdout.contains(device),
             "--backend {backend} does not say where it ran:\n{stdout}"
         );
         finals.push(read_npy(&out));
     }
-    assert_close(
-        "DDPM 3 steps, --backend gpu vs cpu",
-        &finals[0],
-        &finals[1],
-        1e-3,
-    );
+    for (other, name) in finals[1..].iter().zip(["cpu", "reference"]) {
+        assert_close(
+            &format!("DDPM 3 steps, --backend gpu vs {name}"),
+            &finals[0],
+            other,
+            1e-3,
+        );
+    }
     fails(
         &dp(&[
             "sample",
@@ -277,7 +278,7 @@ fn the_cpu_backend_matches_diffusers_and_the_gpu() {
             "x.png",
         ]),
         2,
-        &["--backend", "gpu", "cpu"],
+        &["--backend", "gpu", "cpu", "reference"],
     );
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::{fixture, gpu};
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
-use diffusion_playground::exec::reference::ReferenceExecutor;
+use diffusion_playground::exec::reference;
 use diffusion_playground::exec::{Executor, View};
 use diffusion_playground::gpu::GpuError;
 use diffusion_playground::model::Checkpoint;
@@ -44,7 +44,7 @@ fn caller_mistakes_are_bad_input() {
         ),
         ("unknown view", View::parse("noise").unwrap_err().into()),
     ];
-    let exec = ReferenceExecutor::new(unet, 1).unwrap();
+    let exec = reference::executor(unet, 1).unwrap();
     let wrong_len = exec.set_sample(&[0.0; 5]).unwrap_err();
     let past_the_end = exec.step(unet, &plan, 2, 0).unwrap_err();
     for (what, e) in cases.into_iter().chain([

@@ -7,7 +7,7 @@ mod common;
 use common::{assert_close, fixture, gpu, read_npy};
 use diffusion_playground::exec::cpu::CpuExecutor;
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
-use diffusion_playground::exec::reference::ReferenceExecutor;
+use diffusion_playground::exec::reference;
 use diffusion_playground::exec::{Executor, View};
 use diffusion_playground::gpu::Gpu;
 use diffusion_playground::model::{Checkpoint, UNet};
@@ -78,7 +78,7 @@ fn check_trajectory(dir: &str) {
     let executors: [Box<dyn Executor>; 3] = [
         Box::new(gpu_executor(&gpu, unet, batch)),
         Box::new(CpuExecutor::new(unet, batch).unwrap()),
-        Box::new(ReferenceExecutor::new(unet, batch).unwrap()),
+        Box::new(reference::executor(unet, batch).unwrap()),
     ];
     for exec in &executors {
         let who = exec.describe();
@@ -142,7 +142,7 @@ fn stochastic_samplers_agree_between_executors() {
     let batch = 2;
     let gpu_sampler = gpu_executor(&gpu, unet, batch);
     let cpu_sampler = CpuExecutor::new(unet, batch).unwrap();
-    let reference = ReferenceExecutor::new(unet, batch).unwrap();
+    let reference = reference::executor(unet, batch).unwrap();
     for sampler in [&gpu_sampler as &dyn Executor, &cpu_sampler] {
         let per = sampler.sample_len() / batch;
         let who = sampler.describe();
@@ -205,7 +205,7 @@ fn same_seed_same_start_and_rgba_grid() {
     assert_eq!(rgba.len(), w * h * 4);
     assert!(rgba.chunks(4).all(|p| p[3] == 255), "a full grid is opaque");
     // The CPU reference converts to the same bytes.
-    let reference = ReferenceExecutor::new(unet, 4).unwrap();
+    let reference = reference::executor(unet, 4).unwrap();
     reference.start(3).unwrap();
     let cpu_rgba = pollster::block_on(reference.read_rgba(View::Sample)).unwrap();
     assert_eq!(rgba, cpu_rgba, "GPU and CPU RGBA grids of x_T");

@@ -5,7 +5,7 @@
 use super::options::{ModelSpec, Options, PLAN_STEPS, SEED};
 use super::report::{fmt_ms, median, Row, Share};
 use super::BoxResult;
-use diffusion_playground::exec::cpu::{CpuExecutor, CpuNet};
+use diffusion_playground::exec::cpu::{CpuExecutor, CpuNet, Kernels};
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
 use diffusion_playground::exec::Executor;
 use diffusion_playground::gpu::{Dispatch, Gpu};
@@ -106,7 +106,7 @@ pub fn measure_cpu(
     )?;
     let exec = CpuExecutor::new(unet, batch)?;
     let x_t = diffusion_playground::rng::initial_noise(SEED, batch, exec.sample_len() / batch);
-    let mut net = CpuNet::new(unet, exec.graph().clone());
+    let mut net = CpuNet::new(unet, exec.graph().clone(), Kernels::Fast);
     let gflop = 2.0 * net.graph().macs() as f64 / 1e9;
     let t = plan.timesteps[0] as f32;
 

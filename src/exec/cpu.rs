@@ -1,7 +1,8 @@
 //! The CPU executor: the graph on the fast CPU kernels ([`crate::ops::Op::cpu`], see
 //! [`crate::cpu`]), for readers without a (fast) WebGPU adapter. Params are packed once, every
 //! tensor and the scratch are allocated once per session, and a step runs the nodes in order
-//! on one thread (in wasm: the page's worker or main thread).
+//! on one thread (in wasm: the page's main thread). With [`Kernels::Reference`] the same
+//! executor runs the ops' plain-loop references instead (`super::reference`).
 
 use super::{
     check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
@@ -12,26 +13,40 @@ use crate::ops::ToRgba8;
 use crate::scheduler::Plan;
 use std::cell::RefCell;
 
-/// One batch size's forward pass on the CPU kernels: packed params and preallocated tensors.
+/// Which CPU code runs each op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    /// [`crate::ops::Op::cpu`]: the fast kernels of [`crate::cpu`].
+    Fast,
+    /// [`crate::ops::Op::reference`]: the plain loops, the tests' ground truth (slow).
+    Reference,
+}
+
+/// One batch size's forward pass on the CPU: params packed for the kernels, tensors allocated
+/// once.
 pub struct CpuNet {
     graph: Graph,
-    /// Per node, its params in [`crate::ops::Op::pack_cpu_param`]'s layout.
+    kernels: Kernels,
+    /// Per node, its params in [`crate::ops::Op::pack_cpu_param`]'s layout ([`Kernels::Fast`]
+    /// only: the references read the model's own params).
     params: Vec<Vec<Vec<f32>>>,
     values: Vec<Vec<f32>>,
     scratch: Vec<f32>,
 }
 
 impl CpuNet {
-    pub fn new(unet: &UNet, graph: Graph) -> CpuNet {
+    pub fn new(unet: &UNet, graph: Graph, kernels: Kernels) -> CpuNet {
         let params = graph
             .nodes
             .iter()
-            .map(|node| {
-                node.params
+            .map(|node| match kernels {
+                Kernels::Fast => node
+                    .params
                     .iter()
                     .enumerate()
                     .map(|(i, p)| node.op.pack_cpu_param(i, &unet.params[p.0].data))
-                    .collect()
+                    .collect(),
+                Kernels::Reference => Vec::new(),
             })
             .collect();
         let values = (0..graph.tensors.len())
@@ -48,6 +63,7 @@ impl CpuNet {
         ];
         CpuNet {
             graph,
+            kernels,
             params,
             values,
             scratch,
@@ -79,8 +95,20 @@ impl CpuNet {
                 .iter()
                 .map(|t| self.values[t.0].as_slice())
                 .collect();
-            let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
-            node.op.cpu(&inputs, &params, &mut out, &mut self.scratch);
+            match self.kernels {
+                Kernels::Fast => {
+                    let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
+                    node.op.cpu(&inputs, &params, &mut out, &mut self.scratch);
+                }
+                Kernels::Reference => {
+                    let params: Vec<&[f32]> = node
+                        .params
+                        .iter()
+                        .map(|p| unet.params[p.0].data.as_slice())
+                        .collect();
+                    node.op.reference(&inputs, &params, &mut out);
+                }
+            }
             self.values[node.output.0] = out;
         }
         Ok(())
@@ -98,8 +126,14 @@ impl CpuNet {
 }
 
 /// One forward pass on a fresh [`CpuNet`] (for fixtures and tests; sessions keep the net).
-pub fn forward(unet: &UNet, graph: &Graph, x: &[f32], t: f32) -> Result<Vec<f32>, Error> {
-    let mut net = CpuNet::new(unet, graph.clone());
+pub fn forward(
+    unet: &UNet,
+    graph: &Graph,
+    x: &[f32],
+    t: f32,
+    kernels: Kernels,
+) -> Result<Vec<f32>, Error> {
+    let mut net = CpuNet::new(unet, graph.clone(), kernels);
     net.forward(unet, x, t)?;
     Ok(net.output().to_vec())
 }
@@ -110,7 +144,7 @@ struct State {
     x0: Vec<f32>,
 }
 
-/// Sampling on the fast CPU kernels.
+/// Sampling on the CPU (the fast kernels, or the references).
 pub struct CpuExecutor {
     graph: Graph,
     grid: ToRgba8,
@@ -118,7 +152,12 @@ pub struct CpuExecutor {
 }
 
 impl CpuExecutor {
+    /// On the fast kernels.
     pub fn new(unet: &UNet, batch: usize) -> Result<CpuExecutor, Error> {
+        CpuExecutor::with_kernels(unet, batch, Kernels::Fast)
+    }
+
+    pub fn with_kernels(unet: &UNet, batch: usize, kernels: Kernels) -> Result<CpuExecutor, Error> {
         let graph = unet.graph(batch)?;
         check_samplable(&graph, unet)?;
         let s = graph.shape(graph.input);
@@ -127,7 +166,7 @@ impl CpuExecutor {
         let len = graph.len(graph.input);
         Ok(CpuExecutor {
             state: RefCell::new(State {
-                net: CpuNet::new(unet, graph.clone()),
+                net: CpuNet::new(unet, graph.clone(), kernels),
                 x: vec![0.0; len],
                 x0: vec![0.0; len],
             }),
@@ -153,7 +192,10 @@ impl CpuExecutor {
 
 impl Executor for CpuExecutor {
     fn describe(&self) -> String {
-        format!("CPU ({})", crate::cpu::simd())
+        match self.state.borrow().net.kernels {
+            Kernels::Fast => format!("CPU ({})", crate::cpu::simd()),
+            Kernels::Reference => "CPU reference".to_string(),
+        }
     }
 
     fn graph(&self) -> &Graph {

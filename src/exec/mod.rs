@@ -6,7 +6,7 @@
 //!   one encoder per step;
 //! - [`cpu::CpuExecutor`]: the fast CPU kernels (`crate::cpu`), params packed and buffers
 //!   allocated once — the backend for readers without a fast WebGPU adapter;
-//! - [`reference::ReferenceExecutor`]: the ops' plain-loop CPU references (the ground truth of
+//! - [`reference::executor`]: the ops' plain-loop CPU references (the ground truth of
 //!   the tests; slow).
 
 pub mod cpu;

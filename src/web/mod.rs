@@ -262,7 +262,8 @@ impl Engine {
                 }
                 Device::Cpu => {
                     let graph = unet.graph(batch as usize).map_err(js_err)?;
-                    crate::exec::cpu::forward(unet, &graph, &x, t).map_err(js_err)?
+                    crate::exec::cpu::forward(unet, &graph, &x, t, crate::exec::cpu::Kernels::Fast)
+                        .map_err(js_err)?
                 }
             };
             Ok(js_sys::Float32Array::from(out.as_slice()).into())

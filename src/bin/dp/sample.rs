@@ -6,7 +6,7 @@ use crate::common::{self, ms, shape_str};
 use crate::CliError;
 use diffusion_playground::exec::cpu::CpuExecutor;
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
-use diffusion_playground::exec::reference::ReferenceExecutor;
+use diffusion_playground::exec::reference;
 use diffusion_playground::exec::{Executor, View};
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::npy;
@@ -336,7 +336,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let fail = |e| common::engine_error(e, &opts.model);
     let gs: Box<dyn Executor> = match opts.backend {
         "cpu" => Box::new(CpuExecutor::new(&unet, batch).map_err(fail)?),
-        "reference" => Box::new(ReferenceExecutor::new(&unet, batch).map_err(fail)?),
+        "reference" => Box::new(reference::executor(&unet, batch).map_err(fail)?),
         _ => {
             let gpu = std::rc::Rc::new(common::gpu()?);
             let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
