@@ -7,10 +7,10 @@
 //! (the pad columns' results are dropped). Then the column of tap (ci, ky, kx) for output
 //! positions p..p+NR is one contiguous run of the padded plane, starting at
 //! `ci * plane + ky * pitch + kx + p`, so packing B is a copy of NR floats per tap, with no
-//! index arithmetic or bounds checks per pixel. A 1x1 unpadded convolution is the same with
-//! pitch W and no copy.
+//! index arithmetic or bounds checks per pixel. A 1x1 unpadded convolution needs neither: the
+//! image itself is B (Cin x HW, row-major) and the GEMM writes the output in place.
 
-use super::gemm::{self, PackB, PackedA, NR};
+use super::gemm::{self, PackB, PackedA, Rows, NR};
 use crate::ops::Conv2d;
 
 /// The weight (Cout, Cin, K, K) as the GEMM's packed A.
@@ -55,12 +55,12 @@ pub fn run(
         .zip(out.chunks_exact_mut(conv.cout * pixels))
         .enumerate()
     {
-        let time_row = match (conv.time_bias, time) {
-            (Some(tb), Some(t)) => Some(&t[b * tb.stride + tb.offset..][..conv.cout]),
-            _ => None,
-        };
+        let time_row = conv.time_row(time, b);
         let add = |co: usize| bias[co] + time_row.map_or(0.0, |t| t[co]);
-        if let Some(l) = shifted {
+        if direct(conv) {
+            let rows = Rows { b: xb, n: pixels };
+            gemm::gemm(a, &rows, pixels, &add, ob, pixels, scratch);
+        } else if let Some(l) = shifted {
             let (blocks, rest) = scratch.split_at_mut(gemm::scratch_len(taps));
             let (padded, rows) = rest.split_at_mut(l.padded_len);
             let rows = &mut rows[..conv.cout * l.positions];
@@ -73,6 +73,11 @@ pub fn run(
             gemm::gemm(a, &cols, pixels, &add, ob, pixels, scratch);
         }
     }
+}
+
+/// A 1x1 convolution without stride or padding: B is the image as it is.
+fn direct(c: &Conv2d) -> bool {
+    c.k == 1 && c.stride == 1 && c.pad_top == 0 && c.pad_left == 0 && c.ho == c.h && c.wo == c.w
 }
 
 /// The column matrix of one image: row (ci, ky, kx), column (oy, ox) is the input pixel under
@@ -145,7 +150,7 @@ struct Shifted<'a> {
 
 impl Shifted<'_> {
     fn layout(c: &Conv2d) -> Option<Layout> {
-        if c.stride != 1 {
+        if c.stride != 1 || direct(c) {
             return None;
         }
         let pitch = c.wo + c.k - 1;

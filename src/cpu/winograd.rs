@@ -206,11 +206,7 @@ super::simd_fn! {
             }
             for img in 0..images {
                 let b = n0 + img;
-                let add = bias[co]
-                    + match (c.time_bias, time) {
-                        (Some(tb), Some(tv)) => tv[b * tb.stride + tb.offset + co],
-                        _ => 0.0,
-                    };
+                let add = bias[co] + c.time_row(time, b).map_or(0.0, |t| t[co]);
                 let dst = &mut out[(b * c.cout + co) * c.h * c.w..][..c.h * c.w];
                 for (ty, rows) in dst.chunks_exact_mut(2 * c.w).enumerate() {
                     let at = (img * th + ty) * tw;

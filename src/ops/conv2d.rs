@@ -131,6 +131,12 @@ impl Conv2d {
         self.cout * self.cin * self.k * self.k
     }
 
+    /// Sample `b`'s row of the time projections this conv adds (`None` without a time bias).
+    pub fn time_row<'a>(&self, time: Option<&'a [f32]>, b: usize) -> Option<&'a [f32]> {
+        let (tb, t) = (self.time_bias?, time?);
+        Some(&t[b * tb.stride + tb.offset..][..self.cout])
+    }
+
     fn cout4(&self) -> usize {
         self.cout.div_ceil(4)
     }
@@ -176,10 +182,7 @@ impl Op for Conv2d {
         let (k, s) = (self.k, self.stride);
         for b in 0..self.n {
             for co in 0..self.cout {
-                let add = match (self.time_bias, time) {
-                    (Some(tb), Some(t)) => t[b * tb.stride + tb.offset + co],
-                    _ => 0.0,
-                };
+                let add = self.time_row(time.copied(), b).map_or(0.0, |t| t[co]);
                 for oy in 0..self.ho {
                     for ox in 0..self.wo {
                         let mut acc = bias[co];

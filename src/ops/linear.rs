@@ -82,18 +82,23 @@ impl Op for Linear {
         }
     }
 
+    /// One input row, with SiLU applied.
+    fn cpu_scratch(&self) -> usize {
+        self.k
+    }
+
     /// The reference's loops with SiLU applied once per input (not once per product) and
     /// the vectorised [`crate::cpu::norm::silu`].
-    fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], _: &mut [f32]) {
+    fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], scratch: &mut [f32]) {
         use crate::cpu::norm::silu;
         let (x, weight, bias) = (inputs[0], params[0], params[1]);
-        let mut row = vec![0f32; self.k];
+        let row = &mut scratch[..self.k];
         for (xr, or) in x.chunks_exact(self.k).zip(out.chunks_exact_mut(self.n)) {
             for (r, &v) in row.iter_mut().zip(xr) {
                 *r = if self.silu_in { silu(v) } else { v };
             }
             for ((o, wr), &b) in or.iter_mut().zip(weight.chunks_exact(self.k)).zip(bias) {
-                let dot: f32 = wr.iter().zip(&row).map(|(w, v)| w * v).sum();
+                let dot: f32 = wr.iter().zip(row.iter()).map(|(w, v)| w * v).sum();
                 *o = if self.silu_out {
                     silu(dot + b)
                 } else {
