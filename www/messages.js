@@ -40,7 +40,7 @@ export function modelSummary({ model, info }) {
 export function backendNote(info) {
   if (info.backend !== 'cpu') return null;
   if (info.deviceLost) return `The GPU stopped working (the WebGPU device was lost: ${info.deviceLost}); running on the CPU instead. Reload the page to try the GPU again.`;
-  if (info.noWebGpu) return `WebGPU is not available here (${info.noWebGpu}); running on the CPU instead.`;
+  if (info.noWebGpu) return `WebGPU is not available here: ${info.noWebGpu}. Running on the CPU instead.`;
   return null;
 }
 

@@ -125,7 +125,7 @@ export function registerBackendTests({ test, pageTest, notes, h }) {
     assert(done.type === 'dp-done', `the CPU run failed: ${JSON.stringify(done.detail)}`);
     assert(await page.locator('diffusion-playground .notice').isHidden(), 'an error panel is shown');
     const note = await page.locator('diffusion-playground #note').innerText();
-    assert(/^WebGPU is not available here \(.+\); running on the CPU instead\.$/.test(note) && why.test(note), `note: ${note}`);
+    assert(/^WebGPU is not available here: .+\. Running on the CPU instead\.$/.test(note) && why.test(note), `note: ${note}`);
     assert((await page.locator('diffusion-playground').getAttribute('data-status')) === 'done', 'data-status is not done');
     const canvases = await h.visibleCanvases(page);
     assert(canvases.length >= 4 && canvases.every((c) => c.content), `canvases: ${JSON.stringify(canvases)}`);
