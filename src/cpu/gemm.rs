@@ -108,7 +108,31 @@ pub fn gemm(
         unsafe { gemm_fma(a, b, n, row_add, c, ldc, scratch) };
         return;
     }
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    {
+        // SAFETY: this module was built for browsers with relaxed SIMD (the page loads it only
+        // where `WebAssembly.validate` accepts a relaxed-SIMD module).
+        unsafe { gemm_relaxed(a, b, n, row_add, c, ldc, scratch) };
+        return;
+    }
+    #[allow(unreachable_code)]
     gemm_impl::<false>(a, b, n, row_add, c, ldc, scratch)
+}
+
+/// The wasm build for browsers with relaxed SIMD (`--features relaxed-simd`): the micro-kernel
+/// multiplies and adds with `f32x4.relaxed_madd`, one fused instruction where the CPU has FMA.
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+#[target_feature(enable = "relaxed-simd")]
+unsafe fn gemm_relaxed(
+    a: PackedA,
+    b: &dyn PackB,
+    n: usize,
+    row_add: &dyn Fn(usize) -> f32,
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut [f32],
+) {
+    gemm_impl::<true>(a, b, n, row_add, c, ldc, scratch)
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
@@ -192,6 +216,12 @@ fn gemm_impl<const FMA: bool>(
 /// acc += A panel (kc x MR, k-major) * B panel (kc x NR).
 #[inline(always)]
 fn micro<const FMA: bool>(a: &[f32], b: &[f32], acc: &mut [[f32; NR]; MR]) {
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    if FMA {
+        // SAFETY: FMA is chosen only by `gemm_relaxed`, built for relaxed SIMD.
+        unsafe { micro_relaxed(a, b, acc) };
+        return;
+    }
     let mut t = *acc;
     for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         let av: &[f32; MR] = av.try_into().unwrap();
@@ -207,6 +237,37 @@ fn micro<const FMA: bool>(a: &[f32], b: &[f32], acc: &mut [[f32; NR]; MR]) {
         }
     }
     *acc = t;
+}
+
+/// [`micro`] with `f32x4.relaxed_madd` (NR = 8: two vectors per row of the tile).
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+#[target_feature(enable = "relaxed-simd")]
+#[inline]
+unsafe fn micro_relaxed(a: &[f32], b: &[f32], acc: &mut [[f32; NR]; MR]) {
+    use core::arch::wasm32::*;
+    let load = |x: &[f32]| -> v128 {
+        let x: &[f32; 4] = x[..4].try_into().unwrap();
+        f32x4(x[0], x[1], x[2], x[3])
+    };
+    let mut t: [[v128; 2]; MR] = std::array::from_fn(|i| [load(&acc[i][..4]), load(&acc[i][4..])]);
+    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        let (b0, b1) = (load(&bv[..4]), load(&bv[4..]));
+        for (i, row) in t.iter_mut().enumerate() {
+            let s = f32x4_splat(av[i]);
+            row[0] = f32x4_relaxed_madd(s, b0, row[0]);
+            row[1] = f32x4_relaxed_madd(s, b1, row[1]);
+        }
+    }
+    for (row, v) in acc.iter_mut().zip(t) {
+        for (half, x) in row.chunks_exact_mut(4).zip(v) {
+            half.copy_from_slice(&[
+                f32x4_extract_lane::<0>(x),
+                f32x4_extract_lane::<1>(x),
+                f32x4_extract_lane::<2>(x),
+                f32x4_extract_lane::<3>(x),
+            ]);
+        }
+    }
 }
 
 #[cfg(test)]

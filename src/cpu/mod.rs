@@ -49,7 +49,9 @@ pub mod winograd;
 pub fn simd() -> &'static str {
     #[cfg(target_arch = "wasm32")]
     {
-        if cfg!(target_feature = "simd128") {
+        if cfg!(feature = "relaxed-simd") {
+            "wasm simd128 + relaxed-simd FMA"
+        } else if cfg!(target_feature = "simd128") {
             "wasm simd128"
         } else {
             "wasm scalar"

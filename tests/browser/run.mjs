@@ -170,30 +170,42 @@ async function main() {
     });
     page.on('pageerror', (e) => consoleErrors.push({ test: current, text: `uncaught: ${e.message}` }));
 
-    const url = `${base}/__test__/harness.html?adapter=${encodeURIComponent(EXPECT_ADAPTER)}`;
-    await page.goto(url);
-    try {
-      await page.waitForFunction(() => window.dpReady === true, null, { timeout: 60_000 });
-    } catch {
-      const why = consoleErrors.map((e) => e.text).join('; ') || 'no console output';
-      throw new Error(`the harness page did not load (${why})`);
-    }
-    const names = await page.evaluate(() => window.dpTestNames);
     const samples = {};
-    for (const name of names) {
-      current = name;
-      const t0 = Date.now();
-      let r;
+    // The plain simd128 build runs every test; the relaxed-SIMD build (what browsers with
+    // relaxed SIMD get) repeats the CPU ones, its results named "... [relaxed]".
+    for (const simd of ['simd128', 'relaxed']) {
+      const tag = simd === 'relaxed' ? ' [relaxed]' : '';
+      current = `load${tag}`;
+      const url = `${base}/__test__/harness.html?adapter=${encodeURIComponent(EXPECT_ADAPTER)}&simd=${simd}`;
+      await page.goto(url);
       try {
-        r = await withTimeout(page.evaluate((n) => window.dpRun(n), name), TEST_TIMEOUT_MS, name);
-      } catch (e) {
-        r = { ok: false, detail: e.message };
+        await page.waitForFunction(() => window.dpReady === true, null, { timeout: 60_000 });
+      } catch {
+        const why = consoleErrors.map((e) => e.text).join('; ') || 'no console output';
+        throw new Error(`the harness page (${simd}) did not load (${why})`);
       }
-      record(name, r.ok, `${r.detail} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
-      if (name === 'sampling_ddim' && r.data) samples.webgpu = r.data;
-      if (name === 'sampling_ddim_cpu' && r.data) samples.cpu = r.data;
-      // Without an adapter nothing else can run: stop with the adapter's message.
-      if (name === 'adapter' && !r.ok) break;
+      const names = await page.evaluate(() => window.dpTestNames);
+      for (const name of names) {
+        current = name;
+        const t0 = Date.now();
+        let r;
+        try {
+          r = await withTimeout(page.evaluate((n) => window.dpRun(n), name), TEST_TIMEOUT_MS, name);
+        } catch (e) {
+          r = { ok: false, detail: e.message };
+        }
+        record(`${name}${tag}`, r.ok, `${r.detail} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
+        if (name === 'sampling_ddim' && r.data) samples.webgpu = r.data;
+        if (name === 'sampling_ddim_cpu' && r.data) samples[simd === 'relaxed' ? 'cpu_relaxed' : 'cpu'] = r.data;
+        // Without an adapter nothing else can run: stop with the adapter's message.
+        if (name === 'adapter' && !r.ok) break;
+      }
+      if (simd === 'simd128') {
+        // The relaxed run's screenshot would show only its CPU tests.
+        const shot = path.join(ARTIFACTS, 'browser-harness.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        console.log(`screenshot: ${path.relative(ROOT, shot)}`);
+      }
     }
     current = 'done';
 
@@ -205,11 +217,14 @@ async function main() {
       if (cmp) record(`sampling_${backend}_matches_native`, cmp.ok, cmp.detail);
       else console.log('note: no native comparison (set DP_NATIVE_SAMPLE_NPY to a `dp sample ... --save-npy` file)');
     }
-    if (samples.webgpu && samples.cpu) {
-      const cmp = compareBackends(samples.webgpu, samples.cpu);
-      record('sampling_cpu_matches_webgpu', cmp.ok, cmp.detail);
-    } else {
-      record('sampling_cpu_matches_webgpu', false, `missing a DDIM sample: have ${Object.keys(samples).join(', ') || 'none'}`);
+    for (const cpu of ['cpu', 'cpu_relaxed']) {
+      const name = `sampling_${cpu}_matches_webgpu`;
+      if (samples.webgpu && samples[cpu]) {
+        const cmp = compareBackends(samples.webgpu, samples[cpu]);
+        record(name, cmp.ok, cmp.detail);
+      } else {
+        record(name, false, `missing a DDIM sample: have ${Object.keys(samples).join(', ') || 'none'}`);
+      }
     }
 
     const happyErrors = consoleErrors.filter((e) => !ERROR_TESTS.has(e.test));
@@ -220,9 +235,6 @@ async function main() {
         ? `none on the happy path (${consoleErrors.length} during the error tests)`
         : happyErrors.map((e) => `[${e.test}] ${e.text}`).join(' | '),
     );
-    const shot = path.join(ARTIFACTS, 'browser-harness.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    console.log(`screenshot: ${path.relative(ROOT, shot)}`);
   } catch (e) {
     record('harness', false, e.message);
   } finally {

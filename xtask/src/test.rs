@@ -76,17 +76,17 @@ pub fn run_all() -> Result<()> {
         step("cargo clippy (native)", || {
             run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
         }),
-        step("cargo clippy (wasm32)", || {
-            run(cargo().args([
-                "clippy",
-                "--lib",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--",
-                "-D",
-                "warnings",
-            ]))
-        }),
+        step(
+            "cargo clippy (wasm32: plain and relaxed-SIMD builds)",
+            || {
+                for features in ["", "relaxed-simd"] {
+                    run(cargo()
+                        .args(["clippy", "--lib", "--target", "wasm32-unknown-unknown"])
+                        .args(["--features", features, "--", "-D", "warnings"]))?;
+                }
+                Ok(())
+            },
+        ),
         step("cargo test (native, Vulkan)", || {
             run(cargo().arg("test").env("WGPU_BACKEND", "vulkan"))
         }),

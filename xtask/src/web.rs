@@ -4,6 +4,7 @@
 //! ```text
 //! target/web/
 //!   pkg/diffusion_playground.js, diffusion_playground_bg.wasm (+ .d.ts)
+//!   pkg/diffusion_playground_relaxed_bg.wasm   the same with relaxed SIMD (see engine.js)
 //!   <everything in www/>
 //!   models/index.json                ["<name>", ...]
 //!   models/<name>/config.json, diffusion_pytorch_model.safetensors[, scheduler_config.json]
@@ -30,38 +31,30 @@ pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
     let models = model_dirs(&opts.models)?;
     crate::setup::wasm_target()?;
 
-    let mut build = cargo();
-    build.args(["build", "--lib", "--target", "wasm32-unknown-unknown"]);
-    if opts.release {
-        build.arg("--release");
-    }
-    run(&mut build)?;
-
-    let wasm = target_dir()
-        .join("wasm32-unknown-unknown")
-        .join(profile)
-        .join(format!("{CRATE_LIB}.wasm"));
     let out = target_dir().join("web");
     if out.exists() {
         fs::remove_dir_all(&out).map_err(|e| fail!("cannot clear {}: {e}", rel(&out)))?;
     }
     let pkg = out.join("pkg");
-    println!(
-        "wasm-bindgen --target web --out-name {CRATE_LIB} {} -> {}",
-        rel(&wasm),
-        rel(&pkg)
-    );
-    wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm)
-        .web(true)?
-        .out_name(CRATE_LIB)
-        .typescript(true)
-        // The CLI's default (the library's is the opposite): `init()` with no argument fetches
-        // the wasm next to the JS module.
-        .omit_default_module_path(false)
-        .debug(!opts.release)
-        .generate(&pkg)
-        .map_err(|e| fail!("wasm-bindgen on {} failed: {e:#}", rel(&wasm)))?;
+    wasm_lib(opts.release, &[], &pkg)?;
+    // The same library with relaxed SIMD's fused multiply-add in the CPU kernels' GEMM: only
+    // this crate recompiles (a feature, not other rustflags). Its bindings must be the plain
+    // build's, so the page can load either wasm with the one JS module.
+    let relaxed = target_dir().join("web-relaxed");
+    wasm_lib(opts.release, &["relaxed-simd"], &relaxed)?;
+    let js = format!("{CRATE_LIB}.js");
+    if fs::read(pkg.join(&js))? != fs::read(relaxed.join(&js))? {
+        return Err(fail!(
+            "the relaxed-SIMD build's bindings ({}) differ from the plain build's: the page \
+             cannot load it with the same JS module",
+            rel(&relaxed.join(&js))
+        ));
+    }
+    fs::rename(
+        relaxed.join(format!("{CRATE_LIB}_bg.wasm")),
+        pkg.join(format!("{CRATE_LIB}_relaxed_bg.wasm")),
+    )?;
+    fs::remove_dir_all(&relaxed)?;
 
     let www = root().join("www");
     if www.is_dir() && fs::read_dir(&www)?.next().is_some() {
@@ -95,6 +88,41 @@ pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
         size as f64 / 1024.0
     );
     Ok(out)
+}
+
+/// Builds the wasm library (with `features`) and runs wasm-bindgen on it into `pkg`.
+fn wasm_lib(release: bool, features: &[&str], pkg: &Path) -> Result<()> {
+    let profile = if release { "release" } else { "debug" };
+    let mut build = cargo();
+    build.args(["build", "--lib", "--target", "wasm32-unknown-unknown"]);
+    if release {
+        build.arg("--release");
+    }
+    if !features.is_empty() {
+        build.args(["--features", &features.join(",")]);
+    }
+    run(&mut build)?;
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(profile)
+        .join(format!("{CRATE_LIB}.wasm"));
+    println!(
+        "wasm-bindgen --target web --out-name {CRATE_LIB} {} -> {}",
+        rel(&wasm),
+        rel(pkg)
+    );
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)?
+        .out_name(CRATE_LIB)
+        .typescript(true)
+        // The CLI's default (the library's is the opposite): `init()` with no argument fetches
+        // the wasm next to the JS module.
+        .omit_default_module_path(false)
+        .debug(!release)
+        .generate(pkg)
+        .map_err(|e| fail!("wasm-bindgen on {} failed: {e:#}", rel(&wasm)))?;
+    Ok(())
 }
 
 /// Copies a built `target/web/` to a self-contained static folder.
