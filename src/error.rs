@@ -42,6 +42,10 @@ pub enum InputError {
     },
     #[error("timestep {0} is not a finite number")]
     Timestep(f32),
+    #[error("cannot draw {shape} as an image grid: {why}")]
+    Grid { shape: String, why: String },
+    #[error("a session can start at image {first} of a batch only on the CPU backend (this engine runs on {backend}); leave `first` out")]
+    PartOfBatch { first: usize, backend: &'static str },
 }
 
 /// What kind of failure an [`Error`] is, for callers that react differently to each.

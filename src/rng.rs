@@ -30,13 +30,29 @@ pub fn step_noise_purpose(step_index: usize) -> u64 {
 /// x_T: `batch * sample_len` standard Gaussian values, sample-major (image `b` occupies
 /// `b * sample_len .. (b + 1) * sample_len`).
 pub fn initial_noise(seed: u64, batch: usize, sample_len: usize) -> Vec<f32> {
-    batch_noise(seed, INITIAL_NOISE_PURPOSE, batch, sample_len)
+    batch_noise(seed, INITIAL_NOISE_PURPOSE, 0..batch, sample_len)
+}
+
+/// Images `images` of [`initial_noise`]'s batch (a part of a batch that another session, e.g. a
+/// worker's, samples).
+pub fn initial_noise_of(seed: u64, images: std::ops::Range<usize>, sample_len: usize) -> Vec<f32> {
+    batch_noise(seed, INITIAL_NOISE_PURPOSE, images, sample_len)
 }
 
 /// The fresh noise of reverse step `step_index` (0 = first step taken), laid out like
 /// [`initial_noise`].
 pub fn step_noise(seed: u64, step_index: usize, batch: usize, sample_len: usize) -> Vec<f32> {
-    batch_noise(seed, step_noise_purpose(step_index), batch, sample_len)
+    batch_noise(seed, step_noise_purpose(step_index), 0..batch, sample_len)
+}
+
+/// Images `images` of [`step_noise`]'s batch.
+pub fn step_noise_of(
+    seed: u64,
+    step_index: usize,
+    images: std::ops::Range<usize>,
+    sample_len: usize,
+) -> Vec<f32> {
+    batch_noise(seed, step_noise_purpose(step_index), images, sample_len)
 }
 
 /// The primitive: fills `out` with standard Gaussian values of the stream
@@ -53,10 +69,15 @@ pub fn fill_gaussian(seed: u64, purpose: u64, sample: u64, out: &mut [f32]) {
     }
 }
 
-fn batch_noise(seed: u64, purpose: u64, batch: usize, sample_len: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; batch * sample_len];
+fn batch_noise(
+    seed: u64,
+    purpose: u64,
+    images: std::ops::Range<usize>,
+    sample_len: usize,
+) -> Vec<f32> {
+    let mut out = vec![0.0f32; images.len() * sample_len];
     if sample_len > 0 {
-        for (b, chunk) in out.chunks_mut(sample_len).enumerate() {
+        for (b, chunk) in images.zip(out.chunks_mut(sample_len)) {
             fill_gaussian(seed, purpose, b as u64, chunk);
         }
     }

@@ -237,3 +237,46 @@ fn batch_of_64_runs_and_matches_batch_of_1() {
     );
     assert!(finals[0].iter().all(|v| v.is_finite()));
 }
+
+/// A batch split over CPU sessions (`part_of_batch`, as the page's workers split it) samples
+/// the same images as one session of the whole batch: each part draws its images' own x_T and
+/// step noise.
+#[test]
+fn cpu_batch_parts_equal_the_whole_batch() {
+    let ckpt = tiny();
+    let unet = &ckpt.unet;
+    let schedule = Schedule::new(&SchedulerConfig::default()).unwrap();
+    let plan = schedule
+        .plan(
+            Sampler::Ddpm {
+                variance: DdpmVariance::FixedSmall,
+            },
+            5,
+        )
+        .unwrap();
+    let seed = 5;
+    let sample = |exec: &CpuExecutor| {
+        exec.start(seed).unwrap();
+        for i in 0..plan.timesteps.len() {
+            exec.step(unet, &plan, i, seed).unwrap();
+        }
+        (read(exec, View::Sample), read(exec, View::PredictedX0))
+    };
+    let whole = sample(&CpuExecutor::new(unet, 5).unwrap());
+    let mut joined = (Vec::new(), Vec::new());
+    // Uneven parts, as 5 images over 3 workers: 2 + 2 + 1.
+    for (first, count) in [(0, 2), (2, 2), (4, 1)] {
+        let part = CpuExecutor::new(unet, count).unwrap().part_of_batch(first);
+        let (x, x0) = sample(&part);
+        joined.0.extend(x);
+        joined.1.extend(x0);
+    }
+    assert_close("x_0 from the parts", &joined.0, &whole.0, 1e-5, 1e-5);
+    assert_close("x̂_0 from the parts", &joined.1, &whole.1, 1e-5, 1e-5);
+    let first_alone = CpuExecutor::new(unet, 1).unwrap();
+    assert_ne!(
+        sample(&first_alone).0,
+        joined.0[joined.0.len() - joined.0.len() / 5..],
+        "image 4 of the batch must not get image 0's noise"
+    );
+}

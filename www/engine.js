@@ -6,6 +6,7 @@
 // (sample shape, scheduler config) can also be had without a GPU.
 
 import { DEFAULT_BACKEND, adapterKey, forget, pageStorage, plan, remember } from './backend-choice.js';
+import { WorkerSession, defaultWorkers, startPool } from './cpu-lanes.js';
 
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
@@ -37,11 +38,15 @@ export class WebGpuUnavailable extends Error {
   }
 }
 
+// The page's query as it was when this module loaded (before url-state.js rewrites the URL to
+// the playground's own state): `simd` and `workers` are read from it.
+const PAGE_QUERY = globalThis.location?.search ?? '';
+
 /**
  * Which wasm build this browser gets: 'relaxed' where it validates relaxed SIMD, else
  * 'simd128'. `?simd=simd128` in the page's URL asks for the plain build (for comparisons).
  */
-export function wasmVariant(search = globalThis.location?.search ?? '') {
+export function wasmVariant(search = PAGE_QUERY) {
   if (new URLSearchParams(search).get('simd') === 'simd128') return 'simd128';
   try {
     return WebAssembly.validate(RELAXED_SIMD_PROBE) ? 'relaxed' : 'simd128';
@@ -51,14 +56,25 @@ export function wasmVariant(search = globalThis.location?.search ?? '') {
 }
 
 let wasmPromise = null;
+let compiledWasm = null;
+
+/** The compiled wasm module (fetched and compiled once; CPU workers get it rather than compiling their own). */
+async function compileWasm(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`downloading ${url} failed: HTTP ${response.status} ${response.statusText}`.trim());
+  if (WebAssembly.compileStreaming && /^application\/wasm\b/.test(response.headers.get('content-type') ?? '')) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
 
 /** The initialised wasm-bindgen module (`Engine`, `initialNoise`, ...). Loads once per page. */
 export function loadWasm() {
   if (!wasmPromise) {
     wasmPromise = (async () => {
-      const mod = await import(WASM_MODULE_URL.href);
-      // Explicit: the generated glue may not default to a path next to itself.
-      await mod.default({ module_or_path: WASM_URLS[wasmVariant()] });
+      const [mod, compiled] = await Promise.all([import(WASM_MODULE_URL.href), compileWasm(WASM_URLS[wasmVariant()])]);
+      await mod.default({ module_or_path: compiled });
+      compiledWasm = compiled;
       return mod;
     })();
     wasmPromise.catch(() => {
@@ -321,6 +337,42 @@ export function fallBackToCpu(loaded, why) {
   return true;
 }
 
+/**
+ * CPU workers to use: `?workers=N` in the page's URL (0: none, the page's own thread), else one
+ * per core up to 4; 0 where the browser has no Worker.
+ */
+export function workerCount(search = PAGE_QUERY) {
+  if (typeof Worker !== 'function') return 0;
+  const asked = new URLSearchParams(search).get('workers');
+  if (asked !== null && /^\d+$/.test(asked)) return Math.min(Number(asked), 16);
+  return defaultWorkers();
+}
+
+/**
+ * Starts the CPU worker pool for a model's files. Resolves to {pool} or, when none can run
+ * here, {pool: null, note} saying why (the CPU backend then runs in the page's thread).
+ */
+async function cpuPool(files) {
+  const count = workerCount();
+  if (count === 0) return { pool: null, note: typeof Worker === 'function' ? 'workers=0 asked for' : 'this browser has no Web Workers' };
+  try {
+    return { pool: await startPool({ count, moduleUrl: WASM_MODULE_URL.href, wasm: compiledWasm ?? WASM_URLS[wasmVariant()].href, files }) };
+  } catch (e) {
+    const note = `the CPU workers could not start (${e?.message || e})`;
+    console.warn(`diffusion-playground: ${note}; sampling in the page's thread instead.`);
+    return { pool: null, note };
+  }
+}
+
+/**
+ * A sampling session of `batch` images for a loaded engine: on the CPU backend split over the
+ * worker pool when there is one, else the engine's own Session.
+ */
+export function createSession(loaded, batch) {
+  if (loaded.pool && loaded.engine.backend() === 'cpu') return new WorkerSession(loaded.pool, loaded.engine, loaded.wasm, batch);
+  return loaded.engine.createSession(batch);
+}
+
 /** Does WebGPU give an adapter here? {ok: true, key, description} or {ok: false, reason}. */
 async function probeWebGpu() {
   try {
@@ -350,18 +402,26 @@ async function createEngine(model, url, requested, report) {
   ]);
   const uploading = (c) => report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache, backend: c.backend });
   uploading(choice);
+  const files = { config, weights: weights.bytes, scheduler };
+  // Known to run on the CPU: the workers load while the page's engine does.
+  let pooling = choice.backend === 'cpu' ? cpuPool(files) : null;
   let engine;
   try {
     engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, choice.backend);
   } catch (e) {
     // A remembered WebGPU that no longer opens (new driver, blocklisted since): measure again.
-    if (!(choice.remembered && e?.name === 'NoWebGPU')) throw e;
+    if (!(choice.remembered && e?.name === 'NoWebGPU')) {
+      pooling?.then((r) => r.pool?.terminate());
+      throw e;
+    }
     forget(storage, gpu.key);
     choice = { backend: 'auto', probe: true };
     uploading(choice);
     engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, 'auto');
   }
   const b = engine.backendInfo();
+  if (b.backend === 'cpu') pooling ??= cpuPool(files);
+  const { pool = null, note: workersNote = null } = pooling ? await pooling : {};
   if (choice.probe && b.cpuMs != null && b.webgpuMs != null) {
     remember(storage, gpu.key, { backend: b.backend, cpuMs: b.cpuMs, webgpuMs: b.webgpuMs, webgpuAtLeast: b.webgpuAtLeast });
   }
@@ -375,6 +435,8 @@ async function createEngine(model, url, requested, report) {
     remembered: Boolean(choice.remembered),
     noWebGpu: choice.noWebGpu ? gpu.reason : null,
     executor: b.executor,
+    workers: pool?.size ?? 0,
+    workersNote,
     // wgpu on the web leaves the adapter's name empty; the browser's own description fills in.
     adapter: b.adapter == null ? null : `${b.adapter.trim()}${gpu.description ? ` [${gpu.description}]` : ''}`,
     parameterCount: engine.parameterCount(),
@@ -390,5 +452,5 @@ async function createEngine(model, url, requested, report) {
       `(${info.parameterCount.toLocaleString()} parameters, weights ${weights.fromCache ? 'from the cache' : 'downloaded'}; ` +
       `${info.executor}: ${info.reason})`,
   );
-  return { engine, wasm, model, url, info };
+  return { engine, wasm, model, url, info, pool };
 }

@@ -18,9 +18,15 @@ export function laneCaption(lane) {
   return `${lane.name}, ${lane.steps} steps, ${detail}, seed ${lane.seed}`;
 }
 
-/** "WebGPU (adapter)" or "the CPU (wasm simd128)": where a loaded engine runs. */
+/**
+ * "WebGPU (adapter)" or "the CPU (wasm simd128, 4 workers)": where a loaded engine runs (on the
+ * CPU: the build, and the workers it splits a batch over, or why it has none).
+ */
 export function backendName(info) {
-  return info.backend === 'webgpu' ? `WebGPU (${info.adapter ?? 'unnamed adapter'})` : `the CPU (${info.executor.replace(/^CPU \((.*)\)$/, '$1')})`;
+  if (info.backend === 'webgpu') return `WebGPU (${info.adapter ?? 'unnamed adapter'})`;
+  const build = info.executor.replace(/^CPU \((.*)\)$/, '$1');
+  const threads = info.workers > 0 ? `${info.workers} worker${info.workers === 1 ? '' : 's'}` : `the page's thread${info.workersNote ? `: ${info.workersNote}` : ''}`;
+  return `the CPU (${build}, ${threads})`;
 }
 
 /** The line under the playground about a loaded model ({model, info} from engine.js getEngine). */

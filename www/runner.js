@@ -6,7 +6,7 @@
 // GPU device is lost mid-run, and the notices for no WebGPU (backend=webgpu), a model or
 // settings that cannot run.
 
-import { fallBackToCpu, getEngine, listModels, triage } from './engine.js';
+import { createSession, fallBackToCpu, getEngine, listModels, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
 import { NAMES, backendNote, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
@@ -225,7 +225,7 @@ export class Runner {
     this.#freeSessions(backend === this.#sessionsBackend ? batch : null);
     this.#sessionsBackend = backend;
     const list = this.#sessions.get(batch) ?? [];
-    while (list.length < count) list.push(this.#loaded.engine.createSession(batch));
+    while (list.length < count) list.push(createSession(this.#loaded, batch));
     this.#sessions.set(batch, list);
     return list.slice(0, count);
   }

@@ -149,6 +149,9 @@ pub struct CpuExecutor {
     graph: Graph,
     grid: ToRgba8,
     state: RefCell<State>,
+    /// Index in the run's batch of this session's first image: its noise is that of images
+    /// `first..first + batch` of the whole batch (a worker's part of a page's batch).
+    first: usize,
 }
 
 impl CpuExecutor {
@@ -172,7 +175,15 @@ impl CpuExecutor {
             }),
             graph,
             grid,
+            first: 0,
         })
+    }
+
+    /// This session samples images `first..first + batch` of a larger batch: the same x_T and
+    /// step noise as those images get in one session of the whole batch.
+    pub fn part_of_batch(mut self, first: usize) -> CpuExecutor {
+        self.first = first;
+        self
     }
 
     /// Bytes this session holds beyond the model's own weights.
@@ -213,7 +224,8 @@ impl Executor for CpuExecutor {
     fn step(&self, unet: &UNet, plan: &Plan, index: usize, seed: u64) -> Result<(), Error> {
         let coeffs = step_coeffs(plan, index)?;
         let noise = if coeffs.needs_noise() {
-            crate::rng::step_noise(seed, index, self.batch(), self.sample_len() / self.batch())
+            let images = self.first..self.first + self.batch();
+            crate::rng::step_noise_of(seed, index, images, self.sample_len() / self.batch())
         } else {
             Vec::new()
         };
@@ -227,6 +239,12 @@ impl Executor for CpuExecutor {
 
     fn finish(&self) -> Result<(), Error> {
         Ok(())
+    }
+
+    fn start(&self, seed: u64) -> Result<(), Error> {
+        let images = self.first..self.first + self.batch();
+        let per_sample = self.sample_len() / self.batch();
+        self.set_sample(&crate::rng::initial_noise_of(seed, images, per_sample))
     }
 
     fn read(&self, view: View) -> Pending<'_, Vec<f32>> {

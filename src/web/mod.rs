@@ -225,18 +225,29 @@ impl Engine {
     }
 
     /// A sampling session of `batch` images with its own buffers, on the engine's backend
-    /// now (one per playground and batch size; reuse it across runs).
+    /// now (one per playground and batch size; reuse it across runs). On the CPU, `first`
+    /// makes it images `first..first + batch` of a larger batch (the same noise as there): a
+    /// worker's part of a page's batch.
     #[wasm_bindgen(js_name = createSession)]
-    pub fn create_session(&self, batch: u32) -> Result<Session, JsValue> {
+    pub fn create_session(&self, batch: u32, first: Option<u32>) -> Result<Session, JsValue> {
         let s = &self.shared;
         let unet = &s.checkpoint.unet;
         let device = self.device();
+        let first = first.unwrap_or(0) as usize;
         let sampler: Rc<dyn Executor> = match &device {
+            Device::Gpu(_) if first != 0 => {
+                let backend = device.name();
+                return Err(js_err(InputError::PartOfBatch { first, backend }));
+            }
             Device::Gpu(g) => Rc::new(
                 GpuExecutor::new(g.gpu.clone(), &g.weights, unet, batch as usize)
                     .map_err(js_err)?,
             ),
-            Device::Cpu => Rc::new(CpuExecutor::new(unet, batch as usize).map_err(js_err)?),
+            Device::Cpu => Rc::new(
+                CpuExecutor::new(unet, batch as usize)
+                    .map_err(js_err)?
+                    .part_of_batch(first),
+            ),
         };
         Ok(Session {
             shared: s.clone(),
@@ -282,6 +293,39 @@ impl Engine {
 #[wasm_bindgen(js_name = initialNoise)]
 pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Vec<f32> {
     crate::rng::initial_noise(seed as u64, batch as usize, sample_len as usize)
+}
+
+/// `values` ((batch, C, H, W) floats in [-1, 1]) as the RGBA grid a session's `readRgba`
+/// returns: for sessions split over workers, whose parts the page joins.
+#[wasm_bindgen(js_name = rgbaGrid)]
+pub fn rgba_grid(
+    values: &[f32],
+    batch: u32,
+    channels: u32,
+    height: u32,
+    width: u32,
+) -> Result<js_sys::Uint8ClampedArray, JsValue> {
+    let shape = [batch, channels, height, width].map(|d| d as usize);
+    let named = || format!("batch {batch} of {channels}x{height}x{width}");
+    let grid = crate::ops::ToRgba8::new(shape).map_err(|e| {
+        js_err(InputError::Grid {
+            shape: named(),
+            why: e.message,
+        })
+    })?;
+    let expected = shape.iter().product::<usize>();
+    if values.len() != expected {
+        return Err(js_err(InputError::Length {
+            what: "rgbaGrid's values",
+            found: values.len(),
+            expected,
+            shape: named(),
+        }));
+    }
+    let mut words = vec![0u32; grid.output_len()];
+    grid.cpu(values, &mut words);
+    let bytes: &[u8] = bytemuck::cast_slice(&words);
+    Ok(js_sys::Uint8ClampedArray::from(bytes))
 }
 
 /// alpha-bar_t for t = 0..T of a scheduler config (the diffusers defaults when absent), with no

@@ -6,7 +6,7 @@
 // page loads the relaxed-SIMD build (pkg/diffusion_playground_relaxed_bg.wasm, the one
 // www/engine.js gives browsers that validate relaxed SIMD) and offers only the CPU tests.
 
-import init, { Engine, initialNoise } from '../pkg/diffusion_playground.js';
+import init, { Engine, initialNoise, rgbaGrid } from '../pkg/diffusion_playground.js';
 import { parseNpy } from './npy.js';
 
 const params = new URLSearchParams(location.search);
@@ -137,6 +137,39 @@ const tests = {
       ? { ok: true, detail: `the ${SIMD} build runs ${executor}` }
       : { ok: false, detail: `the ${SIMD} build runs ${executor}, want ${CPU_EXECUTOR}` };
   },
+  // What the page's CPU workers rely on: a session made as images 1.. of a batch samples what
+  // a whole-batch session does for those images, and rgbaGrid draws joined parts as
+  // readRgba draws the whole.
+  async batch_parts_cpu() {
+    const engine = await engineFor('tiny', 'cpu');
+    const [c, h, w] = Array.from(engine.sampleShape());
+    const run = async (session) => {
+      session.start('ddpm', 4, 0, 'fixed_small', 3);
+      for (let i = 0; i < 4; i++) session.step(i);
+      return session.readTensor('sample');
+    };
+    const wholeSession = engine.createSession(3);
+    const whole = await run(wholeSession);
+    const head = await run(engine.createSession(1, 0));
+    const tail = await run(engine.createSession(2, 1));
+    const joined = new Float32Array(whole.length);
+    joined.set(head, 0);
+    joined.set(tail, head.length);
+    const { worst } = maxAbsDiff(joined, whole);
+    if (!(worst <= 1e-5)) return { ok: false, detail: `parts (1 + 2 images) vs the whole batch of 3: max diff ${worst}` };
+    const grid = rgbaGrid(joined, 3, c, h, w);
+    const want = await wholeSession.readRgba('sample');
+    const same = grid.length === want.length && grid.every((v, i) => v === want[i]);
+    if (!same) return { ok: false, detail: 'rgbaGrid of the joined parts differs from the whole session\'s readRgba' };
+    let bad = null;
+    try {
+      rgbaGrid(joined.subarray(1), 3, c, h, w);
+    } catch (e) {
+      bad = e;
+    }
+    if (bad?.name !== 'BadInput') return { ok: false, detail: `rgbaGrid with a value missing: ${bad ? `${bad.name}: ${bad.message}` : 'no error'}` };
+    return { ok: true, detail: `DDPM 4 steps: parts equal the whole batch (max diff ${worst.toExponential(1)}); rgbaGrid matches readRgba; a short input: ${bad.message}` };
+  },
   async sampling_ddim_cpu() {
     return samplingDdim('cpu');
   },
@@ -215,6 +248,7 @@ const tests = {
       ['timesteps with 0 steps', () => engine.timesteps('ddim', 0, 0, 'fixed_small'), /between 1 and/],
       ['eta NaN', () => engine.timesteps('ddim', 10, NaN, 'fixed_small'), /eta/],
       ['createSession(0)', () => engine.createSession(0), /batch/],
+      ['a webgpu session as part of a batch', () => engine.createSession(1, 1), /only on the CPU/],
       ['step() before start()', () => session.step(0), /start\(\)/],
       ['readRgba("noise")', () => session.readRgba('noise'), /sample|x0/],
       ['cpu createSession(0)', () => cpu.createSession(0), /batch/],

@@ -70,6 +70,32 @@ export function registerBackendTests({ test, pageTest, notes, h }) {
     h.noErrors(page);
   });
 
+  pageTest('the CPU backend splits a batch over Web Workers: the same DDPM images as in the page\'s thread, and the info line says how many', async ({ context, base }) => {
+    const images = {};
+    for (const workers of ['0', '3', '']) {
+      const page = await open(context, `${base}index.html?backend=cpu&sampler=ddpm&steps=4&batch=4&seed=9&view=sample${workers ? `&workers=${workers}` : ''}`);
+      const ready = (await waitEvent(page, (e) => e.type === 'dp-ready' || e.type === 'dp-error', { timeout: 120000 })).detail;
+      const done = await waitEvent(page, (e) => e.type === 'dp-done' || e.type === 'dp-error', { timeout: 120000 });
+      assert(done.type === 'dp-done', `workers=${workers}: ${JSON.stringify(done.detail)}`);
+      const want = workers === '' ? await page.evaluate(() => Math.min(4, navigator.hardwareConcurrency || 1)) : Number(workers);
+      assert(ready.workers === want, `workers=${workers || '(default)'}: dp-ready says ${ready.workers} workers, want ${want}`);
+      const meta = await page.locator('diffusion-playground #meta').innerText();
+      const named = want === 0 ? "the page's thread: workers=0 asked for" : `${want} worker${want === 1 ? '' : 's'}`;
+      assert(meta.includes(named), `the info line does not say "${named}": ${meta}`);
+      images[workers || 'default'] = (await h.tensorStats(page, 'el.lastImage()')).values;
+      const canvases = await h.visibleCanvases(page);
+      assert(canvases.length && canvases.every((c) => c.content), `workers=${workers}: a blank canvas`);
+      h.noErrors(page);
+      await page.close();
+    }
+    for (const k of ['3', 'default']) {
+      let worst = 0;
+      images[k].forEach((v, i) => (worst = Math.max(worst, Math.abs(v - images['0'][i]))));
+      assert(worst <= 1e-5, `workers=${k} vs the page's thread: max diff ${worst}`);
+    }
+    notes.push(`CPU workers: 4 DDPM images on 3 workers and on the default count equal the page-thread ones`);
+  });
+
   pageTest('backend=cpu (URL parameter, element attribute) opens no GPU; changing the attribute moves the playground', async ({ context, base }) => {
     await context.addInitScript(() => {
       window.__adapterRequests = 0;

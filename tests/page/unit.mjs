@@ -193,6 +193,33 @@ test('unit: a stale, damaged or unreadable remembered backend is ignored (and dr
   assert(b.remember(fakeStorage(), key, { backend: 'auto' }) === false, 'remembered "auto"');
 });
 
+test('unit: CPU workers: how many, how a batch is split, what the info line says', async () => {
+  const l = await import(pathToFileURL(path.join(ROOT, 'www/cpu-lanes.js')).href);
+  const e = await import(pathToFileURL(path.join(ROOT, 'www/engine.js')).href);
+  const m = await import(pathToFileURL(path.join(ROOT, 'www/messages.js')).href);
+  assert(l.defaultWorkers(2) === 2 && l.defaultWorkers(16) === 4 && l.defaultWorkers(undefined) === 1 && l.defaultWorkers(0) === 1, 'defaultWorkers');
+  const show = (b, w) => l.splitBatch(b, w).map((p) => `${p.worker}:${p.first}+${p.count}`).join(' ');
+  assert(show(16, 2) === '0:0+8 1:8+8', show(16, 2));
+  assert(show(5, 3) === '0:0+2 1:2+2 2:4+1', show(5, 3));
+  assert(show(1, 4) === '0:0+1', `a batch of 1 uses one worker: ${show(1, 4)}`);
+  assert(show(4, 0) === '0:0+4', show(4, 0));
+  // Node has no Worker: no pool, whatever the query asks.
+  assert(e.workerCount('?workers=3') === 0, 'workers without Worker');
+  const globalWorker = globalThis.Worker;
+  globalThis.Worker = function Worker() {};
+  try {
+    assert(e.workerCount('?workers=3') === 3 && e.workerCount('?workers=0') === 0 && e.workerCount('?workers=99') === 16, 'workers=N');
+    assert(e.workerCount('?workers=x') === l.defaultWorkers() && e.workerCount('') === l.defaultWorkers(), 'default count');
+  } finally {
+    globalThis.Worker = globalWorker;
+  }
+  const cpu = { backend: 'cpu', executor: 'CPU (wasm simd128)' };
+  assert(m.backendName({ ...cpu, workers: 2 }) === 'the CPU (wasm simd128, 2 workers)', m.backendName({ ...cpu, workers: 2 }));
+  assert(m.backendName({ ...cpu, workers: 1 }) === 'the CPU (wasm simd128, 1 worker)', m.backendName({ ...cpu, workers: 1 }));
+  const alone = m.backendName({ ...cpu, workers: 0, workersNote: 'the CPU workers could not start (x)' });
+  assert(alone === "the CPU (wasm simd128, the page's thread: the CPU workers could not start (x))", alone);
+});
+
 test('unit: backend as a URL parameter and an attribute', async () => {
   const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
   const c = await import(pathToFileURL(path.join(ROOT, 'www/controls.js')).href);

@@ -1,0 +1,211 @@
+// The CPU backend on Web Workers: a pool of workers (cpu-worker.js), each with its own CPU
+// engine, shared by every playground using one model. A WorkerSession looks like the wasm
+// Session the page otherwise uses (start, step, readTensor, readRgba, free) but splits its
+// batch into contiguous parts, one per worker, so a batch of 16 on 4 cores takes about a
+// quarter of the time, and the page's main thread stays free to paint and take input. Each
+// part has the noise of its images in the whole batch (Engine.createSession(batch, first)), so
+// the images equal those of one session of the whole batch.
+
+import { gridShape } from './render.js';
+
+/** Workers to start: one per logical core, at most 4 (past that the memory costs more than it gains). */
+export function defaultWorkers(cores = globalThis.navigator?.hardwareConcurrency) {
+  return Math.max(1, Math.min(4, Number.isInteger(cores) && cores > 0 ? cores : 1));
+}
+
+/**
+ * Contiguous parts of a batch over `workers`: [{worker, first, count}], as even as can be,
+ * never an empty part.
+ */
+export function splitBatch(batch, workers) {
+  const n = Math.max(1, Math.min(batch, workers));
+  const parts = [];
+  let first = 0;
+  for (let w = 0; w < n; w++) {
+    const count = Math.floor(batch / n) + (w < batch % n ? 1 : 0);
+    parts.push({ worker: w, first, count });
+    first += count;
+  }
+  return parts;
+}
+
+/** An error from a worker as the engine's own: the same `name`, so `triage` treats it alike. */
+function named({ name, message }) {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+/** Starts a module worker on `url`; from another origin (an embed), through a blob that imports it. */
+function startWorker(url) {
+  try {
+    return new Worker(url, { type: 'module', name: 'diffusion-playground CPU' });
+  } catch (e) {
+    if (e?.name !== 'SecurityError') throw e;
+    const shim = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
+    return new Worker(shim, { type: 'module', name: 'diffusion-playground CPU' });
+  }
+}
+
+/** One worker and its pending requests. */
+class Channel {
+  #worker;
+  #pending = new Map();
+  #next = 0;
+  #broken = null;
+
+  constructor(url) {
+    this.#worker = startWorker(url);
+    this.#worker.onmessage = (e) => {
+      const { id, ok, value, error } = e.data;
+      const p = this.#pending.get(id);
+      this.#pending.delete(id);
+      if (ok) p?.resolve(value);
+      else p?.reject(named(error));
+    };
+    const fail = (why) => {
+      this.#broken = named({ name: 'Internal', message: `a CPU worker stopped: ${why}` });
+      for (const p of this.#pending.values()) p.reject(this.#broken);
+      this.#pending.clear();
+    };
+    this.#worker.onerror = (e) => {
+      e.preventDefault?.();
+      fail(e.message || 'its script could not load or threw');
+    };
+    this.#worker.onmessageerror = () => fail('a message could not be read');
+  }
+
+  request(op, ...args) {
+    if (this.#broken) return Promise.reject(this.#broken);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, op, args });
+    });
+  }
+
+  terminate() {
+    this.#worker.terminate();
+  }
+}
+
+let nextSession = 0;
+
+/** A pool of CPU workers for one model. Make it with `startPool`. */
+export class WorkerPool {
+  constructor(channels, executor) {
+    this.channels = channels;
+    this.executor = executor;
+  }
+
+  get size() {
+    return this.channels.length;
+  }
+
+  terminate() {
+    for (const c of this.channels) c.terminate();
+  }
+}
+
+/**
+ * Starts `count` workers, each loading the wasm bindings (`moduleUrl`) with `wasm` (the page's
+ * compiled WebAssembly.Module, so no worker compiles its own, or its URL) and an engine of the
+ * model's files. Resolves to a WorkerPool once all are ready; rejects (and stops them) when one
+ * cannot start, with the reason.
+ */
+export async function startPool({ count, moduleUrl, wasm, files }) {
+  const url = new URL('./cpu-worker.js', import.meta.url);
+  const channels = [];
+  try {
+    for (let i = 0; i < count; i++) channels.push(new Channel(url));
+    const executors = await Promise.all(
+      channels.map((c) => c.request('init', moduleUrl, wasm, files.config, files.weights, files.scheduler)),
+    );
+    return new WorkerPool(channels, executors[0]);
+  } catch (e) {
+    for (const c of channels) c.terminate();
+    throw e;
+  }
+}
+
+/** A sampling session over a pool's workers, with the wasm Session's methods. */
+export class WorkerSession {
+  #pool;
+  #engine;
+  #wasm;
+  #parts;
+  #sid = nextSession++;
+  #batch;
+  #shape;
+  #failed = null;
+
+  /** `engine`: the page's Engine of the same model (plans and shapes); `wasm`: its module (rgbaGrid). */
+  constructor(pool, engine, wasm, batch) {
+    this.#pool = pool;
+    this.#engine = engine;
+    this.#wasm = wasm;
+    this.#batch = batch;
+    this.#shape = Array.from(engine.sampleShape());
+    this.#parts = splitBatch(batch, pool.size);
+    for (const p of this.#parts) this.#send(p, 'session', p.count, p.first);
+  }
+
+  #send(part, op, ...args) {
+    const reply = this.#pool.channels[part.worker].request(op, this.#sid, ...args);
+    reply.catch((e) => {
+      this.#failed ??= e;
+    });
+    return reply;
+  }
+
+  batch() {
+    return this.#batch;
+  }
+
+  backend() {
+    return 'cpu';
+  }
+
+  /** As Session.start: checks the settings now (throws BadInput) and returns the timesteps. */
+  start(sampler, steps, eta, variance, seed) {
+    const timesteps = this.#engine.timesteps(sampler, steps, eta, variance);
+    this.#failed = null;
+    for (const p of this.#parts) this.#send(p, 'start', sampler, steps, eta, variance, seed);
+    return timesteps;
+  }
+
+  /** Sends step `index` to every worker; a failure surfaces at the next read. */
+  step(index) {
+    if (this.#failed) throw this.#failed;
+    for (const p of this.#parts) this.#send(p, 'step', index);
+  }
+
+  gridSize() {
+    const [, h, w] = this.#shape;
+    const { cols, rows } = gridShape(this.#batch);
+    return [cols * w, rows * h];
+  }
+
+  /** x_t or x̂_0 of the whole batch, (N, C, H, W), once every worker has done its steps. */
+  async readTensor(view) {
+    const parts = await Promise.all(this.#parts.map((p) => this.#send(p, 'read', view)));
+    if (this.#failed) throw this.#failed;
+    const out = new Float32Array(parts.reduce((n, a) => n + a.length, 0));
+    let at = 0;
+    for (const a of parts) {
+      out.set(a, at);
+      at += a.length;
+    }
+    return out;
+  }
+
+  /** The batch as the engine's RGBA grid (the same as a whole-batch session's readRgba). */
+  async readRgba(view) {
+    const [c, h, w] = this.#shape;
+    return this.#wasm.rgbaGrid(await this.readTensor(view), this.#batch, c, h, w);
+  }
+
+  free() {
+    for (const p of this.#parts) this.#send(p, 'free').catch(() => {});
+  }
+}

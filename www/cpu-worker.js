@@ -1,0 +1,58 @@
+// A CPU engine in a Web Worker (see cpu-lanes.js): the page's main thread stays free while it
+// computes, and several workers sample parts of one batch on several cores. It holds one Engine
+// (backend "cpu") and any number of sessions by id. Messages are handled one at a time, in
+// order, so a read sent after a step answers after that step.
+//
+// Request: {id, op, args}. Reply: {id, ok: true, value} or {id, ok: false, error: {name, message}}.
+// ops: init(moduleUrl, wasm, config, weights, scheduler) -> executor description (wasm: a
+//      compiled WebAssembly.Module or the .wasm URL);
+//      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed) -> timesteps;
+//      step(sid, index); read(sid, view) -> Float32Array; free(sid).
+
+let engine = null;
+const sessions = new Map();
+
+function session(sid) {
+  const s = sessions.get(sid);
+  if (!s) throw new Error(`this worker has no session ${sid} (freed, or never made)`);
+  return s;
+}
+
+const ops = {
+  async init(moduleUrl, wasm, config, weights, scheduler) {
+    const bindings = await import(moduleUrl);
+    await bindings.default({ module_or_path: wasm });
+    engine = await bindings.Engine.create(config, weights, scheduler ?? undefined, 'cpu');
+    return engine.backendInfo().executor;
+  },
+  session(sid, batch, first) {
+    sessions.set(sid, engine.createSession(batch, first));
+  },
+  start(sid, sampler, steps, eta, variance, seed) {
+    return session(sid).start(sampler, steps, eta, variance, seed);
+  },
+  step(sid, index) {
+    session(sid).step(index);
+  },
+  read(sid, view) {
+    return session(sid).readTensor(view);
+  },
+  free(sid) {
+    sessions.get(sid)?.free();
+    sessions.delete(sid);
+  },
+};
+
+let chain = Promise.resolve();
+self.onmessage = (e) => {
+  const { id, op, args } = e.data;
+  chain = chain.then(async () => {
+    try {
+      if (!ops[op]) throw new Error(`unknown request ${op}`);
+      const value = await ops[op](...args);
+      self.postMessage({ id, ok: true, value }, value instanceof Float32Array ? [value.buffer] : []);
+    } catch (err) {
+      self.postMessage({ id, ok: false, error: { name: err?.name || 'Error', message: String(err?.message ?? err) } });
+    }
+  });
+};
