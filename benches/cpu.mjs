@@ -37,9 +37,11 @@ const USAGE = `usage: node benches/cpu.mjs [OPTIONS]
                      min(4, ceil(cores / 2)) on an isolated page) and "all" (every logical core);
                      default 1,default,all; a setting that resolves to a count already run is skipped
 --steps N            the page: DDIM steps per run (default 10); ms/step is over steps 2..N
---backends LIST      the page's backends (default cpu,cpu-simd128,webgpu): cpu is the build the
-                     browser picks (relaxed SIMD where it validates, as in Chromium), cpu-simd128
-                     the plain simd128 build (\`?simd=simd128\`) for comparison
+--backends LIST      the page's backends (default cpu,cpu-1worker,cpu-simd128,webgpu): cpu is what a
+                     reader gets (the wasm build the browser validates: relaxed SIMD in Chromium;
+                     the batch split over one Web Worker per core, at most 4); cpu-1worker the
+                     same on one worker (one core: \`?workers=1\`); cpu-simd128 the plain simd128
+                     build on one worker (\`?simd=simd128&workers=1\`), for comparison
 --webgpu-b16         also run backend=webgpu at batch 16 (SwiftShader: ~16 s per step)
 --webgpu-b16-steps N DDIM steps for that cell (default 3)
 --skip-ort           only the page
@@ -90,8 +92,15 @@ for (const t of ortThreads) {
   if (!['default', 'all'].includes(t) && !(Number.isInteger(Number(t)) && Number(t) >= 1)) fail(`--ort-threads: ${t} is not a count, "default" or "all"`);
 }
 const steps = intOption('steps', 10, 2);
-const backends = list(option('backends', 'cpu,cpu-simd128,webgpu'));
-if (backends.some((b) => !['cpu', 'cpu-simd128', 'webgpu'].includes(b))) fail('--backends: give cpu, cpu-simd128 and/or webgpu');
+// The page's URL parameters for each backend the bench can time.
+const PAGE_BACKENDS = {
+  cpu: { backend: 'cpu' },
+  'cpu-1worker': { backend: 'cpu', workers: '1' },
+  'cpu-simd128': { backend: 'cpu', simd: 'simd128', workers: '1' },
+  webgpu: { backend: 'webgpu' },
+};
+const backends = list(option('backends', 'cpu,cpu-1worker,cpu-simd128,webgpu'));
+if (backends.some((b) => !PAGE_BACKENDS[b])) fail(`--backends: give some of ${Object.keys(PAGE_BACKENDS).join(', ')}`);
 const webgpuB16 = argv.includes('--webgpu-b16');
 const webgpuB16Steps = intOption('webgpu-b16-steps', 3, 2);
 const skipOrt = argv.includes('--skip-ort');
@@ -286,9 +295,8 @@ async function measurePage() {
           console.error(`# page backend=${backend} batch ${batch}: DDIM ${n} ...`);
           const context = await newContext(browser);
           try {
-            const pageBackend = backend === 'cpu-simd128' ? 'cpu' : backend;
-            const q = new URLSearchParams({ backend: pageBackend, sampler: 'ddim', steps: String(n), eta: '0', seed: '7', batch: String(batch) });
-            if (backend === 'cpu-simd128') q.set('simd', 'simd128');
+            const pageBackend = PAGE_BACKENDS[backend].backend;
+            const q = new URLSearchParams({ ...PAGE_BACKENDS[backend], sampler: 'ddim', steps: String(n), eta: '0', seed: '7', batch: String(batch) });
             const page = await open(context, `${server.base}index.html?${q}`);
             const ready = await waitEvent(page, (e) => e.type === 'dp-ready' || e.type === 'dp-error', { timeout: TIMEOUT });
             if (ready.type === 'dp-error') {
@@ -307,6 +315,7 @@ async function measurePage() {
             info[backend].adapter = ready.detail?.adapter;
             info[backend].reported = reported;
             info[backend].executor = ready.detail?.executor;
+            info[backend].workers = ready.detail?.workers;
             if (page.errors.length) console.error(`# console errors: ${page.errors.join(' | ')}`);
             const warm = times.slice(1);
             console.error(`#   steps 2..${times.length}: ${cell(warm)} ms/step (median (min)); first step ${fmt(times[0])} ms; run mean ${fmt(done.detail.msPerStep)}`);
@@ -362,7 +371,7 @@ if (ort) {
 }
 if (page) {
   for (const [b, i] of Object.entries(page.info)) {
-    console.log(`- page backend=${b}${b === 'cpu-simd128' ? ' (backend=cpu&simd=simd128)' : ''}: ${b === 'webgpu' ? 'WebGPU flags (SwiftShader)' : 'no WebGPU flags'}; the page reports backend ${i.reported === undefined ? '(not named in dp-ready)' : `\`${i.reported}\``}${i.executor ? `, executor ${i.executor}` : ''}${i.adapter ? `, adapter ${i.adapter}` : ''}`);
+    console.log(`- page ${b} (${new URLSearchParams(PAGE_BACKENDS[b])}): ${b === 'webgpu' ? 'WebGPU flags (SwiftShader)' : 'no WebGPU flags'}; the page reports backend ${i.reported === undefined ? '(not named in dp-ready)' : `\`${i.reported}\``}${i.executor ? `, executor ${i.executor}` : ''}${i.workers != null && b !== 'webgpu' ? `, ${i.workers} worker(s)` : ''}${i.adapter ? `, adapter ${i.adapter}` : ''}`);
   }
   console.log(`- page: \`cargo xtask serve --release\`, DDIM eta 0, seed 7, ${steps} steps (WebGPU batch 16: ${webgpuB16Steps}); ms/step = the page's own step times (from its dp-step events), steps 2..N (step 1 includes first-use compilation)`);
 }
@@ -375,7 +384,7 @@ for (const r of ortRows) {
 }
 for (const backend of page ? backends : []) {
   console.log(
-    `| page, backend=${backend}, ms per DDIM step | ${batches
+    `| page ${backend}, ms per DDIM step | ${batches
       .map((b) => {
         const c = pageCell(backend, b);
         return c?.times ? cell(c.times) : c?.skipped ? 'not run' : 'failed';
@@ -392,10 +401,12 @@ if (page && ort) {
   for (const r of ortRows.filter((r) => r.cells && r.threads !== 1 && r.threads !== defaultThreads)) {
     ratios.push([`page CPU ms/step / ORT ${r.threads} threads ms/forward`, (b) => ratio(pageCell('cpu', b)?.times, ortTimes(r.threads, b))]);
   }
-  ratios.push(['page CPU, plain simd128 build, ms/step / ORT 1-thread ms/forward', (b) => ratio(pageCell('cpu-simd128', b)?.times, ortTimes(1, b))]);
+  ratios.push(['page CPU on 1 worker ms/step / ORT 1-thread ms/forward', (b) => ratio(pageCell('cpu-1worker', b)?.times, ortTimes(1, b))]);
+  ratios.push(['page CPU, plain simd128 build, 1 worker, ms/step / ORT 1-thread ms/forward', (b) => ratio(pageCell('cpu-simd128', b)?.times, ortTimes(1, b))]);
   ratios.push(['page WebGPU ms/step / ORT 1-thread ms/forward', (b) => ratio(pageCell('webgpu', b)?.times, ortTimes(1, b))]);
 }
-if (page) ratios.push(['page CPU relaxed-SIMD build / plain simd128 build', (b) => ratio(pageCell('cpu', b)?.times, pageCell('cpu-simd128', b)?.times)]);
+if (page) ratios.push(['page CPU relaxed-SIMD build / plain simd128 build (1 worker each)', (b) => ratio(pageCell('cpu-1worker', b)?.times, pageCell('cpu-simd128', b)?.times)]);
+if (page) ratios.push(['page CPU default workers / 1 worker', (b) => ratio(pageCell('cpu', b)?.times, pageCell('cpu-1worker', b)?.times)]);
 if (page) ratios.push(['page WebGPU ms/step / page CPU ms/step', (b) => ratio(pageCell('webgpu', b)?.times, pageCell('cpu', b)?.times)]);
 if (ort && ortRows.filter((r) => r.cells).length > 1) {
   for (const r of ortRows.filter((r) => r.cells && r.threads !== 1)) ratios.push([`ORT ${r.threads} threads / ORT 1 thread`, (b) => ratio(ortTimes(r.threads, b), ortTimes(1, b))]);
