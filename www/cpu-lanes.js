@@ -158,6 +158,11 @@ export class WorkerSession {
     return reply;
   }
 
+  /** Steps and reads queue in the workers in order: the run loop may send the next step early. */
+  get pipelined() {
+    return true;
+  }
+
   batch() {
     return this.#batch;
   }

@@ -77,29 +77,58 @@ export async function runLanes(lanes, { isCurrent, view, onStart, onStep }) {
     if (!isCurrent()) return false;
     onStart(lane, xT);
   }
-  for (;;) {
-    let lane = null;
-    for (const l of lanes) {
-      if (l.done < l.timesteps.length && (!lane || l.done / l.timesteps.length < lane.done / lane.timesteps.length)) {
-        lane = l;
-      }
-    }
-    if (!lane) return true;
+  // A pipelined session (the CPU on Web Workers: steps and reads queue in the worker) gets its
+  // next step as soon as this step's reads are sent, so it computes while this one is drawn.
+  // `ahead`: lane -> {i, t0} of a step sent ahead (t0 set when the worker can start on it).
+  const ahead = new Map();
+  for (let lane = nextLane(lanes); lane; lane = nextLane(lanes)) {
     const i = lane.done;
-    const t0 = performance.now();
-    lane.session.step(i);
+    const sent = ahead.get(lane);
+    ahead.delete(lane);
+    const t0 = sent?.t0 ?? performance.now();
+    if (sent?.i !== i) lane.session.step(i);
     const frame = { view: view() };
-    if (lane.recorder.wants(i)) {
-      frame.sample = await lane.session.readRgba('sample');
-      frame.x0 = await lane.session.readRgba('x0');
+    const views = lane.recorder.wants(i) ? ['sample', 'x0'] : [frame.view];
+    if (lane.session.pipelined) {
+      // Both reads are queued before the next step, so they see this step's state.
+      const reads = views.map((v) => lane.session.readRgba(v));
+      const next = nextLane(lanes, lane);
+      if (next && !ahead.has(next)) {
+        const j = next.done + (next === lane ? 1 : 0);
+        next.session.step(j);
+        ahead.set(next, { i: j, t0: null });
+      }
+      const images = await Promise.all(reads);
+      views.forEach((v, k) => (frame[v] = images[k]));
     } else {
-      frame[frame.view] = await lane.session.readRgba(frame.view);
+      // One read at a time (a GPU session maps one read-back at a time).
+      for (const v of views) frame[v] = await lane.session.readRgba(v);
     }
     frame.ms = performance.now() - t0;
+    for (const a of ahead.values()) a.t0 ??= performance.now();
     await nextTask();
     if (!isCurrent()) return false;
     lane.done = i + 1;
     lane.msSum += frame.ms;
     onStep(lane, i, frame);
   }
+  return true;
+}
+
+/**
+ * The lane to step next: the least advanced one that has steps left (counting `after`, whose
+ * current step is under way, as one step further), or null when all are done.
+ */
+function nextLane(lanes, after = null) {
+  let pick = null;
+  let pickAt = Infinity;
+  for (const l of lanes) {
+    const done = l.done + (l === after ? 1 : 0);
+    const at = done / l.timesteps.length;
+    if (done < l.timesteps.length && at < pickAt) {
+      pick = l;
+      pickAt = at;
+    }
+  }
+  return pick;
 }

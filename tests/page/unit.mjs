@@ -112,6 +112,59 @@ test('unit: run queue never overlaps runs and starts only the newest request', a
   assert(log.join(', ').match(/^start a, cancel a at \d, start d, done d$/), `log: ${log.join(', ')}`);
 });
 
+test('unit: runLanes sends a pipelined session its next step before this one is drawn, never before its reads', async () => {
+  const { runLanes } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
+  let outstanding = 0;
+  let stepsWhileReading = 0;
+  const fake = (name, pipelined, log) => {
+    let state = -1;
+    return {
+      pipelined,
+      start: () => [30, 20, 10],
+      readTensor: async () => new Float32Array([state]),
+      step(i) {
+        log.push(`${name} step ${i}`);
+        if (outstanding > 0) stepsWhileReading++;
+        state = i;
+      },
+      readRgba(view) {
+        // The value is taken when the read is sent, as a worker answers reads in order.
+        log.push(`${name} read ${view}`);
+        const at = state;
+        outstanding++;
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            outstanding--;
+            resolve(`${view}@${at}`);
+          }, 1),
+        );
+      },
+    };
+  };
+  const lane = (name, session, keepAll) => ({ name, session, sampler: 'ddim', steps: 3, eta: 0, variance: 'fixed_small', seed: 1, recorder: { wants: () => keepAll } });
+  for (const pipelined of [true, false]) {
+    stepsWhileReading = 0;
+    const log = [];
+    const lanes = [lane('a', fake('a', pipelined, log), true), lane('b', fake('b', pipelined, log), false)];
+    const frames = [];
+    const ok = await runLanes(lanes, {
+      isCurrent: () => true,
+      view: () => 'sample',
+      onStart: () => {},
+      onStep: (l, i, f) => frames.push(`${l.name}${i}:${f.sample}${f.x0 ? `,${f.x0}` : ''}`),
+    });
+    assert(ok, 'the run did not finish');
+    assert(frames.join(' ') === 'a0:sample@0,x0@0 b0:sample@0 a1:sample@1,x0@1 b1:sample@1 a2:sample@2,x0@2 b2:sample@2', `${pipelined}: frames ${frames}`);
+    for (const n of ['a', 'b']) {
+      const steps = log.filter((e) => e.startsWith(`${n} step`));
+      assert(steps.join() === `${n} step 0,${n} step 1,${n} step 2`, `${pipelined}: each step once, in order: ${steps}`);
+    }
+    assert(log.slice(0, 4).join() === 'a step 0,a read sample,a read x0,b step 0', `${pipelined}: ${log.slice(0, 4)}`);
+    // Pipelined: every step after the first goes out while the previous step's reads are in flight.
+    assert(pipelined ? stepsWhileReading === 5 : stepsWhileReading === 0, `pipelined ${pipelined}: ${stepsWhileReading} steps sent during reads`);
+  }
+});
+
 test('unit: controls read attributes and setState() values', async () => {
   const c = await import(pathToFileURL(path.join(ROOT, 'www/controls.js')).href);
   const { DEFAULTS } = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
