@@ -10,7 +10,6 @@ import { DEFAULT_BACKEND, adapterKey, forget, pageStorage, plan, remember } from
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
 
-const WASM_MODULE_URL = new URL('./pkg/diffusion_playground.js', import.meta.url);
 const WASM_URL = new URL('./pkg/diffusion_playground_bg.wasm', import.meta.url);
 const CACHE_NAME = 'diffusion-playground-models-v1';
 const WEIGHTS = 'diffusion_pytorch_model.safetensors';
@@ -33,7 +32,8 @@ let wasmPromise = null;
 export function loadWasm() {
   if (!wasmPromise) {
     wasmPromise = (async () => {
-      const mod = await import(WASM_MODULE_URL.href);
+      // A literal path, so that `dist`'s bundler puts the glue into the one module it ships.
+      const mod = await import('./pkg/diffusion_playground.js');
       // Explicit: the generated glue may not default to a path next to itself.
       await mod.default({ module_or_path: WASM_URL });
       return mod;
@@ -315,16 +315,21 @@ async function createEngine(model, url, requested, report) {
   const storage = pageStorage();
   let choice = plan(requested, gpu, storage);
   report({ phase: 'wasm', loaded: 0, total: 0 });
+  // The wasm and the model's files download side by side: on a slow connection the weights
+  // dominate, and waiting for the wasm first would add its whole download time.
+  const files = openCache().then((cache) =>
+    Promise.all([
+      fetchText(new URL('config.json', url), false),
+      fetchSchedulerConfig(model),
+      fetchBytes(new URL(WEIGHTS, url).href, {
+        cache,
+        onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
+      }),
+    ]),
+  );
+  files.catch(() => {}); // awaited below; a failed wasm load must not leave it unhandled
   const wasm = await loadWasm();
-  const cache = await openCache();
-  const [config, scheduler, weights] = await Promise.all([
-    fetchText(new URL('config.json', url), false),
-    fetchSchedulerConfig(model),
-    fetchBytes(new URL(WEIGHTS, url).href, {
-      cache,
-      onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
-    }),
-  ]);
+  const [config, scheduler, weights] = await files;
   const uploading = (c) => report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache, backend: c.backend });
   uploading(choice);
   let engine;
