@@ -9,6 +9,8 @@
 //                                                       # one minified module), both built first
 //   node benches/first-image.mjs --dir DIR [--dir DIR2] # folders built earlier (e.g. an old checkout's)
 //   node benches/first-image.mjs --runs 5 --down-kbps 1600 --up-kbps 750 --rtt-ms 150
+//   node benches/first-image.mjs --gzip                 # the host gzips HTML, JS, CSS, JSON and
+//                                                       # wasm, as common static hosts do
 //
 // For each folder it prints the median and the fastest of --runs runs of: the element defined
 // (its code loaded and run), the wasm and the weights requested, the engine ready (dp-ready),
@@ -44,6 +46,7 @@ function number(name, fallback) {
 }
 
 const runs = number('runs', 3);
+const gzip = process.argv.includes('--gzip');
 const net = { downKbps: number('down-kbps', 1600), upKbps: number('up-kbps', 750), rttMs: number('rtt-ms', 150) };
 const TIMEOUT = 10 * 60 * 1000;
 
@@ -82,15 +85,15 @@ async function measure(browser, postUrl) {
     uploadThroughput: (net.upKbps * 1000) / 8,
   });
   const sent = new Map(); // requestId -> {url, at}
-  const done = new Map(); // requestId -> bytes as transferred
+  const done = new Map(); // requestId -> bytes received (as transferred)
   let t0 = null;
   cdp.on('Network.requestWillBeSent', (e) => {
     if (t0 === null) t0 = e.timestamp;
     sent.set(e.requestId, { url: e.request.url, at: (e.timestamp - t0) * 1000 });
   });
-  cdp.on('Network.loadingFinished', (e) => {
-    done.set(e.requestId, e.encodedDataLength);
-  });
+  // Bytes as they arrive (a response still streaming when the first image shows counts too).
+  cdp.on('Network.dataReceived', (e) => done.set(e.requestId, (done.get(e.requestId) ?? 0) + e.encodedDataLength));
+  cdp.on('Network.loadingFinished', (e) => done.set(e.requestId, Math.max(done.get(e.requestId) ?? 0, e.encodedDataLength)));
   try {
     await page.goto(postUrl);
     const ready = await waitEvent(page, (e) => e.type === 'dp-ready' || e.type === 'dp-error', { timeout: TIMEOUT });
@@ -98,10 +101,8 @@ async function measure(browser, postUrl) {
     const first = await waitEvent(page, (e) => e.type === 'dp-step', { timeout: TIMEOUT });
     const defined = await page.evaluate(() => window.__definedAt ?? null);
     const requested = (suffix) => [...sent.values()].find((r) => r.url.endsWith(suffix))?.at ?? NaN;
-    // What was asked for before the first image, with its bytes once DevTools reports them.
-    const asked = [...sent.entries()].filter(([, r]) => r.at <= first.t);
-    for (let wait = 0; wait < 100 && asked.some(([id]) => !done.has(id)); wait++) await page.waitForTimeout(50);
-    const before = asked.map(([id, r]) => ({ ...r, bytes: done.get(id) ?? 0 }));
+    // What was asked for before the first image, with the bytes received for it.
+    const before = [...sent.entries()].filter(([, r]) => r.at <= first.t).map(([id, r]) => ({ ...r, bytes: done.get(id) ?? 0 }));
     return {
       defined,
       wasm: requested('.wasm'),
@@ -128,7 +129,7 @@ const blog = await servePages(pages);
 const rows = [];
 try {
   for (const dir of dirs) {
-    const host = await serveStatic(dir, { headers: 'cors' });
+    const host = await serveStatic(dir, { headers: 'cors', gzip });
     try {
       const { element } = embedSnippets({ ...DEFAULTS, backend: 'cpu' }, `${host.base}diffusion-playground.js`, host.base);
       pages.set('/post.html', {
@@ -155,7 +156,10 @@ ${element}
 }
 
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
-console.log(`\n# ${runs} runs each; network ${net.downKbps} kbit/s down, ${net.upKbps} kbit/s up, ${net.rttMs} ms RTT; backend=cpu; median (fastest)`);
+console.log(
+  `\n# ${runs} runs each; network ${net.downKbps} kbit/s down, ${net.upKbps} kbit/s up, ${net.rttMs} ms RTT; ` +
+    `host ${gzip ? 'gzips text and wasm' : 'sends files uncompressed'}; backend=cpu; median (fastest)`,
+);
 console.log('| folder | element defined | wasm requested | weights requested | engine ready | first image | requests (scripts) | bytes |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const { dir, results } of rows) {

@@ -8,11 +8,14 @@
 //                     writes it
 //   headers: 'none'   sends no CORS header at all (a host that was not set up for embedding)
 //
-// Bound to 127.0.0.1 on a free port; GET and HEAD only; Cache-Control: no-store.
+// Bound to 127.0.0.1 on a free port; GET and HEAD only; Cache-Control: no-store. With `gzip`
+// it compresses what static hosts compress (HTML, JS, CSS, JSON, wasm; not the weights) for
+// clients that accept it.
 
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -54,11 +57,13 @@ export function parseHeadersFile(text) {
   return rules;
 }
 
+const COMPRESSED = new Set(['.html', '.js', '.mjs', '.css', '.json', '.map', '.wasm', '.txt', '.svg']);
+
 /**
  * Serves `dir` on 127.0.0.1 (a free port unless `port` is given). Returns {base, requests,
  * close()}: `requests` lists every request's path in order, for tests that count them.
  */
-export async function serveStatic(dir, { headers = 'cors', port = 0 } = {}) {
+export async function serveStatic(dir, { headers = 'cors', port = 0, gzip = false } = {}) {
   if (!['cors', 'file', 'none'].includes(headers)) throw new Error(`headers: expected cors, file or none, got ${headers}`);
   dir = path.resolve(dir);
   const rules = headers === 'file' ? parseHeadersFile(await readFile(path.join(dir, '_headers'), 'utf8')) : [];
@@ -82,7 +87,13 @@ export async function serveStatic(dir, { headers = 'cors', port = 0 } = {}) {
     }
     try {
       if ((await stat(file)).isDirectory()) file = path.join(file, 'index.html');
-      const body = await readFile(file);
+      let body = await readFile(file);
+      const zipped = gzip && COMPRESSED.has(path.extname(file)) && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+      if (zipped) {
+        body = gzipSync(body);
+        extra['Content-Encoding'] = 'gzip';
+        extra.Vary = 'Accept-Encoding';
+      }
       res.writeHead(200, {
         'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream',
         'Content-Length': body.length,
