@@ -94,6 +94,7 @@ export class DiffusionPlayground extends HTMLElement {
       this.#build();
     }
     this.#gate.connect(loadingMode(this.getAttribute('loading')) === 'lazy');
+    if (!this.dataset.status) this.#runner.setStatus('idle', this.#gate.lazy ? NOT_STARTED : '');
     if (!this.#started) this.#startWhenNear();
     else if (!this.#runner.loaded) this.#runner.boot();
     else this.#runner.run();
@@ -113,7 +114,6 @@ export class DiffusionPlayground extends HTMLElement {
     }
     if (this.#waitingToStart) return;
     this.#waitingToStart = true;
-    if (!this.dataset.status) this.#runner.setStatus('idle', NOT_STARTED);
     this.#gate.wait().then(() => {
       this.#waitingToStart = false;
       if (this.isConnected && !this.#started) this.#start();
