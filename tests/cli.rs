@@ -361,6 +361,40 @@ fn sample_with_ddpm_and_one_step_works() {
 }
 
 #[test]
+fn cell_px_sets_the_size_of_each_image() {
+    let tmp = TempDir::new("cellpx");
+    let (grid, strip) = (tmp.path("g.png"), tmp.path("s.png"));
+    let model = fixture("models/tiny");
+    let sample = |cell: &str| {
+        ok(&dp(&[
+            "sample",
+            "--model",
+            &model,
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--cell-px",
+            cell,
+            "--out",
+            &grid,
+            "--trajectory",
+            &strip,
+        ]))
+    };
+    // 16x16 images: 256 px is 16x; 40 px rounds up to 3x (48 px); 1 px keeps them as they are.
+    for (cell, px) in [("256", 256), ("40", 48), ("1", 16)] {
+        sample(cell);
+        assert_eq!(png_rgba(&grid).0, 2 * px, "--cell-px {cell}: grid width");
+        assert_eq!(
+            png_rgba(&strip).1,
+            2 * px + 2,
+            "--cell-px {cell}: strip height"
+        );
+    }
+}
+
+#[test]
 fn info_describes_a_checkpoint() {
     let model = fixture("models/tiny");
     let stdout = ok(&dp(&["info", "--model", &model]));
@@ -456,6 +490,8 @@ fn bad_numbers_are_refused() {
     fails(&sample(&["--eta", "nan"]), 2, &["--eta"]);
     fails(&sample(&["--seed", "-1"]), 2, &["--seed"]);
     fails(&sample(&["--batch", "0"]), 2, &["--batch"]);
+    fails(&sample(&["--cell-px", "0"]), 2, &["--cell-px", "1 to 4096"]);
+    fails(&sample(&["--cell-px", "big"]), 2, &["--cell-px", "big"]);
     fails(&sample(&["--sampler", "euler"]), 2, &["--sampler", "euler"]);
     fails(
         &sample(&["--sampler", "ddpm", "--eta", "0.5"]),

@@ -108,18 +108,17 @@ export class WorkerPool {
 }
 
 /**
- * Starts `count` workers, each loading the wasm bindings (`moduleUrl`) with `wasm` (the page's
- * compiled WebAssembly.Module, so no worker compiles its own, or its URL) and an engine of the
- * model's files. Resolves to a WorkerPool once all are ready; rejects (and stops them) when one
- * cannot start, with the reason.
+ * Starts `count` workers, each loading `wasm` (the page's compiled WebAssembly.Module, so no
+ * worker compiles its own, or its URL) and an engine of the model's files. Resolves to a
+ * WorkerPool once all are ready; rejects (and stops them) when one cannot start, with the reason.
  */
-export async function startPool({ count, moduleUrl, wasm, files }) {
+export async function startPool({ count, wasm, files }) {
   const url = new URL('./cpu-worker.js', import.meta.url);
   const channels = [];
   try {
     for (let i = 0; i < count; i++) channels.push(new Channel(url));
     const executors = await Promise.all(
-      channels.map((c) => c.request('init', moduleUrl, wasm, files.config, files.weights, files.scheduler)),
+      channels.map((c) => c.request('init', wasm, files.config, files.weights, files.scheduler)),
     );
     return new WorkerPool(channels, executors[0]);
   } catch (e) {

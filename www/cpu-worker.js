@@ -4,10 +4,13 @@
 // order, so a read sent after a step answers after that step.
 //
 // Request: {id, op, args}. Reply: {id, ok: true, value} or {id, ok: false, error: {name, message}}.
-// ops: init(moduleUrl, wasm, config, weights, scheduler) -> executor description (wasm: a
-//      compiled WebAssembly.Module or the .wasm URL);
+// ops: init(wasm, config, weights, scheduler) -> executor description (wasm: the page's
+//      compiled WebAssembly.Module, or the .wasm URL);
 //      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed) -> timesteps;
 //      step(sid, index); read(sid, view) -> Float32Array; free(sid).
+
+// A literal path, so that `dist`'s bundler puts the glue into this worker's one module.
+import init, { Engine } from './pkg/diffusion_playground.js';
 
 let engine = null;
 const sessions = new Map();
@@ -19,10 +22,9 @@ function session(sid) {
 }
 
 const ops = {
-  async init(moduleUrl, wasm, config, weights, scheduler) {
-    const bindings = await import(moduleUrl);
-    await bindings.default({ module_or_path: wasm });
-    engine = await bindings.Engine.create(config, weights, scheduler ?? undefined, 'cpu');
+  async init(wasm, config, weights, scheduler) {
+    await init({ module_or_path: wasm });
+    engine = await Engine.create(config, weights, scheduler ?? undefined, 'cpu');
     return engine.backendInfo().executor;
   },
   session(sid, batch, first) {

@@ -4,13 +4,21 @@
 //
 //   <diffusion-playground sampler="ddim" steps="50" eta="0" seed="7" batch="1"
 //       model="models/emoji32" variance="fixed_small" view="x0" side-by-side
-//       backend="auto|webgpu|cpu" controls="full|compact|none" sync-url></diffusion-playground>
+//       backend="auto|webgpu|cpu" controls="full|compact|none" loading="lazy|eager" sync-url>
+//     fallback content: shown by browsers that cannot run the element (script blocked or
+//     failed), and again inside it when the model cannot be loaded at all
+//   </diffusion-playground>
+//
+// With loading="lazy" (the default) nothing is downloaded or computed until the element comes
+// near the viewport, and a run pauses between steps while it is scrolled away; "eager" starts
+// at once. Runs pause while the tab is hidden either way (view-gate.js).
 //
 // Playgrounds on one page share one Engine per model and backend (engine.js). Progress is
 // reported with events on the element: dp-ready {model, backend, reason, probeMs: {cpu,
 // webgpu}, ...} (again after a lost GPU moved it to the CPU), dp-step {i, n, msPerStep,
-// sampler}, dp-done {msTotal, settings}, dp-error {message}; `data-status` is
-// idle|loading|running|done|error, `data-backend` webgpu|cpu once loaded.
+// sampler}, dp-done {msTotal, settings}, dp-error {message}, dp-pause {reason: offscreen |
+// hidden}, dp-resume; `data-status` is idle|loading|running|paused|done|error, `data-backend`
+// webgpu|cpu once loaded.
 // Test hooks: getState(), lastImage(), initialSample(), timings.
 
 //
@@ -27,14 +35,32 @@ import { drawRgba } from './render.js';
 import { Runner } from './runner.js';
 import { Timeline } from './timeline.js';
 import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, toParams } from './url-state.js';
+import { ViewGate, loadingMode } from './view-gate.js';
 
 const CSS_URL = new URL('./playground.css', import.meta.url).href;
 const MODULE_URL = new URL(import.meta.url).href;
 
+/**
+ * The shadow root's own rules until playground.css has loaded (then it shows the .root), and
+ * alone if it fails to. Constructed sheets, not a <style> element: a host page whose
+ * Content-Security-Policy has a style-src without 'unsafe-inline' refuses inline <style>.
+ */
+function sheet(css) {
+  const s = new CSSStyleSheet();
+  s.replaceSync(css);
+  return s;
+}
+const LOADING_SHEET = sheet(':host { display: block; } .root { visibility: hidden; }');
+const UNSTYLED_SHEET = sheet(':host { display: block; }');
+const NOT_STARTED = 'Starts when it scrolls into view.';
+
 export class DiffusionPlayground extends HTMLElement {
-  static observedAttributes = [...Object.keys(ATTRS), 'controls'];
+  static observedAttributes = [...Object.keys(ATTRS), 'controls', 'loading'];
 
   #settings = { ...DEFAULTS };
+  #gate = new ViewGate(this);
+  #started = false; // the first boot has begun (lazy elements wait for the viewport)
+  #waitingToStart = false;
   #mode = 'full';
   #built = false;
   #lanes = []; // UI lanes: {figure, canvas, caption, placeholder, name}
@@ -52,6 +78,7 @@ export class DiffusionPlayground extends HTMLElement {
     draw: (lane, rgba, w, h, what) => this.#draw(lane, rgba, w, h, what),
     timeline: () => this.#timeline,
     finished: (images, batch) => this.#forward?.setGenerated(images, batch),
+    gate: this.#gate,
   });
 
   constructor() {
@@ -66,18 +93,47 @@ export class DiffusionPlayground extends HTMLElement {
       ({ settings: this.#settings, mode: this.#mode } = initialSettings(this));
       this.#build();
     }
-    if (!this.dataset.status) this.#runner.setStatus('idle', '');
-    if (!this.#runner.loaded) this.#runner.boot();
+    this.#gate.connect(loadingMode(this.getAttribute('loading')) === 'lazy');
+    if (!this.dataset.status) this.#runner.setStatus('idle', this.#gate.lazy ? NOT_STARTED : '');
+    if (!this.#started) this.#startWhenNear();
+    else if (!this.#runner.loaded) this.#runner.boot();
     else this.#runner.run();
   }
 
   disconnectedCallback() {
     // An element moved in the DOM reconnects at once; only a removed one drops its sessions.
+    this.#gate.disconnect();
     this.#runner.disconnect();
+  }
+
+  /** Starts now if eager, else once the element comes near the viewport (and the tab shows). */
+  #startWhenNear() {
+    if (!this.#gate.lazy) {
+      this.#start();
+      return;
+    }
+    if (this.#waitingToStart) return;
+    this.#waitingToStart = true;
+    this.#gate.wait().then(() => {
+      this.#waitingToStart = false;
+      if (this.isConnected && !this.#started) this.#start();
+    });
+  }
+
+  #start() {
+    this.#started = true;
+    for (const l of this.#lanes) if (l.canvas.classList.contains('empty')) l.placeholder.textContent = 'Loading…';
+    this.#runner.boot();
   }
 
   attributeChangedCallback(name, oldValue, value) {
     if (!this.#built || oldValue === value) return;
+    if (name === 'loading') {
+      const lazy = loadingMode(value) === 'lazy';
+      this.#gate.setLazy(lazy);
+      if (!lazy && !this.#started && this.isConnected) this.#start();
+      return;
+    }
     if (name === 'controls') {
       const mode = controlsMode(value);
       if (mode !== this.#mode) {
@@ -124,9 +180,10 @@ export class DiffusionPlayground extends HTMLElement {
     return { ...this.#runner.timings };
   }
 
-  /** Runs the current settings again. */
+  /** Runs the current settings again (starts a lazy playground that has not started yet). */
   run() {
-    this.#runner.run();
+    if (this.#started) this.#runner.run();
+    else if (this.isConnected) this.#start();
   }
 
   /** Stops the run in flight. */
@@ -152,7 +209,7 @@ export class DiffusionPlayground extends HTMLElement {
     this.#syncUrl();
     const needsRun = RUN_KEYS.some((k) => before[k] !== next[k]);
     if (before.model !== next.model || before.backend !== next.backend) {
-      this.#runner.boot();
+      if (this.#started) this.#runner.boot();
     } else if (needsRun) {
       this.#runner.run();
     } else if (before.view !== next.view) {
@@ -190,6 +247,7 @@ export class DiffusionPlayground extends HTMLElement {
 
   #build() {
     this.#built = true;
+    this.shadowRoot.adoptedStyleSheets = [LOADING_SHEET];
     this.shadowRoot.replaceChildren(playgroundTemplate(this.#mode, CSS_URL));
     this.#lanes = [];
     this.#ensureLanes(['…']);
@@ -230,7 +288,7 @@ export class DiffusionPlayground extends HTMLElement {
     const link = this.shadowRoot.querySelector('link[rel="stylesheet"]');
     link.addEventListener('error', () => {
       console.error(`diffusion-playground: could not load ${CSS_URL}`);
-      this.shadowRoot.querySelector('style').textContent = ':host { display: block; }';
+      this.shadowRoot.adoptedStyleSheets = [UNSTYLED_SHEET];
     });
     this.#syncControls();
     this.#syncUrl();
@@ -251,7 +309,8 @@ export class DiffusionPlayground extends HTMLElement {
       });
     }
     names.forEach((n, k) => (this.#lanes[k].name = n));
-    for (const l of this.#lanes) if (l.canvas.classList.contains('empty')) l.placeholder.textContent = 'Loading…';
+    const waiting = this.#started ? 'Loading…' : NOT_STARTED;
+    for (const l of this.#lanes) if (l.canvas.classList.contains('empty')) l.placeholder.textContent = waiting;
     return this.#lanes;
   }
 

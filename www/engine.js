@@ -11,7 +11,6 @@ import { WorkerSession, defaultWorkers, startPool } from './cpu-lanes.js';
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
 
-const WASM_MODULE_URL = new URL('./pkg/diffusion_playground.js', import.meta.url);
 const WASM_URLS = {
   simd128: new URL('./pkg/diffusion_playground_bg.wasm', import.meta.url),
   // The same engine whose CPU kernels multiply-add with relaxed SIMD (one fused instruction
@@ -72,7 +71,8 @@ async function compileWasm(url) {
 export function loadWasm() {
   if (!wasmPromise) {
     wasmPromise = (async () => {
-      const [mod, compiled] = await Promise.all([import(WASM_MODULE_URL.href), compileWasm(WASM_URLS[wasmVariant()])]);
+      // A literal path, so that `dist`'s bundler puts the glue into the one module it ships.
+      const [mod, compiled] = await Promise.all([import('./pkg/diffusion_playground.js'), compileWasm(WASM_URLS[wasmVariant()])]);
       await mod.default({ module_or_path: compiled });
       compiledWasm = compiled;
       return mod;
@@ -356,7 +356,7 @@ async function cpuPool(files) {
   const count = workerCount();
   if (count === 0) return { pool: null, note: typeof Worker === 'function' ? 'workers=0 asked for' : 'this browser has no Web Workers' };
   try {
-    return { pool: await startPool({ count, moduleUrl: WASM_MODULE_URL.href, wasm: compiledWasm ?? WASM_URLS[wasmVariant()].href, files }) };
+    return { pool: await startPool({ count, wasm: compiledWasm ?? WASM_URLS[wasmVariant()].href, files }) };
   } catch (e) {
     const note = `the CPU workers could not start (${e?.message || e})`;
     console.warn(`diffusion-playground: ${note}; sampling in the page's thread instead.`);
@@ -390,21 +390,26 @@ async function createEngine(model, url, requested, report) {
   const storage = pageStorage();
   let choice = plan(requested, gpu, storage);
   report({ phase: 'wasm', loaded: 0, total: 0 });
+  // The wasm and the model's files download side by side: on a slow connection the weights
+  // dominate, and waiting for the wasm first would add its whole download time.
+  const files = openCache().then((cache) =>
+    Promise.all([
+      fetchText(new URL('config.json', url), false),
+      fetchSchedulerConfig(model),
+      fetchBytes(new URL(WEIGHTS, url).href, {
+        cache,
+        onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
+      }),
+    ]),
+  );
+  files.catch(() => {}); // awaited below; a failed wasm load must not leave it unhandled
   const wasm = await loadWasm();
-  const cache = await openCache();
-  const [config, scheduler, weights] = await Promise.all([
-    fetchText(new URL('config.json', url), false),
-    fetchSchedulerConfig(model),
-    fetchBytes(new URL(WEIGHTS, url).href, {
-      cache,
-      onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
-    }),
-  ]);
+  const [config, scheduler, weights] = await files;
   const uploading = (c) => report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache, backend: c.backend });
   uploading(choice);
-  const files = { config, weights: weights.bytes, scheduler };
+  const modelFiles = { config, weights: weights.bytes, scheduler };
   // Known to run on the CPU: the workers load while the page's engine does.
-  let pooling = choice.backend === 'cpu' ? cpuPool(files) : null;
+  let pooling = choice.backend === 'cpu' ? cpuPool(modelFiles) : null;
   let engine;
   try {
     engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, choice.backend);
@@ -420,7 +425,7 @@ async function createEngine(model, url, requested, report) {
     engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, 'auto');
   }
   const b = engine.backendInfo();
-  if (b.backend === 'cpu') pooling ??= cpuPool(files);
+  if (b.backend === 'cpu') pooling ??= cpuPool(modelFiles);
   const { pool = null, note: workersNote = null } = pooling ? await pooling : {};
   if (choice.probe && b.cpuMs != null && b.webgpuMs != null) {
     remember(storage, gpu.key, { backend: b.backend, cpuMs: b.cpuMs, webgpuMs: b.webgpuMs, webgpuAtLeast: b.webgpuAtLeast });

@@ -1,11 +1,12 @@
 // The playground's markup (inside its shadow root). Parts marked data-show list the control
-// modes ("full", "compact", "none") in which they appear; the others are removed.
+// modes ("full", "compact", "none") in which they appear; the others are removed. The <slot>
+// shows the host page's fallback content (the element's children) when nothing could load.
 
 const HTML = /* html */ `
-<style>:host { display: block; } .root { visibility: hidden; }</style>
 <link rel="stylesheet" href="{{css}}">
 <div class="root" part="root">
   <div class="notice" role="alert" hidden></div>
+  <div class="fallback" hidden><slot></slot></div>
 
   <form class="controls" data-show="full compact" aria-label="Sampling settings">
     <div class="field" data-show="full" id="model-field" hidden>
@@ -121,7 +122,7 @@ const HTML = /* html */ `
     </div>
     <div data-show="full">
       <label for="snippet">Embed this playground (module script)</label>
-      <textarea id="snippet" rows="3" readonly></textarea>
+      <textarea id="snippet" rows="8" readonly></textarea>
       <button type="button" id="copy-snippet">Copy</button>
       <label for="iframe-snippet">Embed with an iframe (for hosts that strip scripts)</label>
       <textarea id="iframe-snippet" rows="3" readonly></textarea>

@@ -5,16 +5,21 @@
 export class RunQueue {
   #generation = 0;
   #tail = Promise.resolve();
+  #superseded = () => {}; // resolves the current run's `cancelled` promise
 
   /**
-   * Cancels the current run and schedules `job(isCurrent)` after it. `isCurrent()` turns false
-   * as soon as a newer request (or cancel) arrives; the job must check it after every await.
-   * Resolves to the job's result, or undefined when it was superseded before it started.
+   * Cancels the current run and schedules `job(isCurrent, cancelled)` after it. `isCurrent()`
+   * turns false as soon as a newer request (or cancel) arrives, and the promise `cancelled`
+   * resolves then (for a job waiting on something else, e.g. a paused run); the job must check
+   * `isCurrent()` after every await. Resolves to the job's result, or undefined when it was
+   * superseded before it started.
    */
   request(job) {
     const generation = ++this.#generation;
+    this.#superseded();
+    const cancelled = new Promise((resolve) => (this.#superseded = resolve));
     const isCurrent = () => generation === this.#generation;
-    const run = this.#tail.then(() => (isCurrent() ? job(isCurrent) : undefined));
+    const run = this.#tail.then(() => (isCurrent() ? job(isCurrent, cancelled) : undefined));
     this.#tail = run.catch(() => {});
     return run;
   }
@@ -22,6 +27,7 @@ export class RunQueue {
   /** Cancels the current run; resolves once it has stopped. */
   cancel() {
     this.#generation++;
+    this.#superseded();
     return this.#tail;
   }
 }
@@ -63,10 +69,11 @@ export function nextTask() {
  * different step counts progress at the same pace. Before the first step, `onStart(lane, xT)`
  * gets each lane's x_T tensor. After each step, `onStep(lane, i, frame)` gets
  * {sample?, x0?, view, ms} (RGBA grids: the live view always, both views when the recorder keeps
- * the step). `view()` says which view is live now. Returns true if it ran to the end, false if
- * cancelled (nothing is reported after cancellation).
+ * the step). `view()` says which view is live now. `waitShown()`, when given, is awaited before
+ * every step (a paused run waits there). Returns true if it ran to the end, false if cancelled
+ * (nothing is reported after cancellation).
  */
-export async function runLanes(lanes, { isCurrent, view, onStart, onStep }) {
+export async function runLanes(lanes, { isCurrent, view, onStart, onStep, waitShown }) {
   for (const lane of lanes) {
     lane.timesteps = lane.session.start(lane.sampler, lane.steps, lane.eta, lane.variance, lane.seed);
     lane.done = 0;
@@ -82,6 +89,10 @@ export async function runLanes(lanes, { isCurrent, view, onStart, onStep }) {
   // `ahead`: lane -> {i, t0} of a step sent ahead (t0 set when the worker can start on it).
   const ahead = new Map();
   for (let lane = nextLane(lanes); lane; lane = nextLane(lanes)) {
+    if (waitShown) {
+      await waitShown();
+      if (!isCurrent()) return false;
+    }
     const i = lane.done;
     const sent = ahead.get(lane);
     ahead.delete(lane);

@@ -3,10 +3,12 @@
 // sampling runs on its sessions (never two at once: run-loop.js), and triages what comes back:
 // the status line, the progress bar, the dp-* events, the model info line (which backend runs
 // and why), the one-line note when the CPU stands in for WebGPU, the move to the CPU when the
-// GPU device is lost mid-run, and the notices for no WebGPU (backend=webgpu), a model or
-// settings that cannot run.
+// GPU device is lost mid-run, the notices for no WebGPU (backend=webgpu), a model or settings
+// that cannot run (with the host page's fallback content when nothing could be loaded), and
+// pausing a run between steps while the element's ViewGate (view-gate.js) is closed.
 
-import { createSession, fallBackToCpu, getEngine, listModels, triage } from './engine.js';
+import { cspAdvice } from './csp.js';
+import { BASE_URL, createSession, fallBackToCpu, getEngine, listModels, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
 import { NAMES, backendNote, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
@@ -35,7 +37,8 @@ export class Runner {
    * element the runner draws into: {chooseModel(models) -> model (also shows the choice),
    * engineReady(loaded) (settings and controls follow the model), lanes(names?) -> the image
    * lanes (one per name, or as they are), draw(lane, rgba, width, height, what), timeline(),
-   * finished(images, batch) (a run's final images)}.
+   * finished(images, batch) (a run's final images), gate (a ViewGate: runs wait while it is
+   * closed)}.
    */
   constructor(host, ui) {
     this.#host = host;
@@ -58,7 +61,7 @@ export class Runner {
     if (el && text !== undefined) el.textContent = text;
     host.setAttribute('aria-busy', String(status === 'loading' || status === 'running'));
     const stop = this.#$('#stop');
-    if (stop) stop.disabled = status !== 'running';
+    if (stop) stop.disabled = status !== 'running' && status !== 'paused';
   }
 
   #progress(value, text) {
@@ -85,6 +88,7 @@ export class Runner {
     this.#freeSessions();
     if (!current()) return;
     hideNotice(this.#host.shadowRoot);
+    this.#$('.fallback').hidden = true;
     this.setStatus('loading', 'Loading the model…');
     this.#progress(null, '');
     const models = await listModels();
@@ -101,7 +105,13 @@ export class Runner {
       const { notice, message } = triage(e);
       if (notice === 'no-webgpu') this.#showNoWebGpu(message);
       else if (notice === 'device-lost') this.#showDeviceLost(message);
-      else this.#showError(`Could not load the model ${model}: ${String(e?.message || e)}`);
+      else {
+        const advice = await cspAdvice(BASE_URL);
+        if (!current()) return;
+        this.#showError(`Could not load the model ${model}: ${advice ?? String(e?.message || e)}`);
+        // What the host page put inside the element for readers who cannot run it.
+        this.#$('.fallback').hidden = false;
+      }
       return;
     }
     if (!current()) return;
@@ -208,7 +218,7 @@ export class Runner {
   /** Stops the run in flight. */
   stop() {
     this.#queue.cancel();
-    if (this.#host.dataset.status === 'running') this.setStatus('idle', 'Stopped.');
+    if (['running', 'paused'].includes(this.#host.dataset.status)) this.setStatus('idle', 'Stopped.');
   }
 
   #freeSessions(keepBatch = null) {
@@ -250,11 +260,12 @@ export class Runner {
     const loaded = this.#loaded;
     hideNotice(this.#host.shadowRoot);
     this.#$('#lanes').classList.add('stale');
-    this.setStatus('running', `Sampling with ${samplers.map((s) => NAMES[s]).join(' and ')}, ${settings.steps} steps…`);
+    const running = `Sampling with ${samplers.map((s) => NAMES[s]).join(' and ')}, ${settings.steps} steps…`;
+    this.setStatus('running', running);
     this.#queue
-      .request(async (isCurrent) => {
+      .request(async (isCurrent, cancelled) => {
         try {
-          return await this.#run(settings, samplers, plans, isCurrent);
+          return await this.#run(settings, samplers, plans, isCurrent, this.#pauser(running, isCurrent, cancelled));
         } catch (e) {
           if (isCurrent()) throw e; // a superseded run's failure is not the reader's concern
         }
@@ -279,7 +290,27 @@ export class Runner {
     else this.#showError(message);
   }
 
-  async #run(settings, samplers, plans, isCurrent) {
+  /**
+   * The wait before each step of a run: while the gate is closed (scrolled away, tab hidden)
+   * the run pauses, says so (data-status "paused", a dp-pause event) and goes on from the same
+   * step once it opens (dp-resume), unless it was cancelled meanwhile.
+   */
+  #pauser(running, isCurrent, cancelled) {
+    const gate = this.#ui.gate;
+    return async () => {
+      if (gate.open) return;
+      const reason = gate.reason;
+      const said = reason === 'hidden' ? 'Paused while this tab is hidden.' : 'Paused while scrolled out of view; it goes on when you scroll back.';
+      this.setStatus('paused', said);
+      this.#emit('dp-pause', { reason });
+      await gate.wait(cancelled);
+      if (!isCurrent()) return;
+      this.setStatus('running', running);
+      this.#emit('dp-resume', { reason });
+    };
+  }
+
+  async #run(settings, samplers, plans, isCurrent, waitShown) {
     const { info } = this.#loaded;
     const [c, h, w] = info.sampleShape;
     const { cols, rows } = gridShape(settings.batch);
@@ -309,6 +340,7 @@ export class Runner {
     const ok = await runLanes(lanes, {
       isCurrent,
       view,
+      waitShown,
       onStart: (lane, xT) => {
         if (lane === lanes[0]) this.lastXT = [];
         this.lastXT.push(xT);

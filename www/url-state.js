@@ -118,9 +118,14 @@ export function randomSeed() {
   return a[0];
 }
 
+/** The still image `build-web` writes next to the page (a finished run of the default model). */
+export const FALLBACK_IMAGE = 'fallback.png';
+
 /**
  * The two ways to embed a playground with these settings: the custom element (loaded from
- * `moduleUrl`) and an iframe of `embed.html` next to `baseUrl`, both in compact mode.
+ * `moduleUrl`) and an iframe of `embed.html` next to `baseUrl`, both in compact mode. The
+ * element carries fallback content: a still image of a finished run and a link to the full page
+ * with these settings, which readers see where the script cannot load or run.
  */
 export function embedSnippets(settings, moduleUrl, baseUrl) {
   const s = settings;
@@ -130,19 +135,27 @@ export function embedSnippets(settings, moduleUrl, baseUrl) {
     `eta="${s.eta}"`,
     `seed="${s.seed}"`,
     `batch="${s.batch}"`,
-    `variance="${s.variance}"`,
-    `model="${s.model ?? DEFAULT_MODEL}"`,
+    s.variance ? `variance="${s.variance}"` : '',
+    s.model ? `model="${s.model}"` : '',
     s.side ? 'side-by-side' : '',
     s.backend && s.backend !== DEFAULT_BACKEND ? `backend="${s.backend}"` : '',
     `controls="compact"`,
   ].filter(Boolean);
+  const amp = (url) => url.replace(/&/g, '&amp;');
+  const pageUrl = amp(new URL(`index.html?${toParams(s)}`, baseUrl).href);
+  const imageUrl = new URL(FALLBACK_IMAGE, baseUrl).href;
   const embedUrl = new URL(`embed.html?${toParams(s)}&controls=compact`, baseUrl).href;
   return {
     element:
       `<script type="module" src="${moduleUrl}"></script>\n` +
-      `<diffusion-playground ${attrs.join(' ')}></diffusion-playground>`,
+      `<diffusion-playground ${attrs.join(' ')}>\n` +
+      `  <a href="${pageUrl}"><img src="${imageUrl}" width="256" height="256"\n` +
+      `     alt="A picture that the diffusion playground's model sampled from pure noise"></a>\n` +
+      `  <p>A still image from the diffusion playground, which could not start here.\n` +
+      `     <a href="${pageUrl}">Open the playground</a> to watch it sample, step by step.</p>\n` +
+      `</diffusion-playground>`,
     iframe:
-      `<iframe src="${embedUrl.replace(/&/g, '&amp;')}" title="Diffusion sampling playground" ` +
-      `width="420" height="640" style="border:0;max-width:100%" loading="lazy"></iframe>`,
+      `<iframe src="${amp(embedUrl)}" title="Diffusion sampling playground" ` +
+      `width="420" height="640" loading="lazy"></iframe>`,
   };
 }

@@ -76,7 +76,7 @@ export async function startServer(serveArgs = []) {
 /** Records every dp-* event (with the element's id) in window.__dp, from before page scripts run. */
 export const EVENT_LOG = () => {
   window.__dp = [];
-  for (const type of ['dp-ready', 'dp-step', 'dp-done', 'dp-error']) {
+  for (const type of ['dp-ready', 'dp-step', 'dp-done', 'dp-error', 'dp-pause', 'dp-resume']) {
     document.addEventListener(
       type,
       (e) => window.__dp.push({ type, id: e.target.id || '', t: performance.now(), detail: JSON.parse(JSON.stringify(e.detail ?? null)) }),
@@ -104,17 +104,19 @@ export async function open(context, url) {
   return page;
 }
 
-/** Waits until window.__dp has an event matching `pred` (a function source over e) after index `from`. */
+/**
+ * Waits until window.__dp has an event matching `pred` (a function of e, run here in Node)
+ * after index `from`. Polls from Node rather than compiling `pred` in the page: a page whose
+ * Content-Security-Policy forbids eval (the embedding tests' strict one) must work too.
+ */
 export async function waitEvent(page, pred, { from = 0, timeout = 60000 } = {}) {
-  const handle = await page.waitForFunction(
-    ([src, from]) => {
-      const f = new Function('e', `return (${src})(e)`);
-      return window.__dp.slice(from).find((e) => f(e)) || null;
-    },
-    [pred.toString(), from],
-    { timeout, polling: 50 },
-  );
-  return handle.jsonValue();
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = (await page.evaluate((from) => window.__dp.slice(from), from)).find((e) => pred(e));
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no event matching ${pred} within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export const eventCount = (page) => page.evaluate(() => window.__dp.length);

@@ -5,7 +5,11 @@
 //   PAGE_URL=http://127.0.0.1:8080/ node tests/page/run.mjs     # against a running server
 //   node tests/page/run.mjs                                     # starts `cargo xtask serve`
 //   node tests/page/run.mjs --only embed                        # tests whose name has "embed"
+//   DP_DIST_DIR=target/page-dist node tests/page/run.mjs        # the "[dist]" tests need a folder
+//                                                               # made by `cargo xtask dist --out DIR`
 //
+// embed-tests.mjs has the tests of embedding in blogs on other origins (CORS, CSP, fallback
+// content, lazy start).
 // One line per test, then "N passed, M failed"; exit status 1 on any failure. Screenshots go to
 // artifacts/ (gitignored). The pure-JS modules (url-state, controls, frames, run-loop) are tested
 // in Node by tests/page/unit.mjs.
@@ -14,6 +18,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { registerBackendTests } from './backend-tests.mjs';
+import { registerEmbedTests } from './embed-tests.mjs';
 import {
   ARTIFACTS,
   CHROMIUM,
@@ -425,7 +430,8 @@ bothTest('the embed example renders two independent playgrounds and the iframe',
   await onBackend(page, backend, '#ddpm, #ddim');
   await page.screenshot({ path: path.join(ARTIFACTS, `embed-example-${backend}.png`), fullPage: true });
   noErrors(page);
-});
+  // A viewport that shows all three: playgrounds start only near it, and pause away from it.
+}, { viewport: { width: 1100, height: 2600 } });
 
 bothTest('embedding from another path resolves pkg/ and models/ next to the module', async ({ context, base, backend }) => {
   const postUrl = `${base}blog/2026/11/post.html`;
@@ -547,6 +553,7 @@ const noGpuChecks = async (page, shot) => {
 };
 
 registerBackendTests({ test, pageTest, notes, h: { visibleCanvases, noErrors, tensorStats, noGpuChecks } });
+registerEmbedTests({ test, pageTest, notes, h: { visibleCanvases, noErrors } });
 
 // ----- main --------------------------------------------------------------------------------------
 

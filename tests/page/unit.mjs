@@ -1,5 +1,6 @@
 // Unit tests of the page's plain modules (www/url-state.js, controls.js, frames.js,
-// run-loop.js, backend-choice.js) in Node, with no browser and no server:
+// run-loop.js, backend-choice.js, view-gate.js) in Node, with no browser and no server, and of
+// the README's embedding snippets against the code that writes them:
 //
 //   node tests/page/unit.mjs                 # all of them
 //   node tests/page/unit.mjs --only queue    # tests whose name has "queue"
@@ -7,6 +8,7 @@
 // One line per test, then "N passed, M failed"; exit status 1 on any failure. What needs a DOM
 // or WebGPU is tested in the browser (tests/page/run.mjs).
 
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, assert, runTests } from './harness.mjs';
@@ -295,6 +297,85 @@ test('unit: backend as a URL parameter and an attribute', async () => {
   } finally {
     console.warn = warn;
   }
+});
+
+test('unit: a cancelled or superseded run waiting on `cancelled` is released', async () => {
+  const { RunQueue } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
+  const q = new RunQueue();
+  const never = new Promise(() => {});
+  // A paused run waits on something that never comes; cancel() must still let it stop.
+  const paused = (log) => async (isCurrent, cancelled) => {
+    await Promise.race([never, cancelled]);
+    log.push(isCurrent() ? 'woke while current' : 'stopped');
+  };
+  const log = [];
+  const a = q.request(paused(log));
+  await new Promise((r) => setTimeout(r, 5));
+  const stopped = await Promise.race([q.cancel().then(() => 'cancelled'), new Promise((r) => setTimeout(() => r('hung'), 500))]);
+  await a;
+  assert(stopped === 'cancelled' && log.join() === 'stopped', `cancel: ${stopped}, ${log.join()}`);
+  const b = q.request(paused(log));
+  await new Promise((r) => setTimeout(r, 5));
+  const c = q.request(async () => 'c ran');
+  const got = await Promise.race([c, new Promise((r) => setTimeout(() => r('hung'), 500))]);
+  await b;
+  assert(got === 'c ran' && log.join() === 'stopped,stopped', `superseded: ${got}, ${log.join()}`);
+});
+
+test('unit: runLanes awaits waitShown before every step and stops there when cancelled', async () => {
+  const { runLanes } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
+  const { loadingMode } = await import(pathToFileURL(path.join(ROOT, 'www/view-gate.js')).href);
+  assert(loadingMode('eager') === 'eager' && loadingMode('lazy') === 'lazy' && loadingMode(null) === 'lazy' && loadingMode('soon') === 'lazy', 'loadingMode');
+  const lane = (log) => ({
+    sampler: 'ddim',
+    session: {
+      start: () => [900, 500, 100],
+      step: (i) => log.push(`step ${i}`),
+      readTensor: async () => new Float32Array(1),
+      readRgba: async () => new Uint8Array(4),
+    },
+    recorder: { wants: () => false },
+  });
+  const log = [];
+  let current = true;
+  const ok = await runLanes([lane(log)], {
+    isCurrent: () => current,
+    view: () => 'x0',
+    onStart: () => log.push('start'),
+    onStep: () => {},
+    waitShown: async () => log.push('wait'),
+  });
+  assert(ok && log.join() === 'start,wait,step 0,wait,step 1,wait,step 2', `log: ${log.join()}`);
+  const cut = [];
+  const stopped = await runLanes([lane(cut)], {
+    isCurrent: () => current,
+    view: () => 'x0',
+    onStart: () => {},
+    onStep: () => {},
+    waitShown: async () => {
+      if (cut.length === 4) current = false; // cancelled while paused before step 2
+      cut.push('wait');
+    },
+  });
+  assert(stopped === false && cut.join() === 'wait,step 0,wait,step 1,wait', `cancelled while paused: ${cut.join()}`);
+});
+
+test('unit: the README\'s embedding snippets and CSP line are what the code writes and the tests use', async () => {
+  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
+  const { strictCsp } = await import(pathToFileURL(path.join(ROOT, 'tests/page/embed-tests.mjs')).href);
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf('## Embedding in your blog');
+  assert(at >= 0, 'README has no "Embedding in your blog" section');
+  const section = readme.slice(at, readme.indexOf('\n## ', at + 1));
+  const blocks = [...section.matchAll(/```html\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+  const host = 'https://example.org/playground/';
+  const want = u.embedSnippets({ ...u.DEFAULTS }, `${host}diffusion-playground.js`, host);
+  assert(blocks[0] === want.element, `README's element snippet differs from embedSnippets():\n${blocks[0]}\n---\n${want.element}`);
+  assert(blocks[1] === want.iframe, `README's iframe snippet differs from embedSnippets():\n${blocks[1]}\n---\n${want.iframe}`);
+  assert(section.includes(`Content-Security-Policy: ${strictCsp(host)}`), `README lacks the tested CSP line: ${strictCsp(host)}`);
+  // The fallback content: the still image and a link to the full page; nothing a strict CSP refuses.
+  assert(want.element.includes(`<img src="${host}${u.FALLBACK_IMAGE}" width="256" height="256"`) && /<a href="https:\/\/example\.org\/playground\/index\.html\?[^"]*">Open the playground<\/a>/.test(want.element), want.element);
+  assert(!/style=/.test(want.element + want.iframe), 'a snippet has an inline style (refused by a strict style-src)');
 });
 
 /** A Storage stand-in over a plain object. */

@@ -5,11 +5,14 @@
 //! - `build-web [--release|--debug] [--model DIR]...`: the wasm library, wasm-bindgen
 //!   (`--target web`), `www/` and the model files, all under `target/web/`.
 //! - `serve [--port P] [--release|--debug] [--model DIR]...`: `build-web`, then a static server.
-//! - `dist [--out DIR] [--model DIR]...`: `build-web --release` copied to a static folder.
+//! - `dist [--out DIR] [--model DIR]...`: `build-web --release` as a static folder to host: one
+//!   minified module per page, the wasm, the models, and `_headers`/`.htaccess` for CORS.
 //! - `test`: every check CI runs, in order, stopping at the first failure.
 
+mod bundle;
 mod serve;
 mod setup;
+mod still;
 mod test;
 mod web;
 
@@ -49,7 +52,9 @@ commands:
                                  build-web (default --release), then serve target/web/ on
                                  127.0.0.1:P (default port 8080)
   dist [--out DIR] [--model DIR]...
-                                 build-web --release and copy it to a static folder (default dist/)
+                                 build-web --release, then a static folder to host (default dist/):
+                                 the element as one minified module (esbuild), the wasm, the
+                                 models, and _headers/.htaccess with the CORS headers
   test                           setup, fmt, clippy (native + wasm), cargo test, the wasm build,
                                  the headless-Chromium engine and page tests; stops at the
                                  first failure

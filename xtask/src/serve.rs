@@ -1,10 +1,21 @@
 //! A small static HTTP/1.1 server (GET and HEAD) for `cargo xtask serve`: std only, one
-//! thread per connection, bound to 127.0.0.1, with the MIME types a wasm page needs.
+//! thread per connection, bound to 127.0.0.1, with the MIME types a wasm page needs and the
+//! headers that let pages on other origins embed the playground ([`EMBED_HEADERS`]).
 
 use crate::{fail, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
+
+/// Sent with every response: the element's module scripts, its wasm and the model files are
+/// fetched in CORS mode by a blog post on another origin (without `Access-Control-Allow-Origin`
+/// the browser blocks the module script), and a cross-origin-isolated post (`Cross-Origin-
+/// Embedder-Policy: require-corp`) loads the stylesheet and images only with
+/// `Cross-Origin-Resource-Policy: cross-origin`. `dist` writes the same pairs for static hosts.
+pub const EMBED_HEADERS: [(&str, &str); 2] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+];
 
 /// Serves `dir` on 127.0.0.1:`port` until the process ends.
 pub fn serve(dir: &Path, port: u16) -> Result<()> {
@@ -134,11 +145,14 @@ fn respond(
     body: &[u8],
     with_body: bool,
 ) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
-         Connection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n",
         body.len()
     );
+    for (name, value) in EMBED_HEADERS {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
     out.write_all(head.as_bytes())?;
     if with_body {
         out.write_all(body)?;

@@ -104,7 +104,9 @@ fn debian() -> Result<()> {
     Ok(())
 }
 
-fn node() -> Result<()> {
+/// Node.js, and the npm packages of package-lock.json (playwright-core drives Chromium, esbuild
+/// bundles `dist`, onnxruntime-web is the CPU benchmark's peer) at the versions it pins.
+pub fn node() -> Result<()> {
     let version = output(Command::new("node").arg("--version"))
         .ok_or_else(|| fail!("`node` does not run: install Node.js {MIN_NODE_MAJOR} or newer (Debian: apt-get install -y nodejs npm)"))?;
     let version = version.trim();
@@ -118,15 +120,20 @@ fn node() -> Result<()> {
         return Err(fail!("Node.js {version} is too old for playwright-core: install Node.js {MIN_NODE_MAJOR} or newer"));
     }
     println!("ok: Node.js {version}");
-    // The installed playwright-core must be the version the lock file pins.
-    let check = "const want = require('./package-lock.json').packages['node_modules/playwright-core'].version; \
-                 const have = require('./node_modules/playwright-core/package.json').version; \
-                 if (want !== have) process.exit(1); console.log(have);";
+    // Every dev dependency must be installed at the version the lock file pins.
+    let check = "const lock = require('./package-lock.json').packages; \
+                 const names = Object.keys(require('./package.json').devDependencies); \
+                 const have = (n) => { try { return require(`./node_modules/${n}/package.json`).version; } catch { return null; } }; \
+                 if (names.some((n) => have(n) !== lock[`node_modules/${n}`].version)) process.exit(1); \
+                 console.log(names.map((n) => `${n} ${have(n)}`).join(', '));";
     if let Some(have) = output(Command::new("node").args(["-e", check]).current_dir(root())) {
-        println!("ok: npm package playwright-core {}", have.trim());
+        println!("ok: npm packages {}", have.trim());
         return Ok(());
     }
-    println!("installing the npm packages of package-lock.json (playwright-core drives Chromium)");
+    println!(
+        "installing the npm packages of package-lock.json (playwright-core drives Chromium, \
+         esbuild bundles dist, onnxruntime-web is benches/cpu.mjs's peer)"
+    );
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(root())

@@ -55,6 +55,10 @@ const NATIVE_PAGE_SAMPLE: [&str; 18] = [
 ];
 const NATIVE_PAGE_SAMPLE_NPY: &str = "artifacts/native_emoji32_ddim10_eta0_seed7_b4.npy";
 
+/// Where the dist step puts the folder that the page tests serve as a static host would
+/// (tests/page/embed-tests.mjs, DP_DIST_DIR), under the target folder.
+const PAGE_DIST: &str = "page-dist";
+
 struct Step {
     name: &'static str,
     action: Box<dyn Fn() -> Result<()>>,
@@ -102,6 +106,9 @@ pub fn run_all() -> Result<()> {
             })
             .map(|_| ())
         }),
+        step("dist (the bundled folder the embedding tests host)", || {
+            web::dist(&target_dir().join("web"), &target_dir().join(PAGE_DIST))
+        }),
         step("native DDIM samples (references for the browser)", || {
             std::fs::create_dir_all(root().join("artifacts"))?;
             run(cargo()
@@ -125,6 +132,7 @@ pub fn run_all() -> Result<()> {
                 .arg("tests/page/run.mjs")
                 .env("PAGE_URL", url)
                 .env("DP_PAGE_NATIVE_NPY", NATIVE_PAGE_SAMPLE_NPY)
+                .env("DP_DIST_DIR", target_dir().join(PAGE_DIST))
                 .current_dir(root()))
         }),
     ];

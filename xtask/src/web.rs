@@ -5,12 +5,17 @@
 //! target/web/
 //!   pkg/diffusion_playground.js, diffusion_playground_bg.wasm (+ .d.ts)
 //!   pkg/diffusion_playground_relaxed_bg.wasm   the same with relaxed SIMD (see engine.js)
-//!   <everything in www/>
+//!   <everything in www/>              plain ES modules, as they are in the repository
+//!   fallback.png                      the embed snippets' still image (still.rs)
 //!   models/index.json                ["<name>", ...]
 //!   models/<name>/config.json, diffusion_pytorch_model.safetensors[, scheduler_config.json]
 //! ```
+//!
+//! `dist` copies that and replaces the plain modules with what a host should serve (bundle.rs):
+//! `diffusion-playground.js` and `embed.js` as one minified module each (the wasm-bindgen glue
+//! inside), the wasm, and the header files of common static hosts.
 
-use crate::{cargo, fail, rel, root, run, target_dir, Result};
+use crate::{bundle, cargo, fail, rel, root, run, still, target_dir, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -77,6 +82,12 @@ pub fn build(opts: &BuildOptions) -> Result<PathBuf> {
             .join(", ")
     );
     fs::write(out.join("models").join("index.json"), index)?;
+    // The page's default model (www/url-state.js DEFAULT_MODEL) when shipped, else the first.
+    let default = names
+        .iter()
+        .find(|n| n.as_str() == "emoji32")
+        .unwrap_or(&names[0]);
+    still::write(&out.join("models").join(default), &out.join(still::FILE))?;
 
     let wasm_out = pkg.join(format!("{CRATE_LIB}_bg.wasm"));
     let size = fs::metadata(&wasm_out)?.len();
@@ -129,7 +140,10 @@ fn wasm_lib(release: bool, features: &[&str], pkg: &Path) -> Result<()> {
 pub fn dist(built: &Path, out: &Path) -> Result<()> {
     if out.exists() {
         // Replace only what is recognisably an earlier dist (or nothing at all).
-        let ours = out.join("pkg").join(format!("{CRATE_LIB}.js")).is_file();
+        let ours = out
+            .join("pkg")
+            .join(format!("{CRATE_LIB}_bg.wasm"))
+            .is_file();
         if !ours && fs::read_dir(out)?.next().is_some() {
             return Err(fail!(
                 "{} exists and is not an earlier dist: choose another --out or remove it",
@@ -139,8 +153,12 @@ pub fn dist(built: &Path, out: &Path) -> Result<()> {
         fs::remove_dir_all(out)?;
     }
     copy_dir(built, out)?;
+    bundle::bundle(built, out)?;
+    bundle::write_host_headers(out)?;
     println!(
-        "dist ready: {} (serve it with any static server; .wasm must be application/wasm)",
+        "dist ready: {} (serve it with any static server; .wasm must be application/wasm, and \
+         pages on other origins need the headers in its _headers file: see the README's \
+         \"Embedding in your blog\")",
         out.display()
     );
     Ok(())

@@ -42,7 +42,9 @@ Sampling:
                             reference executor (the tests' ground truth; slow) [default: gpu]
 Output (at least one):
   --out FILE.png            the final batch as a near-square grid (ceil(sqrt(B)) columns),
-                            upscaled with nearest neighbour to at least 64 px per image
+                            upscaled with nearest neighbour to at least --cell-px per image
+  --cell-px N               the smallest size of one image in --out and --trajectory,
+                            1 to 4096 px [default: 64]
   --trajectory FILE.png     image 0's x_t (top row) and predicted x_0 (bottom row) at about
                             10 evenly spaced steps, first and last included
   --save-npy FILE.npy       the final x as float32 (B, C, H, W)
@@ -68,11 +70,12 @@ const FLAGS: &[Flag] = &[
     opt("--out", "FILE.png"),
     opt("--trajectory", "FILE.png"),
     opt("--save-npy", "FILE.npy"),
+    opt("--cell-px", "N"),
 ];
 
 /// Columns of the trajectory strip (at most).
 const TRAJECTORY_COLUMNS: usize = 10;
-/// Smallest shown size of one image, in pixels.
+/// Smallest shown size of one image, in pixels, unless `--cell-px` says otherwise.
 const MIN_CELL_PX: usize = 64;
 /// Gap between the strip's cells, in pixels.
 const GAP_PX: usize = 2;
@@ -97,6 +100,8 @@ struct Options {
     out: Option<PathBuf>,
     trajectory: Option<PathBuf>,
     save_npy: Option<PathBuf>,
+    /// Smallest shown size of one image in the PNGs, in pixels.
+    cell_px: usize,
 }
 
 fn parse(argv: &[String]) -> Result<Options, CliError> {
@@ -155,6 +160,15 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
             ));
         }
     }
+    let cell_px = p
+        .number::<usize>("--cell-px", "a whole number of pixels from 1 to 4096")?
+        .unwrap_or(MIN_CELL_PX);
+    if !(1..=4096).contains(&cell_px) {
+        return Err(CliError::usage(
+            format!("`--cell-px` is {cell_px}, but it must be 1 to 4096"),
+            "use e.g. `--cell-px 256` for 256 px per image",
+        ));
+    }
     let (model, model_defaulted) = common::model_dir(p.path("--model"));
     let opts = Options {
         model,
@@ -171,6 +185,7 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
         out: p.path("--out"),
         trajectory: p.path("--trajectory"),
         save_npy: p.path("--save-npy"),
+        cell_px,
     };
     if opts.out.is_none() && opts.trajectory.is_none() && opts.save_npy.is_none() {
         return Err(CliError::usage(
@@ -357,7 +372,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     let shape = [batch, c, h, w];
     let per_image = c * h * w;
-    let scale = image::upscale_factor(h, w, MIN_CELL_PX);
+    let scale = image::upscale_factor(h, w, opts.cell_px);
     let snapshots = if opts.trajectory.is_some() {
         trajectory_steps(opts.steps)
     } else {
