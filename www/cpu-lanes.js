@@ -36,15 +36,16 @@ function named({ name, message }) {
   return e;
 }
 
-/** Starts a module worker on `url`; from another origin (an embed), through a blob that imports it. */
+/**
+ * Starts a module worker on `url`. A page may start workers only from its own origin, so an
+ * embed on another origin starts one from a blob: that imports the module (CORS, which the
+ * playground's host sends anyway; the host page's CSP must allow blob: workers).
+ */
 function startWorker(url) {
-  try {
-    return new Worker(url, { type: 'module', name: 'diffusion-playground CPU' });
-  } catch (e) {
-    if (e?.name !== 'SecurityError') throw e;
-    const shim = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
-    return new Worker(shim, { type: 'module', name: 'diffusion-playground CPU' });
-  }
+  const options = { type: 'module', name: 'diffusion-playground CPU' };
+  if (url.origin === globalThis.location?.origin) return new Worker(url, options);
+  const shim = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
+  return new Worker(shim, options);
 }
 
 /** One worker and its pending requests. */

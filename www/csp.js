@@ -34,3 +34,14 @@ export async function cspAdvice(base) {
   }
   return null;
 }
+
+/**
+ * Why the CPU workers could not start, when the host page's policy refused them, else null. A
+ * post on another origin starts them from a blob: URL that imports the worker module from
+ * `base`'s origin: worker-src must allow both.
+ */
+export async function workerAdvice(base) {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (!violations.some((v) => v.directive === 'worker-src')) return null;
+  return `this page's Content-Security-Policy does not allow the playground's CPU workers: its worker-src needs blob: and ${new URL(base).origin}`;
+}

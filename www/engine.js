@@ -7,6 +7,7 @@
 
 import { DEFAULT_BACKEND, adapterKey, forget, pageStorage, plan, remember } from './backend-choice.js';
 import { WorkerSession, defaultWorkers, startPool } from './cpu-lanes.js';
+import { workerAdvice } from './csp.js';
 
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
@@ -358,7 +359,7 @@ async function cpuPool(files) {
   try {
     return { pool: await startPool({ count, wasm: compiledWasm ?? WASM_URLS[wasmVariant()].href, files }) };
   } catch (e) {
-    const note = `the CPU workers could not start (${e?.message || e})`;
+    const note = (await workerAdvice(BASE_URL)) ?? `the CPU workers could not start (${e?.message || e})`;
     console.warn(`diffusion-playground: ${note}; sampling in the page's thread instead.`);
     return { pool: null, note };
   }

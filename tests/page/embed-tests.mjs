@@ -26,7 +26,7 @@ function snippets(host, settings = {}) {
 /** A strict policy that allows the playground from `host`: the README's CSP line. */
 export function strictCsp(host) {
   const h = new URL(host).origin;
-  return `default-src 'self'; script-src ${h} 'wasm-unsafe-eval'; connect-src ${h}; style-src ${h}; img-src ${h} data:; frame-src ${h}`;
+  return `default-src 'self'; script-src ${h} 'wasm-unsafe-eval'; worker-src blob: ${h}; connect-src ${h}; style-src ${h}; img-src ${h} data:; frame-src ${h}`;
 }
 
 function postHtml(body) {
@@ -68,6 +68,9 @@ async function bothFinish(page, { iframe = true } = {}) {
   const el = page.locator('body > article > diffusion-playground');
   assert((await el.getAttribute('data-backend')) === 'cpu', 'the element did not run on the CPU');
   assert(!(await page.locator('diffusion-playground > a > img').isVisible()), 'the fallback image still shows although the element runs');
+  // The CPU workers start from another origin too (through a blob: the README's CSP allows).
+  const ready = (await waitEvent(page, (e) => e.type === 'dp-ready' && e.id === '', { timeout: 120000 })).detail;
+  assert(ready.workers > 0, `the element does not run on CPU workers: ${ready.workers} (${ready.workersNote})`);
   if (iframe) {
     const frame = page.frameLocator('iframe');
     await frame.locator('diffusion-playground[data-status="done"]').waitFor({ timeout: 120000 });
@@ -123,9 +126,10 @@ export function registerEmbedTests({ test, pageTest, notes, h }) {
     const host = await serveStatic(distDir(), { headers: 'file' });
     try {
       await threePosts(browser, host.base, 'dist');
-      // One request for the element's code: the bundle, no plain modules, no separate glue.
+      // One request for the element's code: the bundle, no plain modules, no separate glue (and,
+      // on the CPU backend, the workers' own bundle, which they load once the element runs).
       const scripts = [...new Set(host.requests.filter((p) => /\.m?js$/.test(p)))].sort();
-      assert(JSON.stringify(scripts) === JSON.stringify(['/diffusion-playground.js', '/embed.js']), `scripts fetched from the dist host: ${scripts.join(', ')}`);
+      assert(JSON.stringify(scripts) === JSON.stringify(['/cpu-worker.js', '/diffusion-playground.js', '/embed.js']), `scripts fetched from the dist host: ${scripts.join(', ')}`);
       notes.push(`dist host: scripts fetched ${scripts.join(', ')}; ${host.requests.length} requests for 5 playgrounds`);
     } finally {
       await host.close();
@@ -179,6 +183,20 @@ export function registerEmbedTests({ test, pageTest, notes, h }) {
       assert(await page.locator('diffusion-playground .notice').isVisible(), 'no visible message');
       assert(await page.locator('diffusion-playground > a > img').isVisible(), 'the fallback image is not shown inside the element');
       notes.push(`CSP without wasm-unsafe-eval: ${err.detail.message}`);
+    });
+  });
+
+  pageTest('a policy without the worker-src line samples in the page\'s thread and says why', async ({ context, base }) => {
+    await withBlog(async (blog) => {
+      const csp = strictCsp(base).replace(/ worker-src [^;]*;/, '');
+      const url = blog.post('/no-workers.html', snippets(base, { steps: 3 }).element, { 'Content-Security-Policy': csp });
+      const page = await context.newPage();
+      await page.goto(url);
+      const ready = (await waitEvent(page, (e) => e.type === 'dp-ready' || e.type === 'dp-error', { timeout: 60000 })).detail;
+      assert(ready.workers === 0 && /worker-src needs blob: and http:\/\/127\.0\.0\.1:\d+/.test(ready.workersNote), `dp-ready: workers ${ready.workers}, note ${ready.workersNote}`);
+      const done = await waitEvent(page, (e) => e.type === 'dp-done' || e.type === 'dp-error', { timeout: 120000 });
+      assert(done.type === 'dp-done', `the run did not finish in the page's thread: ${JSON.stringify(done.detail)}`);
+      notes.push(`CSP without worker-src: ${ready.workersNote}`);
     });
   });
 
