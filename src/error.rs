@@ -42,6 +42,10 @@ pub enum InputError {
     },
     #[error("timestep {0} is not a finite number")]
     Timestep(f32),
+    #[error("no step has run since the run started: call step() before reading a step's parts")]
+    NoStep,
+    #[error("image {index} is outside this batch of {batch}: use 0..{batch}")]
+    Image { index: usize, batch: usize },
 }
 
 /// What kind of failure an [`Error`] is, for callers that react differently to each.

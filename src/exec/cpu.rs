@@ -234,6 +234,13 @@ impl Executor for CpuExecutor {
         Box::pin(async move { Ok(values) })
     }
 
+    fn read_last_step(&self) -> Pending<'_, (Vec<f32>, Vec<f32>)> {
+        let state = self.state.borrow();
+        // The net's input still holds x_t: the step wrote x_{t-1} to `x`.
+        let pair = (state.net.input().to_vec(), state.net.output().to_vec());
+        Box::pin(async move { Ok(pair) })
+    }
+
     fn read_rgba(&self, view: View) -> Pending<'_, Vec<u8>> {
         let state = self.state.borrow();
         let values = match view {

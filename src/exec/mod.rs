@@ -72,6 +72,10 @@ pub trait Executor {
     /// The batch as one RGBA8 grid ([`crate::ops::ToRgba8`]), 4 bytes per pixel, row-major.
     fn read_rgba(&self, view: View) -> Pending<'_, Vec<u8>>;
 
+    /// What the latest [`Executor::step`] started from: (x_t, the UNet's output at t), each
+    /// (N, C, H, W). Meaningless before the first step of a run (the caller keeps track).
+    fn read_last_step(&self) -> Pending<'_, (Vec<f32>, Vec<f32>)>;
+
     fn batch(&self) -> usize {
         self.graph().batch
     }
