@@ -40,7 +40,7 @@ export function evenly(n, k) {
 
 /**
  * One sampler's run on its own Session: `{name, session, sampler, steps, eta, variance, seed,
- * recorder}`. `runLanes` fills in `timesteps`, `done`, `msSum`.
+ * recorder, keepState?, keepParts?}`. `runLanes` fills in `timesteps`, `done`, `msSum`.
  */
 
 /**
@@ -62,8 +62,10 @@ export function nextTask() {
  * Runs one or more lanes to the end, one step at a time (GPU or CPU), alternating so that lanes with
  * different step counts progress at the same pace. Before the first step, `onStart(lane, xT)`
  * gets each lane's x_T tensor. After each step, `onStep(lane, i, frame)` gets
- * {sample?, x0?, view, ms} (RGBA grids: the live view always, both views when the recorder keeps
- * the step). `view()` says which view is live now. Returns true if it ran to the end, false if
+ * {sample?, x0?, view, ms, state?, parts?} (RGBA grids: the live view always, both views when the
+ * recorder keeps the step; then also x as floats if `lane.keepState` and the step's update split
+ * into its terms for image 0, `session.readStepParts(0)`, if `lane.keepParts`). `view()` says
+ * which view is live now. Returns true if it ran to the end, false if
  * cancelled (nothing is reported after cancellation).
  */
 export async function runLanes(lanes, { isCurrent, view, onStart, onStep }) {
@@ -92,6 +94,8 @@ export async function runLanes(lanes, { isCurrent, view, onStart, onStep }) {
     if (lane.recorder.wants(i)) {
       frame.sample = await lane.session.readRgba('sample');
       frame.x0 = await lane.session.readRgba('x0');
+      if (lane.keepState) frame.state = await lane.session.readTensor('sample');
+      if (lane.keepParts) frame.parts = await lane.session.readStepParts(0);
     } else {
       frame[frame.view] = await lane.session.readRgba(frame.view);
     }
