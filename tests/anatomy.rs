@@ -155,9 +155,9 @@ fn the_terms_sum_to_the_kernels_step_bit_for_bit() {
         c.apply(&sample, &model, z, &mut prev, &mut x0);
         assert_eq!(p.prev, prev, "{name}");
         assert_eq!(p.x0, x0, "{name}");
-        for i in 0..prev.len() {
+        for (i, want) in prev.iter().enumerate() {
             let sum = p.x0_term[i] + p.mid_term[i] + p.noise_term[i];
-            assert_eq!(sum.to_bits(), prev[i].to_bits(), "{name}: element {i}");
+            assert_eq!(sum.to_bits(), want.to_bits(), "{name}: element {i}");
         }
         assert_close(name, &p.prev, &f32s(&case["prev_sample"]), 1e-5, 1e-5);
         // eps_hat is what the DDIM view uses: the same weights whichever sampler ran.

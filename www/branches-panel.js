@@ -14,7 +14,7 @@ import { linePlot, thin } from './svg-plot.js';
 /** Points of the "decided at" curve. */
 const CURVE_POINTS = 8;
 /** The std that shows brightest in the map (and everything above it). */
-export const STD_WHITE = 0.5;
+export const STD_TOP = 0.5;
 
 export class BranchesPanel {
   /**
@@ -200,20 +200,31 @@ export class BranchesPanel {
     const box = this.p.variants;
     box.replaceChildren();
     const len = c * h * w;
-    for (let b = 0; b < count; b++) {
+    const figure = (data, caption, label) => {
+      const fig = document.createElement('figure');
       const canvas = document.createElement('canvas');
       canvas.className = 'pixel';
-      canvas.dataset.branch = String(b);
       canvas.setAttribute('role', 'img');
-      canvas.setAttribute('aria-label', `Branch ${b + 1} of ${count} from step ${r.k + 1}: its final image`);
-      const g = tensorToRgba(r.finals.subarray(b * len, (b + 1) * len), 1, c, h, w);
+      canvas.setAttribute('aria-label', label);
+      const g = tensorToRgba(data, 1, c, h, w);
       drawRgba(canvas, g.rgba, g.width, g.height);
-      box.append(canvas);
+      const cap = document.createElement('figcaption');
+      cap.textContent = caption;
+      fig.append(canvas, cap);
+      box.append(fig);
+      return canvas;
+    };
+    // The path taken: the run's own final image (its last kept state, first image).
+    const last = lane.recorder.afterStep(lane.recorder.n - 1);
+    if (last?.state) figure(last.state.subarray(0, len), 'the run', 'The run’s own final image (the path taken)').dataset.run = '';
+    for (let b = 0; b < count; b++) {
+      const canvas = figure(r.finals.subarray(b * len, (b + 1) * len), `branch ${b + 1}`, `Branch ${b + 1} of ${count} from step ${r.k + 1}: its final image`);
+      canvas.dataset.branch = String(b);
     }
-    drawRgba(this.p.std, stdMapRgba(r.spread.stdMap, STD_WHITE), w, h);
+    drawRgba(this.p.std, stdMapRgba(r.spread.stdMap, STD_TOP), w, h);
     this.p.std.setAttribute('aria-label', `Per-pixel standard deviation across the ${count} branches`);
     this.p.std.dataset.meanStd = String(r.spread.meanStd);
-    this.p.stdCap.textContent = `per-pixel std across the branches (dark 0, pale yellow ≥ ${STD_WHITE}); mean ${formatNumber(r.spread.meanStd)}`;
+    this.p.stdCap.textContent = `per-pixel std across the branches (dark 0, pale yellow ≥ ${STD_TOP}); mean ${formatNumber(r.spread.meanStd)}`;
     this.p.results.hidden = false;
     this.results.branch = { k: r.k, t: r.t, count, meanStd: r.spread.meanStd, sampler: lane.sampler };
     this.p.redraw.disabled = false;
@@ -246,7 +257,7 @@ export class BranchesPanel {
 
   #plotCurve(lane, points) {
     const n = lane.recorder.n;
-    let hi = STD_WHITE / 2;
+    let hi = STD_TOP / 2;
     for (const p of points) hi = Math.max(hi, p.meanStd);
     linePlot(this.p.curvePlot, {
       x: { min: 1, max: n, ticks: [1, n], label: 'branch at step k' },

@@ -12,7 +12,7 @@
 // webgpu}, ...} (again after a lost GPU moved it to the CPU), dp-step {i, n, msPerStep,
 // sampler}, dp-done {msTotal, settings}, dp-error {message}; `data-status` is
 // idle|loading|running|done|error, `data-backend` webgpu|cpu once loaded.
-// Test hooks: getState(), lastImage(), initialSample(), timings.
+// Test hooks: getState(), lastImage(), initialSample(), timings, panels, panelState().
 
 //
 // The element is the glue: controls.js binds the settings to attributes, the form and the URL;

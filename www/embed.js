@@ -1,5 +1,6 @@
 // embed.html?sampler=ddim&steps=50&...&controls=compact: one playground filling the frame,
-// for hosts that allow iframes but strip scripts. Settings come from the query string.
+// for hosts that allow iframes but strip scripts. Settings come from the query string, and so
+// do `controls` and `panels` (e.g. &panels=anatomy).
 
 import './diffusion-playground.js';
 import { URL_KEYS } from './url-state.js';
@@ -15,5 +16,6 @@ for (const key of URL_KEYS) {
   }
 }
 el.setAttribute('controls', params.get('controls') || 'compact');
+if (params.has('panels')) el.setAttribute('panels', params.get('panels'));
 el.setAttribute('fill', '');
 document.body.append(el);

@@ -101,7 +101,7 @@ function branchPixels(page) {
   return page.evaluate((sel) => {
     const root = document.querySelector(sel).shadowRoot;
     return {
-      variants: [...root.querySelectorAll('#br-variants canvas')].map((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)),
+      variants: [...root.querySelectorAll('#br-variants canvas[data-branch]')].map((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)),
       meanStd: Number(root.querySelector('#br-std').dataset.meanStd),
       eta0: !root.querySelector('#br-eta0').hidden,
     };
@@ -249,6 +249,7 @@ export function registerPanelTests({ pageTest, notes, h }) {
     assert(px.variants.length === 4 && st.branches.branch.count === 4, `${px.variants.length} variants`);
     for (let a = 0; a < 4; a++) for (let b = a + 1; b < 4; b++) assert(!same(px.variants[a], px.variants[b]), `DDPM branches ${a} and ${b} are identical`);
     assert(px.meanStd > 1e-3 && px.meanStd === st.branches.branch.meanStd, `DDPM spread ${px.meanStd}`);
+    assert(await br('#br-variants canvas[data-run]').count() === 1, 'the run\'s own image is not shown next to its branches');
     const canvases = await h.visibleCanvases(page);
     const blank = canvases.filter((c) => !c.content);
     assert(!blank.length, `blank canvases: ${JSON.stringify(blank)}`);
@@ -318,5 +319,12 @@ export function registerPanelTests({ pageTest, notes, h }) {
     const canvases = await h.visibleCanvases(page);
     assert(canvases.length >= 1 && canvases.every((c) => c.content), `canvases: ${JSON.stringify(canvases)}`);
     h.noErrors(page);
+    // The iframe page takes panels from its query.
+    const frame = await open(context, `${base}embed.html?backend=cpu&sampler=ddim&steps=3&seed=4&panels=anatomy`);
+    await waitEvent(frame, (e) => e.type === 'dp-done', { timeout: 120000 });
+    const inFrame = await frame.evaluate((sel) => document.querySelector(sel).panels, EL);
+    assert(JSON.stringify(inFrame) === '["anatomy"]', `embed.html panels: ${JSON.stringify(inFrame)}`);
+    await checkAnatomyNumbers(frame, 'embed.html DDIM 3');
+    h.noErrors(frame);
   }, { viewport: { width: 360, height: 780 }, deviceScaleFactor: 2 });
 }
