@@ -131,7 +131,7 @@ export class AnatomyPanel {
 
   /** The timeline shows `frame` (of the first lane): show the step that made it (step 1 for x_T). */
   showFrame(frame) {
-    if (this.running || !frame) return;
+    if (this.running || !frame || Math.max(0, frame.i) === this.index) return;
     this.go(Math.max(0, frame.i), false);
   }
 

@@ -14,7 +14,8 @@ const EL = 'diffusion-playground';
 /** The wasm module the page loaded (already initialised) and the model's scheduler config text. */
 const ENGINE_SIDE = `
   const el = document.querySelector('${EL}');
-  const base = new URL('.', document.querySelector('script[src$="diffusion-playground.js"]').src);
+  // The folder of the playground's module (index.html loads it, embed.html through embed.js).
+  const base = new URL('.', document.querySelector('script[src$="diffusion-playground.js"], script[src$="embed.js"]').src);
   const wasm = await import(new URL('pkg/diffusion_playground.js', base).href);
   const model = el.getState().model;
   const r = await fetch(new URL(model + '/scheduler_config.json', base));
