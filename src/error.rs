@@ -46,6 +46,10 @@ pub enum InputError {
     Grid { shape: String, why: String },
     #[error("a session can start at image {first} of a batch only on the CPU backend (this engine runs on {backend}); leave `first` out")]
     PartOfBatch { first: usize, backend: &'static str },
+    #[error("no step has run since the run started: call step() before reading a step's parts")]
+    NoStep,
+    #[error("image {index} is outside this batch of {batch}: use 0..{batch}")]
+    Image { index: usize, batch: usize },
 }
 
 /// What kind of failure an [`Error`] is, for callers that react differently to each.

@@ -10,6 +10,7 @@
 //! - [`exec`]: executors behind one trait — the graph on the GPU, on the fast CPU kernels, or
 //!   on the plain-loop CPU references;
 //! - [`sampler`]: the sampling loop over any executor; [`rng`]: platform-identical noise;
+//! - [`spread`]: how much branches of a run (same x_t, other noise) disagree, per pixel;
 //! - [`gpu`]: device acquisition, kernel cache, read-back; [`npy`]: `.npy` files;
 //! - [`error`]: the crate's error and its kinds (the page switches on them).
 
@@ -25,6 +26,7 @@ pub mod ops;
 pub mod rng;
 pub mod sampler;
 pub mod scheduler;
+pub mod spread;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

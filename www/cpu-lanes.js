@@ -138,13 +138,19 @@ export class WorkerSession {
   #batch;
   #shape;
   #failed = null;
+  #scheduler;
+  #plan = null;
 
-  /** `engine`: the page's Engine of the same model (plans and shapes); `wasm`: its module (rgbaGrid). */
-  constructor(pool, engine, wasm, batch) {
+  /**
+   * `engine`: the page's Engine of the same model (plans and shapes); `wasm`: its module
+   * (rgbaGrid, stepAnatomy); `scheduler`: the model's scheduler_config.json text, or null.
+   */
+  constructor(pool, engine, wasm, batch, scheduler = null) {
     this.#pool = pool;
     this.#engine = engine;
     this.#wasm = wasm;
     this.#batch = batch;
+    this.#scheduler = scheduler;
     this.#shape = Array.from(engine.sampleShape());
     this.#parts = splitBatch(batch, pool.size);
     for (const p of this.#parts) this.#send(p, 'session', p.count, p.first);
@@ -174,6 +180,7 @@ export class WorkerSession {
   /** As Session.start: checks the settings now (throws BadInput) and returns the timesteps. */
   start(sampler, steps, eta, variance, seed) {
     const timesteps = this.#engine.timesteps(sampler, steps, eta, variance);
+    this.#plan = { sampler, steps, eta, variance };
     this.#failed = null;
     for (const p of this.#parts) this.#send(p, 'start', sampler, steps, eta, variance, seed);
     return timesteps;
@@ -183,6 +190,32 @@ export class WorkerSession {
   step(index) {
     if (this.#failed) throw this.#failed;
     for (const p of this.#parts) this.#send(p, 'step', index);
+  }
+
+  /** As Session.setSample: x ((batch, C, H, W) floats) becomes the sample; each worker takes its part. */
+  setSample(x) {
+    const len = this.#shape.reduce((a, b) => a * b, 1);
+    if (!(x?.length === this.#batch * len)) {
+      throw named({ name: 'BadInput', message: `x has ${x?.length} values but ${this.#batch * len} are needed (batch ${this.#batch} of ${this.#shape.join('x')})` });
+    }
+    const all = Float32Array.from(x);
+    for (const p of this.#parts) this.#send(p, 'setSample', all.slice(p.first * len, (p.first + p.count) * len));
+  }
+
+  /** As Session.stepAnatomy: step `index` of the started run in the posts' terms (the engine's scheduler). */
+  stepAnatomy(index) {
+    if (!this.#plan) throw named({ name: 'BadInput', message: 'no run has been started: call start() before step()' });
+    const { sampler, steps, eta, variance } = this.#plan;
+    return this.#wasm.stepAnatomy(this.#scheduler ?? undefined, sampler, steps, eta, variance, index);
+  }
+
+  /** As Session.readStepParts: the latest step's update for image `image`, from the worker that has it. */
+  async readStepParts(image) {
+    const part = this.#parts.find((p) => image >= p.first && image < p.first + p.count);
+    if (!part) throw named({ name: 'BadInput', message: `image ${image} is outside this batch of ${this.#batch}: use 0..${this.#batch}` });
+    const parts = await this.#send(part, 'readStepParts', image - part.first);
+    if (this.#failed) throw this.#failed;
+    return parts;
   }
 
   gridSize() {

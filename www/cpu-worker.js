@@ -7,7 +7,8 @@
 // ops: init(wasm, config, weights, scheduler) -> executor description (wasm: the page's
 //      compiled WebAssembly.Module, or the .wasm URL);
 //      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed) -> timesteps;
-//      step(sid, index); read(sid, view) -> Float32Array; free(sid).
+//      step(sid, index); read(sid, view) -> Float32Array; setSample(sid, x);
+//      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid).
 
 // A literal path, so that `dist`'s bundler puts the glue into this worker's one module.
 import init, { Engine } from './pkg/diffusion_playground.js';
@@ -35,6 +36,12 @@ const ops = {
   },
   step(sid, index) {
     session(sid).step(index);
+  },
+  setSample(sid, x) {
+    session(sid).setSample(x);
+  },
+  readStepParts(sid, image) {
+    return session(sid).readStepParts(image);
   },
   read(sid, view) {
     return session(sid).readTensor(view);

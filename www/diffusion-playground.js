@@ -4,7 +4,8 @@
 //
 //   <diffusion-playground sampler="ddim" steps="50" eta="0" seed="7" batch="1"
 //       model="models/emoji32" variance="fixed_small" view="x0" side-by-side
-//       backend="auto|webgpu|cpu" controls="full|compact|none" loading="lazy|eager" sync-url>
+//       backend="auto|webgpu|cpu" controls="full|compact|none" loading="lazy|eager"
+//       panels="images anatomy filmstrip schedule branches forward" sync-url>
 //     fallback content: shown by browsers that cannot run the element (script blocked or
 //     failed), and again inside it when the model cannot be loaded at all
 //   </diffusion-playground>
@@ -19,20 +20,26 @@
 // sampler}, dp-done {msTotal, settings}, dp-error {message}, dp-pause {reason: offscreen |
 // hidden}, dp-resume; `data-status` is idle|loading|running|paused|done|error, `data-backend`
 // webgpu|cpu once loaded.
-// Test hooks: getState(), lastImage(), initialSample(), timings.
+// Test hooks: getState(), lastImage(), initialSample(), timings, panels, panelState().
 
 //
 // The element is the glue: controls.js binds the settings to attributes, the form and the URL;
 // runner.js loads the engine, runs the settings and reports what happened; this file builds the
 // shadow DOM, keeps the settings and draws the images.
 
+import { AnatomyPanel, partsToRgba } from './anatomy-panel.js';
+import { replayStep } from './branch-run.js';
+import { BranchesPanel } from './branches-panel.js';
 import { BASE_URL } from './engine.js';
 import { ATTRS, attributeSetting, bindControls, cleanSettings, controlsMode, fillModels, initialSettings, syncControls, urlWriter } from './controls.js';
 import { ForwardProcessView } from './forward-process.js';
 import { filmstripPng, gridPng, saveCanvas } from './png.js';
+import { parsePanels } from './panels.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
 import { drawRgba } from './render.js';
+import { RunQueue } from './run-loop.js';
 import { Runner } from './runner.js';
+import { SchedulePanel } from './schedule-panel.js';
 import { Timeline } from './timeline.js';
 import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, toParams } from './url-state.js';
 import { ViewGate, loadingMode } from './view-gate.js';
@@ -55,17 +62,44 @@ const UNSTYLED_SHEET = sheet(':host { display: block; }');
 const NOT_STARTED = 'Starts when it scrolls into view.';
 
 export class DiffusionPlayground extends HTMLElement {
-  static observedAttributes = [...Object.keys(ATTRS), 'controls', 'loading'];
+  static observedAttributes = [...Object.keys(ATTRS), 'controls', 'loading', 'panels'];
 
   #settings = { ...DEFAULTS };
   #gate = new ViewGate(this);
   #started = false; // the first boot has begun (lazy elements wait for the viewport)
   #waitingToStart = false;
   #mode = 'full';
+  #panels = parsePanels(null, 'full');
   #built = false;
   #lanes = []; // UI lanes: {figure, canvas, caption, placeholder, name}
   #forward = null;
   #timeline = null;
+  #anatomy = null;
+  #schedule = null;
+  #branches = null;
+  #replays = new WeakMap(); // run lane -> RunQueue of its anatomy replays
+  /** What follows a run: the timeline and the panels that show its steps. */
+  #views = {
+    start: (lanes) => {
+      this.#timeline?.start(lanes);
+      this.#anatomy?.start(lanes);
+      this.#branches?.start(lanes);
+    },
+    recorded: (lane, i) => {
+      this.#timeline?.recorded(lane, i);
+      this.#anatomy?.recorded(lane, i);
+    },
+    finish: () => {
+      this.#timeline?.finish();
+      this.#anatomy?.finish();
+      this.#branches?.finish();
+    },
+    abandon: () => {
+      this.#timeline?.abandon();
+      this.#anatomy?.abandon();
+      this.#branches?.reset();
+    },
+  };
   #writeUrl = urlWriter(this, MODULE_URL, BASE_URL);
   #runner = new Runner(this, {
     chooseModel: (models) => this.#chooseModel(models),
@@ -76,9 +110,10 @@ export class DiffusionPlayground extends HTMLElement {
     },
     lanes: (names) => (names ? this.#ensureLanes(names) : this.#lanes),
     draw: (lane, rgba, w, h, what) => this.#draw(lane, rgba, w, h, what),
-    timeline: () => this.#timeline,
+    timeline: () => this.#views,
     finished: (images, batch) => this.#forward?.setGenerated(images, batch),
     gate: this.#gate,
+    keep: () => ({ state: Boolean(this.#anatomy || this.#branches), parts: Boolean(this.#anatomy) }),
   });
 
   constructor() {
@@ -91,6 +126,7 @@ export class DiffusionPlayground extends HTMLElement {
   connectedCallback() {
     if (!this.#built) {
       ({ settings: this.#settings, mode: this.#mode } = initialSettings(this));
+      this.#panels = parsePanels(this.getAttribute('panels'), this.#mode);
       this.#build();
     }
     this.#gate.connect(loadingMode(this.getAttribute('loading')) === 'lazy');
@@ -104,6 +140,9 @@ export class DiffusionPlayground extends HTMLElement {
     // An element moved in the DOM reconnects at once; only a removed one drops its sessions.
     this.#gate.disconnect();
     this.#runner.disconnect();
+    queueMicrotask(() => {
+      if (!this.isConnected) this.#branches?.reset();
+    });
   }
 
   /** Starts now if eager, else once the element comes near the viewport (and the tab shows). */
@@ -134,13 +173,19 @@ export class DiffusionPlayground extends HTMLElement {
       if (!lazy && !this.#started && this.isConnected) this.#start();
       return;
     }
-    if (name === 'controls') {
-      const mode = controlsMode(value);
-      if (mode !== this.#mode) {
+    if (name === 'controls' || name === 'panels') {
+      const mode = controlsMode(this.getAttribute('controls'));
+      const panels = parsePanels(this.getAttribute('panels'), mode);
+      if (mode !== this.#mode || panels.join() !== this.#panels.join()) {
         this.#mode = mode;
+        this.#panels = panels;
+        this.#views.abandon();
         this.#build();
         // The new DOM has empty canvases: run the current settings again to fill them.
-        if (this.#settings.model) this.#forward?.load(this.#settings.model);
+        if (this.#settings.model) {
+          this.#forward?.load(this.#settings.model);
+          this.#schedule?.load(this.#settings.model);
+        }
         this.#runner.engineReady();
         this.#runner.run();
       }
@@ -173,6 +218,16 @@ export class DiffusionPlayground extends HTMLElement {
   /** x_T of the last started run, (N, C, H, W); `lane` 1 is DDIM in side-by-side mode. */
   initialSample(lane = 0) {
     return this.#runner.lastXT[lane] ?? null;
+  }
+
+  /** The panels shown, in order (the `panels` attribute, or the controls mode's default). */
+  get panels() {
+    return [...this.#panels];
+  }
+
+  /** The schedule panel's plans ({sampler: schedulePlan(...)}) and the branch view's results. */
+  panelState() {
+    return { schedule: this.#schedule?.plans ?? null, branches: this.#branches?.results ?? null };
   }
 
   /** Load and run timings in ms: {engine, firstImage, firstStep, msPerStep, total}. */
@@ -220,6 +275,7 @@ export class DiffusionPlayground extends HTMLElement {
   #syncControls() {
     syncControls(this.shadowRoot, this.getState(), this.#runner.loaded?.info.T);
     this.#forward?.setSeed(this.#settings.seed);
+    this.#schedule?.update(this.getState());
   }
 
   #syncUrl() {
@@ -234,8 +290,9 @@ export class DiffusionPlayground extends HTMLElement {
     }
     const model = this.#settings.model;
     fillModels(this.shadowRoot, models, model);
-    // The forward process needs no GPU: it shows even where WebGPU is missing.
+    // The forward process and the schedule need no GPU: they show even where WebGPU is missing.
     this.#forward?.load(model);
+    this.#schedule?.load(model);
     return model;
   }
 
@@ -248,7 +305,7 @@ export class DiffusionPlayground extends HTMLElement {
   #build() {
     this.#built = true;
     this.shadowRoot.adoptedStyleSheets = [LOADING_SHEET];
-    this.shadowRoot.replaceChildren(playgroundTemplate(this.#mode, CSS_URL));
+    this.shadowRoot.replaceChildren(playgroundTemplate(this.#mode, CSS_URL, this.#panels));
     this.#lanes = [];
     this.#ensureLanes(['…']);
     const $ = (s) => this.#$(s);
@@ -269,7 +326,9 @@ export class DiffusionPlayground extends HTMLElement {
       draw: (lane, rgba, w, h, what) => this.#draw(lane, rgba, w, h, what),
       view: () => this.#settings.view,
       setView: (view) => this.#update({ view }),
+      onShow: (frame) => this.#anatomy?.showFrame(frame),
     });
+    this.#buildPanels($);
     const section = $('.forward');
     this.#forward = section
       ? new ForwardProcessView({
@@ -292,6 +351,72 @@ export class DiffusionPlayground extends HTMLElement {
     });
     this.#syncControls();
     this.#syncUrl();
+  }
+
+  /** The step anatomy, schedule and branch panels the template kept. */
+  #buildPanels($) {
+    const runner = this.#runner;
+    this.#anatomy = $('.anatomy')
+      ? new AnatomyPanel({
+          parts: {
+            section: $('.anatomy'),
+            lanesBox: $('#an-lanes'),
+            prev: $('#an-prev'),
+            next: $('#an-next'),
+            step: $('#an-step'),
+            of: $('#an-of'),
+            status: $('#an-status'),
+          },
+          replay: (lane, i) => {
+            if (!this.#replays.has(lane)) this.#replays.set(lane, new RunQueue());
+            const shape = runner.loaded?.info.sampleShape;
+            return runner.extra(this.#replays.get(lane), async (isCurrent) => {
+              const parts = await replayStep(lane, i, isCurrent);
+              return parts && partsToRgba(parts, shape);
+            });
+          },
+          seek: (i) => this.#timeline?.seekStep(i),
+          T: () => runner.loaded?.info.T,
+          onStep: (t) => this.#schedule?.setCurrent(t),
+        })
+      : null;
+    this.#schedule = $('.schedule')
+      ? new SchedulePanel({
+          section: $('.schedule'),
+          wait: $('#sch-wait'),
+          caption: $('#sch-caption'),
+          abar: $('#sch-abar'),
+          snr: $('#sch-snr'),
+          sigma: $('#sch-sigma'),
+          legend: $('#sch-legend'),
+        })
+      : null;
+    this.#branches = $('.branches')
+      ? new BranchesPanel({
+          parts: {
+            section: $('.branches'),
+            laneField: $('#br-lane-field'),
+            lane: $('#br-lane'),
+            k: $('#br-k'),
+            kOut: $('#br-k-out'),
+            run: $('#br-run'),
+            redraw: $('#br-redraw'),
+            curve: $('#br-curve'),
+            stop: $('#br-stop'),
+            status: $('#br-status'),
+            eta0: $('#br-eta0'),
+            results: $('#br-results'),
+            variants: $('#br-variants'),
+            std: $('#br-std'),
+            stdCap: $('#br-std-cap'),
+            curveFig: $('#br-curve-fig'),
+            curvePlot: $('#br-curve-plot'),
+            curveCap: $('#br-curve-cap'),
+          },
+          schedule: (queue, job) => runner.extra(queue, job),
+          engine: () => runner.loaded,
+        })
+      : null;
   }
 
   /** One canvas per sampler of the run (one, or two side by side); returns the lanes. */

@@ -370,7 +370,7 @@ async function cpuPool(files) {
  * worker pool when there is one, else the engine's own Session.
  */
 export function createSession(loaded, batch) {
-  if (loaded.pool && loaded.engine.backend() === 'cpu') return new WorkerSession(loaded.pool, loaded.engine, loaded.wasm, batch);
+  if (loaded.pool && loaded.engine.backend() === 'cpu') return new WorkerSession(loaded.pool, loaded.engine, loaded.wasm, batch, loaded.scheduler);
   return loaded.engine.createSession(batch);
 }
 
@@ -458,5 +458,5 @@ async function createEngine(model, url, requested, report) {
       `(${info.parameterCount.toLocaleString()} parameters, weights ${weights.fromCache ? 'from the cache' : 'downloaded'}; ` +
       `${info.executor}: ${info.reason})`,
   );
-  return { engine, wasm, model, url, info, pool };
+  return { engine, wasm, model, url, info, pool, scheduler };
 }

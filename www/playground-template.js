@@ -1,6 +1,8 @@
 // The playground's markup (inside its shadow root). Parts marked data-show list the control
-// modes ("full", "compact", "none") in which they appear; the others are removed. The <slot>
-// shows the host page's fallback content (the element's children) when nothing could load.
+// modes ("full", "compact", "none") in which they appear; parts marked data-panel are the views
+// the `panels` attribute chooses (panels.js); the others are removed (the image lanes, which the
+// runner always draws into, are hidden instead). The <slot> shows the host page's fallback
+// content (the element's children) when nothing could load.
 
 const HTML = /* html */ `
 <link rel="stylesheet" href="{{css}}">
@@ -75,7 +77,7 @@ const HTML = /* html */ `
   <p class="status" id="status" role="status" aria-live="polite"></p>
   <p class="note hint" id="note" hidden></p>
 
-  <div class="lanes" id="lanes"></div>
+  <div class="lanes" id="lanes" data-panel="images"></div>
 
   <div class="field timeline" data-show="full compact">
     <label for="timeline">Timeline</label>
@@ -83,13 +85,78 @@ const HTML = /* html */ `
     <output id="timeline-out" for="timeline"></output>
   </div>
 
-  <section class="filmstrip" data-show="full" aria-labelledby="film-h">
+  <section class="anatomy" data-panel="anatomy" aria-labelledby="an-h">
+    <h3 id="an-h">Step anatomy</h3>
+    <p class="hint">One step of the run in the posts’ terms, with that step’s own numbers from the engine’s scheduler (the coefficients the kernel ran with), and the update drawn as pictures for the first image.</p>
+    <div class="an-nav">
+      <button type="button" id="an-prev" aria-label="Previous step">◀</button>
+      <label for="an-step">Step</label>
+      <input type="number" id="an-step" min="1" max="1" step="1" inputmode="numeric" disabled>
+      <span id="an-of"></span>
+      <button type="button" id="an-next" aria-label="Next step">▶</button>
+      <span class="hint" id="an-status" role="status"></span>
+    </div>
+    <div id="an-lanes"></div>
+    <p class="hint wait" id="an-wait">Shown once a run starts.</p>
+  </section>
+
+  <section class="filmstrip" data-panel="filmstrip" aria-labelledby="film-h">
     <h3 id="film-h">Intermediates</h3>
     <p class="hint">x<sub>t</sub> and the predicted x<sub>0</sub> at about 10 evenly spaced steps; pick one to show it above.</p>
     <div id="film"></div>
   </section>
 
-  <section class="forward" data-show="full" aria-labelledby="fwd-h">
+  <section class="schedule" data-panel="schedule" aria-labelledby="sch-h">
+    <h3 id="sch-h">The schedule of this plan</h3>
+    <p class="hint">ᾱ<sub>t</sub>, log-SNR and the noise σ<sub>t</sub> each step adds, for the sampler, steps and η or variance set above (no run needed); ticks along each axis mark the timesteps the plan visits.</p>
+    <p class="mono" id="sch-caption"></p>
+    <div class="sch-plots">
+      <svg id="sch-abar" class="plot"></svg>
+      <svg id="sch-snr" class="plot"></svg>
+      <svg id="sch-sigma" class="plot"></svg>
+    </div>
+    <p class="hint" id="sch-legend"></p>
+    <p class="hint wait" id="sch-wait">Shown once the model’s noise schedule has loaded.</p>
+  </section>
+
+  <section class="branches" data-panel="branches" aria-labelledby="br-h">
+    <h3 id="br-h">Paths not taken</h3>
+    <p class="hint">Go back to step k of the finished run, keep the x<sub>t</sub> it started from (first image) and draw fresh noise for the steps left: how much can the final image still change?</p>
+    <div class="br-controls">
+      <div class="field" id="br-lane-field" hidden>
+        <label for="br-lane">Run</label>
+        <select id="br-lane"></select>
+      </div>
+      <div class="field">
+        <label for="br-k">Branch at</label>
+        <input type="range" id="br-k" min="0" max="0" value="0" disabled>
+        <output id="br-k-out" for="br-k"></output>
+      </div>
+      <fieldset class="seg">
+        <legend>Branches</legend>
+        <label><input type="radio" name="br-count" value="4" checked><span>4</span></label>
+        <label><input type="radio" name="br-count" value="8"><span>8</span></label>
+      </fieldset>
+      <div class="buttons">
+        <button type="button" id="br-run" disabled>Branch</button>
+        <button type="button" id="br-redraw" disabled>Other noise</button>
+        <button type="button" id="br-curve" disabled>Decided-at curve</button>
+        <button type="button" id="br-stop" disabled>Stop</button>
+      </div>
+    </div>
+    <p class="status" id="br-status" role="status" aria-live="polite"></p>
+    <p class="note" id="br-eta0" hidden></p>
+    <div class="br-results" id="br-results" hidden>
+      <div class="br-variants" id="br-variants"></div>
+      <figure class="br-std"><canvas id="br-std" class="pixel empty" role="img"></canvas><figcaption id="br-std-cap"></figcaption></figure>
+    </div>
+    <figure class="br-curve" id="br-curve-fig" hidden>
+      <svg id="br-curve-plot" class="plot"></svg>
+      <figcaption class="hint" id="br-curve-cap"></figcaption>
+    </figure>
+  </section>
+
+  <section class="forward" data-panel="forward" aria-labelledby="fwd-h">
     <h3 id="fwd-h">Forward process q(x<sub>t</sub> | x<sub>0</sub>)</h3>
     <p class="hint">Training adds noise to a clean image: x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε. Sampling runs this backwards.</p>
     <div class="fwd-body">
@@ -141,12 +208,17 @@ const LANE_HTML = /* html */ `
 </figure>
 `;
 
-/** The shadow root's content for a controls mode. */
-export function playgroundTemplate(mode, cssUrl) {
+/** The shadow root's content for a controls mode and the `panels` to show (panels.js). */
+export function playgroundTemplate(mode, cssUrl, panels) {
   const t = document.createElement('template');
   t.innerHTML = HTML.replace('{{css}}', cssUrl);
   for (const node of t.content.querySelectorAll('[data-show]')) {
     if (!node.dataset.show.split(/\s+/).includes(mode)) node.remove();
+  }
+  for (const node of t.content.querySelectorAll('[data-panel]')) {
+    if (panels.includes(node.dataset.panel)) continue;
+    if (node.id === 'lanes') node.hidden = true;
+    else node.remove();
   }
   return t.content;
 }

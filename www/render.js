@@ -55,3 +55,29 @@ export function drawRgba(canvas, rgba, width, height) {
   ctx.putImageData(new ImageData(data, width, height), 0, 0);
   canvas.classList.remove('empty');
 }
+
+/** Inferno colour stops (dark purple-black to pale yellow) for maps of non-negative values. */
+const INFERNO = [
+  [0, 0, 4],
+  [87, 16, 110],
+  [188, 55, 84],
+  [249, 142, 9],
+  [252, 255, 164],
+];
+
+/**
+ * RGBA of a map of non-negative values (e.g. a per-pixel std): 0 is the darkest colour, `top`
+ * and above the brightest, on the inferno scale.
+ */
+export function stdMapRgba(values, top) {
+  const rgba = new Uint8ClampedArray(values.length * 4);
+  const last = INFERNO.length - 1;
+  for (let i = 0; i < values.length; i++) {
+    const f = Math.min(1, Math.max(0, values[i] / top)) * last;
+    const j = Math.min(last - 1, Math.floor(f));
+    const u = f - j;
+    for (let ch = 0; ch < 3; ch++) rgba[i * 4 + ch] = INFERNO[j][ch] + u * (INFERNO[j + 1][ch] - INFERNO[j][ch]);
+    rgba[i * 4 + 3] = 255;
+  }
+  return rgba;
+}

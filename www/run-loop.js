@@ -46,7 +46,7 @@ export function evenly(n, k) {
 
 /**
  * One sampler's run on its own Session: `{name, session, sampler, steps, eta, variance, seed,
- * recorder}`. `runLanes` fills in `timesteps`, `done`, `msSum`.
+ * recorder, keepState?, keepParts?}`. `runLanes` fills in `timesteps`, `done`, `msSum`.
  */
 
 /**
@@ -68,10 +68,12 @@ export function nextTask() {
  * Runs one or more lanes to the end, one step at a time (GPU or CPU), alternating so that lanes with
  * different step counts progress at the same pace. Before the first step, `onStart(lane, xT)`
  * gets each lane's x_T tensor. After each step, `onStep(lane, i, frame)` gets
- * {sample?, x0?, view, ms} (RGBA grids: the live view always, both views when the recorder keeps
- * the step). `view()` says which view is live now. `waitShown()`, when given, is awaited before
- * every step (a paused run waits there). Returns true if it ran to the end, false if cancelled
- * (nothing is reported after cancellation).
+ * {sample?, x0?, view, ms, state?, parts?} (RGBA grids: the live view always, both views when the
+ * recorder keeps the step; then also x as floats if `lane.keepState` and the step's update split
+ * into its terms for image 0, `session.readStepParts(0)`, if `lane.keepParts`). `view()` says
+ * which view is live now. `waitShown()`, when given, is awaited before every step (a paused run
+ * waits there). Returns true if it ran to the end, false if cancelled (nothing is reported after
+ * cancellation).
  */
 export async function runLanes(lanes, { isCurrent, view, onStart, onStep, waitShown }) {
   for (const lane of lanes) {
@@ -99,21 +101,26 @@ export async function runLanes(lanes, { isCurrent, view, onStart, onStep, waitSh
     const t0 = sent?.t0 ?? performance.now();
     if (sent?.i !== i) lane.session.step(i);
     const frame = { view: view() };
-    const views = lane.recorder.wants(i) ? ['sample', 'x0'] : [frame.view];
+    const recording = lane.recorder.wants(i);
+    // What the step reports: [key, read] for its RGBA views and, when the recorder keeps it, x
+    // as floats and the update's terms for image 0.
+    const reads = (recording ? ['sample', 'x0'] : [frame.view]).map((v) => [v, () => lane.session.readRgba(v)]);
+    if (recording && lane.keepState) reads.push(['state', () => lane.session.readTensor('sample')]);
+    if (recording && lane.keepParts) reads.push(['parts', () => lane.session.readStepParts(0)]);
     if (lane.session.pipelined) {
-      // Both reads are queued before the next step, so they see this step's state.
-      const reads = views.map((v) => lane.session.readRgba(v));
+      // Every read is queued before the next step, so all see this step's state.
+      const pending = reads.map(([, read]) => read());
       const next = nextLane(lanes, lane);
       if (next && !ahead.has(next)) {
         const j = next.done + (next === lane ? 1 : 0);
         next.session.step(j);
         ahead.set(next, { i: j, t0: null });
       }
-      const images = await Promise.all(reads);
-      views.forEach((v, k) => (frame[v] = images[k]));
+      const values = await Promise.all(pending);
+      reads.forEach(([key], n) => (frame[key] = values[n]));
     } else {
       // One read at a time (a GPU session maps one read-back at a time).
-      for (const v of views) frame[v] = await lane.session.readRgba(v);
+      for (const [key, read] of reads) frame[key] = await read();
     }
     frame.ms = performance.now() - t0;
     for (const a of ahead.values()) a.t0 ??= performance.now();

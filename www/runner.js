@@ -7,6 +7,7 @@
 // that cannot run (with the host page's fallback content when nothing could be loaded), and
 // pausing a run between steps while the element's ViewGate (view-gate.js) is closed.
 
+import { partsBytes, partsToRgba } from './anatomy-panel.js';
 import { cspAdvice } from './csp.js';
 import { BASE_URL, createSession, fallBackToCpu, getEngine, listModels, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
@@ -25,6 +26,8 @@ export class Runner {
   #sessionsBackend = null; // where the sessions in #sessions run: 'webgpu' | 'cpu'
   #noGpu = null;
   #fallbacks = 0; // moves to the CPU since the last boot (a guard against loops)
+  #extras = new Set(); // RunQueues of work on a finished run (replays, branches): see extra()
+  #runsPending = 0; // runs requested and not yet over: extra work waits for none
   /** Final images of the last completed run (first lane), (N, C, H, W). */
   lastImage = null;
   /** x_T of the last started run, one per lane. */
@@ -36,9 +39,11 @@ export class Runner {
    * `host`: the element (its shadow root, data-status, events, getState()). `ui`: what of the
    * element the runner draws into: {chooseModel(models) -> model (also shows the choice),
    * engineReady(loaded) (settings and controls follow the model), lanes(names?) -> the image
-   * lanes (one per name, or as they are), draw(lane, rgba, width, height, what), timeline(),
-   * finished(images, batch) (a run's final images), gate (a ViewGate: runs wait while it is
-   * closed)}.
+   * lanes (one per name, or as they are), draw(lane, rgba, width, height, what), timeline()
+   * (what follows a run: start(lanes), recorded(lane, i), finish(), abandon()),
+   * finished(images, batch) (a run's final images), keep() -> {state, parts} (what the panels
+   * need kept of each recorded step: x_t as floats, the anatomy's pictures), gate (a ViewGate:
+   * runs wait while it is closed)}.
    */
   constructor(host, ui) {
     this.#host = host;
@@ -84,7 +89,7 @@ export class Runner {
     const t0 = performance.now();
     this.#loaded = null;
     this.#ui.timeline()?.abandon();
-    await this.#queue.cancel();
+    await Promise.all([this.#queue.cancel(), this.#cancelExtras()]);
     this.#freeSessions();
     if (!current()) return;
     hideNotice(this.#host.shadowRoot);
@@ -210,9 +215,24 @@ export class Runner {
 
   /** Stops the run in flight; once it has stopped, frees the sessions if the element was removed. */
   disconnect() {
-    this.#queue.cancel().then(() => {
+    Promise.all([this.#queue.cancel(), this.#cancelExtras()]).then(() => {
       if (!this.#host.isConnected) this.#freeSessions();
     });
+  }
+
+  /**
+   * Work on the finished run (a replayed step, branches): `job(isCurrent)` runs on `queue` (a
+   * newer request on the same queue supersedes it) while no run is requested or running; the
+   * next run cancels it and starts once it has stopped. Resolves to the job's result, or null.
+   */
+  extra(queue, job) {
+    if (!this.#loaded || this.#runsPending > 0) return Promise.resolve(null);
+    this.#extras.add(queue);
+    return queue.request((isCurrent) => job(() => isCurrent() && this.#runsPending === 0));
+  }
+
+  #cancelExtras() {
+    return Promise.all([...this.#extras].map((q) => q.cancel()));
   }
 
   /** Stops the run in flight. */
@@ -262,15 +282,20 @@ export class Runner {
     this.#$('#lanes').classList.add('stale');
     const running = `Sampling with ${samplers.map((s) => NAMES[s]).join(' and ')}, ${settings.steps} steps…`;
     this.setStatus('running', running);
+    this.#runsPending++;
+    const extrasStopped = this.#cancelExtras();
     this.#queue
       .request(async (isCurrent, cancelled) => {
         try {
+          await extrasStopped;
+          if (!isCurrent()) return undefined;
           return await this.#run(settings, samplers, plans, isCurrent, this.#pauser(running, isCurrent, cancelled));
         } catch (e) {
           if (isCurrent()) throw e; // a superseded run's failure is not the reader's concern
         }
       })
-      .catch((e) => this.#triage(e, loaded));
+      .catch((e) => this.#triage(e, loaded))
+      .finally(() => this.#runsPending--);
   }
 
   /**
@@ -317,6 +342,8 @@ export class Runner {
     const [gw, gh] = [cols * w, rows * h];
     const sessions = this.#sessionsFor(settings.batch, samplers.length);
     const ui = this.#ui.lanes(samplers.map((s) => NAMES[s]));
+    const keep = this.#ui.keep();
+    const stateLen = settings.batch * c * h * w;
     const lanes = samplers.map((sampler, k) => ({
       name: NAMES[sampler],
       sampler,
@@ -325,7 +352,12 @@ export class Runner {
       eta: sampler === 'ddim' ? settings.eta : 0,
       variance: settings.variance,
       seed: settings.seed,
-      recorder: new FrameRecorder(plans[k], gw, gh),
+      recorder: new FrameRecorder(plans[k], gw, gh, {
+        stateLen: keep.state ? stateLen : 0,
+        partsBytes: keep.parts ? partsBytes(info.sampleShape) : 0,
+      }),
+      keepState: keep.state,
+      keepParts: keep.parts,
       ui: ui[k],
     }));
     this.#ui.timeline().start(lanes);
@@ -345,7 +377,7 @@ export class Runner {
         if (lane === lanes[0]) this.lastXT = [];
         this.lastXT.push(xT);
         const g = tensorToRgba(xT, settings.batch, c, h, w);
-        lane.recorder.addInitial(g.rgba);
+        lane.recorder.addInitial(g.rgba, lane.keepState ? xT : null);
         draw(lane, g.rgba, 'x_T (the starting noise)');
         this.#$('#lanes').classList.remove('stale');
         if (firstImage === null) firstImage = performance.now() - t0;
@@ -353,7 +385,8 @@ export class Runner {
       },
       onStep: (lane, i, frame) => {
         if (frame.sample && frame.x0) {
-          lane.recorder.add(i, frame.sample, frame.x0);
+          const parts = frame.parts ? partsToRgba(frame.parts, info.sampleShape) : null;
+          lane.recorder.add(i, frame.sample, frame.x0, { state: frame.state ?? null, parts });
           this.#ui.timeline().recorded(lane, i);
         }
         const shown = frame[view()] ? view() : frame.view;

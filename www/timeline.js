@@ -11,13 +11,15 @@ export class Timeline {
    * modes); `film`: the filmstrip container (may be null).
    * `draw(lane, rgba, width, height, what)` shows a frame in a lane's canvas;
    * `view()` is the view shown ('sample' = x_t, 'x0' = predicted x_0);
-   * `setView(view)` switches it (a filmstrip thumbnail of the other row was picked).
+   * `setView(view)` switches it (a filmstrip thumbnail of the other row was picked);
+   * `onShow(frame)` hears the first lane's frame each time the slider shows one.
    */
-  constructor({ slider, output, film, draw, view, setView }) {
+  constructor({ slider, output, film, draw, view, setView, onShow = () => {} }) {
     this.slider = slider;
     this.output = output;
     this.draw = draw;
     this.view = view;
+    this.onShow = onShow;
     this.lanes = [];
     this.done = false;
     this.filmstrip = film
@@ -83,9 +85,11 @@ export class Timeline {
     const fraction = this.slider && max > 0 ? Number(this.slider.value) / max : 1;
     const view = this.view();
     let label = '';
+    let first = null;
     for (const lane of this.lanes) {
       const f = lane.recorder.atFraction(fraction);
       if (!f) continue;
+      first ??= f;
       const what = f.i < 0 ? 'x_T (the starting noise)' : `${view === 'x0' ? 'predicted x_0' : 'x_t'} after ${f.label} (t = ${f.t})`;
       this.draw(lane, f[view], lane.recorder.width, lane.recorder.height, what);
       label = f.t === null ? f.label : `${f.label}, t = ${f.t}`;
@@ -93,6 +97,17 @@ export class Timeline {
     if (this.output) this.output.value = label;
     this.slider?.setAttribute('aria-valuetext', label);
     this.#mark();
+    if (first) this.onShow(first);
+  }
+
+  /** After a run: shows the frame recorded after step `i`, if there is one (true if so). */
+  seekStep(i) {
+    const frames = this.lanes[0]?.recorder.frames ?? [];
+    const k = frames.findIndex((f) => f.i === i);
+    if (!this.done || k < 0 || !this.slider) return false;
+    this.slider.value = String(k);
+    this.show();
+    return true;
   }
 
   #mark() {

@@ -241,6 +241,10 @@ impl Executor for CpuExecutor {
         Ok(())
     }
 
+    fn first_sample(&self) -> usize {
+        self.first
+    }
+
     fn start(&self, seed: u64) -> Result<(), Error> {
         let images = self.first..self.first + self.batch();
         let per_sample = self.sample_len() / self.batch();
@@ -250,6 +254,13 @@ impl Executor for CpuExecutor {
     fn read(&self, view: View) -> Pending<'_, Vec<f32>> {
         let values = self.view(view);
         Box::pin(async move { Ok(values) })
+    }
+
+    fn read_last_step(&self) -> Pending<'_, (Vec<f32>, Vec<f32>)> {
+        let state = self.state.borrow();
+        // The net's input still holds x_t: the step wrote x_{t-1} to `x`.
+        let pair = (state.net.input().to_vec(), state.net.output().to_vec());
+        Box::pin(async move { Ok(pair) })
     }
 
     fn read_rgba(&self, view: View) -> Pending<'_, Vec<u8>> {

@@ -162,6 +162,8 @@ pub struct GpuExecutor {
     pub net: GpuNet,
     noise: wgpu::Buffer,
     x0: wgpu::Buffer,
+    /// x_t of the latest step (the step kernel overwrites the sample in place).
+    x_in: wgpu::Buffer,
     step: SchedulerStep,
     step_dispatch: Dispatch,
     grid: ToRgba8,
@@ -183,6 +185,7 @@ impl GpuExecutor {
         let at = |e| crate::model::ModelError::at("sampler", e);
         let noise = gpu.storage("step noise", len)?;
         let x0 = gpu.storage("predicted x0", len)?;
+        let x_in = gpu.storage("x_t of the latest step", len)?;
         let step = SchedulerStep::new(len).map_err(at)?;
         let step_dispatch = gpu.dispatch(
             step.launch(bytemuck::Zeroable::zeroed()),
@@ -198,6 +201,7 @@ impl GpuExecutor {
             net,
             noise,
             x0,
+            x_in,
             step,
             step_dispatch,
             grid,
@@ -253,6 +257,8 @@ impl Executor for GpuExecutor {
             .write_buffer(&self.step_dispatch.params, 0, bytemuck::bytes_of(&params));
         let mut all: Vec<&Dispatch> = self.net.dispatches.iter().collect();
         all.push(&self.step_dispatch);
+        self.gpu
+            .copy(self.net.input(), &self.x_in, self.sample_len());
         self.gpu.run(&all);
         Ok(self.gpu.check()?)
     }
@@ -271,6 +277,15 @@ impl Executor for GpuExecutor {
             View::Sample => self.read_f32(self.net.input()),
             View::PredictedX0 => self.read_f32(&self.x0),
         }
+    }
+
+    fn read_last_step(&self) -> Pending<'_, (Vec<f32>, Vec<f32>)> {
+        let len = self.sample_len();
+        Box::pin(async move {
+            let x_t = self.gpu.read_f32(&self.x_in, len).await?;
+            let model = self.gpu.read_f32(self.net.output(), len).await?;
+            Ok((x_t, model))
+        })
     }
 
     fn read_rgba(&self, view: View) -> Pending<'_, Vec<u8>> {

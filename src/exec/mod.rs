@@ -72,8 +72,18 @@ pub trait Executor {
     /// The batch as one RGBA8 grid ([`crate::ops::ToRgba8`]), 4 bytes per pixel, row-major.
     fn read_rgba(&self, view: View) -> Pending<'_, Vec<u8>>;
 
+    /// What the latest [`Executor::step`] started from: (x_t, the UNet's output at t), each
+    /// (N, C, H, W). Meaningless before the first step of a run (the caller keeps track).
+    fn read_last_step(&self) -> Pending<'_, (Vec<f32>, Vec<f32>)>;
+
     fn batch(&self) -> usize {
         self.graph().batch
+    }
+
+    /// Index in the run's batch of this executor's first image (its noise is that image's):
+    /// 0 except for a CPU session that samples part of a batch.
+    fn first_sample(&self) -> usize {
+        0
     }
 
     /// Values in x (N x C x H x W).

@@ -220,6 +220,18 @@ impl Gpu {
         })
     }
 
+    /// Submits a copy of the first `len` f32 values of `from` into `to` (queue order: after
+    /// what was submitted before, before what is submitted after).
+    pub fn copy(&self, from: &wgpu::Buffer, to: &wgpu::Buffer, len: usize) {
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("copy"),
+            });
+        encoder.copy_buffer_to_buffer(from, 0, to, 0, (len * 4) as u64);
+        self.queue.submit([encoder.finish()]);
+    }
+
     /// Records `dispatches` into one compute pass of one encoder and submits it.
     pub fn run(&self, dispatches: &[&Dispatch]) {
         let mut encoder = self

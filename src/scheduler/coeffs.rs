@@ -1,5 +1,6 @@
 //! [`StepCoeffs`]: one reverse-diffusion step reduced to a dozen scalars, the uniform block of
-//! the GPU update kernel, plus [`StepCoeffs::apply`], its plain-loop CPU reference.
+//! the GPU update kernel, plus [`StepCoeffs::apply`], its plain-loop CPU reference, and
+//! [`StepCoeffs::parts`], the same step split into the terms the page draws.
 //!
 //! Every DDPM / DDIM step, for every prediction type, is affine in (sample, model_output,
 //! noise) apart from the clamp of the predicted x_0, so it fits one fixed formula:
@@ -102,5 +103,67 @@ impl StepCoeffs {
                 + self.prev_from_noise * z;
             x0_out[i] = x0;
         }
+    }
+}
+
+/// One step's update split into the pictures the step anatomy draws, element by element:
+/// `prev` is [`StepCoeffs::apply`]'s x_{t-1}, and `x0_term + mid_term + noise_term` equals it
+/// bit for bit for every DDPM and DDIM step (one of `prev_from_sample`, `prev_from_eps` is 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepParts {
+    /// The predicted noise eps_hat (from the unclipped prediction, as the kernel's).
+    pub eps: Vec<f32>,
+    /// The (clipped) predicted x_0, as the kernel writes it.
+    pub x0: Vec<f32>,
+    /// `prev_from_x0 * x0`: DDPM's a * x0_hat, DDIM's sqrt(alpha-bar_prev) * x0_hat.
+    pub x0_term: Vec<f32>,
+    /// `prev_from_sample * x_t + prev_from_eps * eps`: DDPM's b * x_t, DDIM's
+    /// sqrt(1 - alpha-bar_prev - sigma_t^2) * eps_hat.
+    pub mid_term: Vec<f32>,
+    /// `prev_from_noise * noise`: sigma_t * z (zeros when the step adds no noise).
+    pub noise_term: Vec<f32>,
+    /// x_{t-1}, the sum of the three terms.
+    pub prev: Vec<f32>,
+}
+
+impl StepCoeffs {
+    /// The step on `sample` (x_t), `model_output` and `noise` (empty when the step needs none,
+    /// as for [`StepCoeffs::apply`]), split into its terms; `eps_from_sample` and
+    /// `eps_from_model` give the eps_hat to show (the kernel's own eps weights are zero for
+    /// DDPM, whose update does not use it).
+    ///
+    /// # Panics
+    /// As [`StepCoeffs::apply`], on slices of different lengths.
+    pub fn parts(
+        &self,
+        sample: &[f32],
+        model_output: &[f32],
+        noise: &[f32],
+        eps_from_sample: f32,
+        eps_from_model: f32,
+    ) -> StepParts {
+        let n = sample.len();
+        let mut prev = vec![0.0; n];
+        let mut x0 = vec![0.0; n];
+        // apply() checks the lengths and is the reference the terms must sum to.
+        self.apply(sample, model_output, noise, &mut prev, &mut x0);
+        let mut parts = StepParts {
+            eps: vec![0.0; n],
+            x0,
+            x0_term: vec![0.0; n],
+            mid_term: vec![0.0; n],
+            noise_term: vec![0.0; n],
+            prev,
+        };
+        for i in 0..n {
+            let (s, m) = (sample[i], model_output[i]);
+            let z = if noise.is_empty() { 0.0 } else { noise[i] };
+            let kernel_eps = self.eps_from_sample * s + self.eps_from_model * m;
+            parts.eps[i] = eps_from_sample * s + eps_from_model * m;
+            parts.x0_term[i] = self.prev_from_x0 * parts.x0[i];
+            parts.mid_term[i] = self.prev_from_sample * s + self.prev_from_eps * kernel_eps;
+            parts.noise_term[i] = self.prev_from_noise * z;
+        }
+        parts
     }
 }

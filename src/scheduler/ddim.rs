@@ -18,6 +18,17 @@ use super::coeffs::StepCoeffs;
 use super::config::{PredictionType, SchedulerConfig};
 use super::{torch_scalars, x0_coeffs};
 
+/// DDIM's alpha-bar at `prev`: past the end, 1 with `set_alpha_to_one`, else `alphas_cumprod[0]`.
+pub(super) fn abar_prev(config: &SchedulerConfig, alphas_cumprod: &[f32], prev: i64) -> f32 {
+    if prev >= 0 {
+        alphas_cumprod[prev as usize]
+    } else if config.set_alpha_to_one {
+        1.0
+    } else {
+        alphas_cumprod[0]
+    }
+}
+
 /// Coefficients of one DDIM step at timestep `t` with `prev = t - T // N`.
 pub(super) fn ddim_step(
     config: &SchedulerConfig,
@@ -26,15 +37,7 @@ pub(super) fn ddim_step(
     t: usize,
     prev: i64,
 ) -> StepCoeffs {
-    let abar_t = alphas_cumprod[t];
-    let abar_prev = if prev >= 0 {
-        alphas_cumprod[prev as usize]
-    } else if config.set_alpha_to_one {
-        1.0
-    } else {
-        alphas_cumprod[0]
-    };
-    let s = torch_scalars(abar_t, abar_prev);
+    let s = torch_scalars(alphas_cumprod[t], abar_prev(config, alphas_cumprod, prev));
 
     let (x0_from_sample, x0_from_model) =
         x0_coeffs(config.prediction_type, s.abar_t, s.beta_prod_t);

@@ -20,6 +20,16 @@ use super::coeffs::StepCoeffs;
 use super::config::{DdpmVariance, SchedulerConfig};
 use super::{torch_scalars, x0_coeffs};
 
+/// DDPM's alpha-bar at `prev`: `DDPMScheduler` uses `self.one` (not `set_alpha_to_one`) past
+/// the end.
+pub(super) fn abar_prev(alphas_cumprod: &[f32], prev: i64) -> f32 {
+    if prev >= 0 {
+        alphas_cumprod[prev as usize]
+    } else {
+        1.0
+    }
+}
+
 /// Coefficients of one DDPM step from timestep `t` to `prev` (negative = past the end).
 pub(super) fn ddpm_step(
     config: &SchedulerConfig,
@@ -28,14 +38,7 @@ pub(super) fn ddpm_step(
     t: usize,
     prev: i64,
 ) -> StepCoeffs {
-    let abar_t = alphas_cumprod[t];
-    // DDPMScheduler uses `self.one` (not set_alpha_to_one) past the end.
-    let abar_prev = if prev >= 0 {
-        alphas_cumprod[prev as usize]
-    } else {
-        1.0
-    };
-    let s = torch_scalars(abar_t, abar_prev);
+    let s = torch_scalars(alphas_cumprod[t], abar_prev(alphas_cumprod, prev));
 
     let (x0_from_sample, x0_from_model) =
         x0_coeffs(config.prediction_type, s.abar_t, s.beta_prod_t);

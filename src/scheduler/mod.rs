@@ -7,7 +7,10 @@
 //! 2. [`Schedule::new`] computes betas and `alphas_cumprod` bit-identically to diffusers;
 //! 3. [`Schedule::plan`] turns a [`Sampler`] and a step count into a [`Plan`]: the timesteps
 //!    (diffusers' `set_timesteps`) and one [`StepCoeffs`] per step, which the GPU update kernel
-//!    (or [`StepCoeffs::apply`] on the CPU) uses to go from x_t and the UNet output to x_{t-1}.
+//!    (or [`StepCoeffs::apply`] on the CPU) uses to go from x_t and the UNet output to x_{t-1};
+//! 4. [`Schedule::anatomy`] describes one planned step in the posts' terms (alpha-bar, the DDPM
+//!    posterior, DDIM's sigma_t(eta)) for the page, and [`StepCoeffs::parts`] splits its update
+//!    into the terms that sum to x_{t-1}.
 //!
 //! Numerics: diffusers does all scheduler maths on float32 tensors. The step coefficients are
 //! computed here in f64 and stored as f32, except for the few scalars where float32 rounding in
@@ -16,6 +19,7 @@
 //! 5e-4 relative change of the one-step beta at t = 1). Those are evaluated in f32 exactly as
 //! torch does, so the coefficients agree with diffusers to a few f32 ulps.
 
+mod anatomy;
 mod betas;
 mod coeffs;
 mod config;
@@ -24,8 +28,9 @@ mod ddpm;
 mod error;
 mod timesteps;
 
+pub use anatomy::StepAnatomy;
 pub use betas::Schedule;
-pub use coeffs::StepCoeffs;
+pub use coeffs::{StepCoeffs, StepParts};
 pub use config::{BetaSchedule, DdpmVariance, PredictionType, SchedulerConfig, TimestepSpacing};
 pub use error::SchedulerError;
 

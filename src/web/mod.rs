@@ -5,6 +5,7 @@
 //! the [`crate::ErrorKind`] (`BadInput`, `BadCheckpoint`, `NoWebGPU`, `DeviceLost`,
 //! `OutOfMemory`, `Internal`): the page switches on the name, never on the message.
 
+mod anatomy;
 mod backend;
 mod clock;
 mod session;
@@ -255,6 +256,7 @@ impl Engine {
             backend: device.name(),
             plan: Rc::new(RefCell::new(None)),
             seed: 0,
+            last_step: std::cell::Cell::new(None),
         })
     }
 
@@ -332,12 +334,14 @@ pub fn rgba_grid(
 /// GPU needed: the forward-process view works in browsers without WebGPU too.
 #[wasm_bindgen(js_name = alphasCumprodFor)]
 pub fn alphas_cumprod_for(scheduler_json: Option<String>) -> Result<Vec<f32>, JsValue> {
+    Ok(schedule_for(scheduler_json)?.alphas_cumprod().to_vec())
+}
+
+/// The schedule of a scheduler config's text (the diffusers defaults when absent).
+fn schedule_for(scheduler_json: Option<String>) -> Result<Schedule, JsValue> {
     let config = match scheduler_json {
         Some(text) => SchedulerConfig::from_json_str(&text).map_err(js_err)?,
         None => SchedulerConfig::default(),
     };
-    Ok(Schedule::new(&config)
-        .map_err(js_err)?
-        .alphas_cumprod()
-        .to_vec())
+    Schedule::new(&config).map_err(js_err)
 }

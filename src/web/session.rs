@@ -1,10 +1,11 @@
 //! One playground's sampling run on whichever executor the engine had when it was made.
 
+use super::anatomy::anatomy_object;
 use super::{js_err, parse_sampler, Shared};
 use crate::error::InputError;
 use crate::exec::{Executor, View};
 use crate::scheduler::Plan;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -17,6 +18,8 @@ pub struct Session {
     pub(super) backend: &'static str,
     pub(super) plan: Rc<RefCell<Option<Plan>>>,
     pub(super) seed: u64,
+    /// The index of the latest step run since `start` / `setSample` (what `readStepParts` reads).
+    pub(super) last_step: Cell<Option<usize>>,
 }
 
 #[wasm_bindgen]
@@ -51,7 +54,108 @@ impl Session {
         self.sampler.start(seed as u64).map_err(js_err)?;
         self.seed = seed as u64;
         *self.plan.borrow_mut() = Some(plan);
+        self.last_step.set(None);
         Ok(timesteps)
+    }
+
+    /// Replaces x with `x` ((batch, C, H, W) floats, e.g. an x_t recorded at some step of an
+    /// earlier run with the same settings), so that the steps from there on run from it: with the
+    /// same seed they repeat that run, with another they branch off it (fresh noise per image).
+    #[wasm_bindgen(js_name = setSample)]
+    pub fn set_sample(&self, x: Vec<f32>) -> Result<(), JsValue> {
+        self.sampler.set_sample(&x).map_err(js_err)?;
+        self.last_step.set(None);
+        Ok(())
+    }
+
+    /// Step `index` of the started run in the posts' terms, from the engine's scheduler: the
+    /// coefficients the update kernel runs with (`prevFromX0`, `prevFromSample`, `prevFromEps`,
+    /// `sigma`, ...), alpha-bar, beta_t, the DDPM posterior and DDIM's sigma_t(eta) factors
+    /// (see `src/web/anatomy.rs` for every key).
+    #[wasm_bindgen(js_name = stepAnatomy)]
+    pub fn step_anatomy(&self, index: u32) -> Result<js_sys::Object, JsValue> {
+        let plan = self.plan.borrow();
+        let plan = plan
+            .as_ref()
+            .ok_or_else(|| js_err(InputError::NotStarted))?;
+        anatomy_object(&self.shared.schedule, plan, index as usize)
+    }
+
+    /// The latest step's update for image `image` of the batch, split into what the step
+    /// anatomy draws: `{index, xt, eps, x0, z, x0Term, midTerm, noiseTerm, prev}`, each a
+    /// Float32Array of (C, H, W) (`z` is empty when the step adds no noise). `prev` is the
+    /// update's x_{t-1}; `x0Term + midTerm + noiseTerm` sums to it.
+    #[wasm_bindgen(js_name = readStepParts)]
+    pub fn read_step_parts(&self, image: u32) -> js_sys::Promise {
+        let sampler = self.sampler.clone();
+        let plan = self.plan.clone();
+        let last = self.last_step.get();
+        let schedule_owner = self.shared.clone();
+        let seed = self.seed;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let index = last.ok_or_else(|| js_err(InputError::NoStep))?;
+            let batch = sampler.batch();
+            let image = image as usize;
+            if image >= batch {
+                return Err(js_err(InputError::Image {
+                    index: image,
+                    batch,
+                }));
+            }
+            let anatomy = {
+                let plan = plan.borrow();
+                let plan = plan
+                    .as_ref()
+                    .ok_or_else(|| js_err(InputError::NotStarted))?;
+                schedule_owner
+                    .schedule
+                    .anatomy(plan, index)
+                    .ok_or_else(|| {
+                        js_err(InputError::Step {
+                            index,
+                            steps: plan.coeffs.len(),
+                        })
+                    })?
+            };
+            let (x_t, model) = sampler.read_last_step().await.map_err(js_err)?;
+            let len = sampler.sample_len() / batch;
+            let range = image * len..(image + 1) * len;
+            let coeffs = anatomy.coeffs;
+            let mut z = Vec::new();
+            if coeffs.needs_noise() {
+                // The same stream the executor drew this image's noise from for this step.
+                z = vec![0.0; len];
+                crate::rng::fill_gaussian(
+                    seed,
+                    crate::rng::step_noise_purpose(index),
+                    (sampler.first_sample() + image) as u64,
+                    &mut z,
+                );
+            }
+            let parts = coeffs.parts(
+                &x_t[range.clone()],
+                &model[range.clone()],
+                &z,
+                anatomy.eps_from_sample,
+                anatomy.eps_from_model,
+            );
+            let out = js_sys::Object::new();
+            let f32s = |v: &[f32]| JsValue::from(js_sys::Float32Array::from(v));
+            for (key, value) in [
+                ("index", JsValue::from_f64(index as f64)),
+                ("xt", f32s(&x_t[range])),
+                ("eps", f32s(&parts.eps)),
+                ("x0", f32s(&parts.x0)),
+                ("z", f32s(&z)),
+                ("x0Term", f32s(&parts.x0_term)),
+                ("midTerm", f32s(&parts.mid_term)),
+                ("noiseTerm", f32s(&parts.noise_term)),
+                ("prev", f32s(&parts.prev)),
+            ] {
+                js_sys::Reflect::set(&out, &key.into(), &value)?;
+            }
+            Ok(out.into())
+        })
     }
 
     /// Step `index` of the run. On WebGPU it returns once submitted (reads wait for the GPU);
@@ -68,7 +172,9 @@ impl Session {
                 index as usize,
                 self.seed,
             )
-            .map_err(js_err)
+            .map_err(js_err)?;
+        self.last_step.set(Some(index as usize));
+        Ok(())
     }
 
     /// Width and height of the RGBA grid.

@@ -1,6 +1,7 @@
 // Browser tests of the playground page (www/) in headless Chromium with WebGPU on SwiftShader.
 // Most run twice, with backend=webgpu and backend=cpu ("NAME [webgpu]", "NAME [cpu]";
-// DP_PAGE_BACKENDS=cpu runs one set); backend-tests.mjs has the tests of the backend choice.
+// DP_PAGE_BACKENDS=cpu runs one set); backend-tests.mjs has the tests of the backend choice,
+// panels-tests.mjs those of the step anatomy, schedule and branch panels (on the CPU backend).
 //
 //   PAGE_URL=http://127.0.0.1:8080/ node tests/page/run.mjs     # against a running server
 //   node tests/page/run.mjs                                     # starts `cargo xtask serve`
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { registerBackendTests } from './backend-tests.mjs';
 import { registerEmbedTests } from './embed-tests.mjs';
+import { registerPanelTests } from './panels-tests.mjs';
 import {
   ARTIFACTS,
   CHROMIUM,
@@ -554,6 +556,7 @@ const noGpuChecks = async (page, shot) => {
 
 registerBackendTests({ test, pageTest, notes, h: { visibleCanvases, noErrors, tensorStats, noGpuChecks } });
 registerEmbedTests({ test, pageTest, notes, h: { visibleCanvases, noErrors } });
+registerPanelTests({ pageTest, notes, h: { visibleCanvases, noErrors } });
 
 // ----- main --------------------------------------------------------------------------------------
 

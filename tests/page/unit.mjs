@@ -1,6 +1,7 @@
 // Unit tests of the page's plain modules (www/url-state.js, controls.js, frames.js,
-// run-loop.js, backend-choice.js, view-gate.js) in Node, with no browser and no server, and of
-// the README's embedding snippets against the code that writes them:
+// run-loop.js, backend-choice.js, view-gate.js, panels.js, anatomy-text.js, branch-run.js) in
+// Node, with no browser and no server, and of the README's embedding snippets against the code
+// that writes them:
 //
 //   node tests/page/unit.mjs                 # all of them
 //   node tests/page/unit.mjs --only queue    # tests whose name has "queue"
@@ -376,6 +377,97 @@ test('unit: the README\'s embedding snippets and CSP line are what the code writ
   // The fallback content: the still image and a link to the full page; nothing a strict CSP refuses.
   assert(want.element.includes(`<img src="${host}${u.FALLBACK_IMAGE}" width="256" height="256"`) && /<a href="https:\/\/example\.org\/playground\/index\.html\?[^"]*">Open the playground<\/a>/.test(want.element), want.element);
   assert(!/style=/.test(want.element + want.iframe), 'a snippet has an inline style (refused by a strict style-src)');
+});
+
+test('unit: the panels attribute chooses views; the controls mode sets the default', async () => {
+  const { PANELS, parsePanels } = await import(pathToFileURL(path.join(ROOT, 'www/panels.js')).href);
+  const warn = console.warn;
+  const warned = [];
+  console.warn = (m) => warned.push(m);
+  try {
+    assert(JSON.stringify(parsePanels(null, 'full')) === JSON.stringify(PANELS), 'full shows every panel');
+    assert(JSON.stringify(parsePanels(null, 'compact')) === '["images"]' && JSON.stringify(parsePanels(null, 'none')) === '["images"]', 'compact/none');
+    assert(JSON.stringify(parsePanels('anatomy', 'compact')) === '["anatomy"]', 'just the anatomy');
+    // Page order, whatever the attribute's order; commas or spaces; case-insensitive.
+    assert(JSON.stringify(parsePanels('Schedule, anatomy  images', 'none')) === '["images","anatomy","schedule"]', parsePanels('Schedule, anatomy  images', 'none'));
+    assert(!warned.length, `warned: ${warned}`);
+    assert(JSON.stringify(parsePanels('anatomy, graphs', 'full')) === '["anatomy"]' && /"graphs".*known: images/.test(warned[0]), `unknown name: ${warned}`);
+    assert(JSON.stringify(parsePanels('nothing', 'compact')) === '["images"]', 'no known name falls back to the default');
+  } finally {
+    console.warn = warn;
+  }
+});
+
+test('unit: anatomy numbers are formatted for reading and parse back', async () => {
+  const t = await import(pathToFileURL(path.join(ROOT, 'www/anatomy-text.js')).href);
+  const cases = [
+    [0, '0'],
+    [0.123456789, '0.12346'],
+    [157.4104461669922, '157.41'],
+    [-0.98994873, '−0.98995'],
+    [1e-10, '1e-10'],
+    [-1.5e-5, '−1.5e-5'],
+    [0.0012345, '0.0012345'],
+    [999, '999'],
+  ];
+  assert(t.formatSigned(-4.56781) === '− 4.5678' && t.formatSigned(0.5) === '+ 0.5' && t.parseNumber('− 4.5678') === -4.5678, 'signed');
+  for (const [v, want] of cases) {
+    assert(t.formatNumber(v) === want, `formatNumber(${v}) = ${t.formatNumber(v)}, wanted ${want}`);
+    const back = t.parseNumber(t.formatNumber(v));
+    assert(Math.abs(back - v) <= 5e-5 * Math.max(Math.abs(v), 1e-9) + (Math.abs(v) < 1e-3 ? 1e-3 * Math.abs(v) : 0), `parse(${want}) = ${back}`);
+  }
+});
+
+test('unit: anatomy formulas name the engine keys of each view', async () => {
+  const t = await import(pathToFileURL(path.join(ROOT, 'www/anatomy-text.js')).href);
+  const keys = (rows) => rows.flat().filter((p) => typeof p !== 'string').map((p) => p.key);
+  const base = { predictionType: 'epsilon', clip: true, steps: 20, index: 3, t: 800, prevT: 750 };
+  const ddpm = t.anatomyText({ ...base, sampler: 'ddpm', variance: 'fixed_small' }, { T: 1000 });
+  const dk = keys(ddpm.updateRows);
+  for (const k of ['alphaBarPrev', 'beta', 'prevFromX0', 'prevFromSample', 'posteriorVariance', 'sigma', 'betaSigma']) assert(dk.includes(k), `DDPM rows lack ${k}`);
+  assert(/Bayes/.test(ddpm.updateHead) && ddpm.terms.map((x) => x.part).join() === 'x0Term,midTerm,noiseTerm', 'DDPM head/terms');
+  assert(keys(ddpm.terms.map((x) => x.pieces)).join() === 'prevFromX0,prevFromSample,sigma', 'DDPM term coefficients');
+  const ddim = t.anatomyText({ ...base, sampler: 'ddim', eta: 0 }, { T: 1000 });
+  const ik = keys(ddim.updateRows);
+  for (const k of ['alphaBarPrev', 'eta', 'sigmaRatio', 'sigmaGap', 'sigma', 'prevFromX0', 'prevFromEps', 'sigmaEta1', 'posteriorSigma']) assert(ik.includes(k), `DDIM rows lack ${k}`);
+  assert(keys(ddim.terms.map((x) => x.pieces)).join() === 'prevFromX0,prevFromEps,sigma', 'DDIM term coefficients');
+  const text = ddim.updateRows.flat().filter((p) => typeof p === 'string').join(' ');
+  assert(/steps are skipped/.test(text) && /η = 0: σ<sub>t<\/sub> = 0/.test(text), `DDIM 20 of 1000 with eta 0: ${text}`);
+  const full = t.anatomyText({ ...base, steps: 1000, sampler: 'ddim', eta: 1 }, { T: 1000 });
+  const fullText = full.updateRows.flat().filter((p) => typeof p === 'string').join(' ');
+  assert(/no steps skipped, η = 1 is DDPM’?'?s β̃/.test(fullText) && !/η = 0:/.test(fullText), fullText);
+  assert(keys(ddpm.x0Rows).join() === 'sqrtOneMinusAlphaBar,sqrtAlphaBar,alphaBar,logSnr,x0FromSample,x0FromModel,clipRange', keys(ddpm.x0Rows).join());
+  assert(t.piecesHtml(['a ', { key: 'sigma' }]) === 'a <span class="num" data-key="sigma"></span>', t.piecesHtml(['a ', { key: 'sigma' }]));
+  assert(t.valueOf({ index: 4 }, 'index1') === 5 && t.valueOf({ sigma: 0.25 }, 'sigma') === 0.25, 'valueOf');
+});
+
+test('unit: the recorder keeps states for replays and branches within its budget', async () => {
+  const { FrameRecorder, BUDGET_BYTES } = await import(pathToFileURL(path.join(ROOT, 'www/frames.js')).href);
+  const ts = Array.from({ length: 1000 }, (_, i) => 999 - i);
+  const stateLen = 16 * 3 * 32 * 32;
+  const r = new FrameRecorder(ts, 128, 128, { stateLen, partsBytes: 8 * 32 * 32 * 4 });
+  const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
+  const perFrame = 2 * 128 * 128 * 4 + 4 * stateLen + 8 * 32 * 32 * 4;
+  assert(kept.length * perFrame <= BUDGET_BYTES + 10 * perFrame, `${kept.length} frames of ${perFrame} bytes`);
+  const x = new Float32Array(4);
+  r.addInitial('xT', x);
+  for (const i of [0, 9, 19, 29]) r.add(i, 's', 'x0', { state: x, parts: i === 9 ? { index: 9 } : null });
+  r.add(39, 's', 'x0');
+  assert(r.afterStep(9).parts.index === 9 && r.afterStep(8) === null && r.afterStep(-1).label === 'x_T', 'afterStep');
+  assert(r.startFor(0).i === -1 && r.startFor(15).i === 9 && r.startFor(10).i === 9 && r.startFor(9).i === 0, 'startFor');
+  assert(r.startFor(45).i === 29, 'a frame without a state is no start');
+  assert(JSON.stringify(r.branchSteps()) === '[0,1,10,20,30]', `branchSteps ${r.branchSteps()}`);
+});
+
+test('unit: branches start from one image repeated, with a seed that is not the run\'s', async () => {
+  const b = await import(pathToFileURL(path.join(ROOT, 'www/branch-run.js')).href);
+  const state = Float32Array.from([1, 2, 3, 4, 5, 6]); // batch 3 of 2 values
+  assert(JSON.stringify(Array.from(b.repeatImage(state, 3, 1, 4))) === '[3,4,3,4,3,4,3,4]', 'repeatImage');
+  for (const seed of [0, 7, 0xffffffff]) {
+    const s0 = b.branchSeed(seed);
+    assert(Number.isInteger(s0) && s0 >= 1 && s0 <= 0xffffffff && s0 !== seed, `branchSeed(${seed}) = ${s0}`);
+    assert(b.branchSeed(seed, 1) !== s0, 'another draw gives another seed');
+  }
 });
 
 /** A Storage stand-in over a plain object. */
