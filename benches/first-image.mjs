@@ -23,18 +23,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, COMMON_FLAGS, ROOT, newContext, waitEvent } from '../tests/page/harness.mjs';
+import { CHROMIUM, COMMON_FLAGS, ROOT, newContext, option, waitEvent } from '../tests/page/harness.mjs';
 import { servePages, serveStatic } from '../tests/page/static-server.mjs';
 
 const { DEFAULTS, embedSnippets } = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
 
 function number(name, fallback) {
   const v = Number(option(name, String(fallback)));

@@ -16,15 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, COMMON_FLAGS, ROOT, WEBGPU_FLAGS, eventCount, newContext, open, startServer, waitEvent } from '../tests/page/harness.mjs';
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
+import { CHROMIUM, COMMON_FLAGS, ROOT, WEBGPU_FLAGS, eventCount, newContext, open, option, startServer, waitEvent } from '../tests/page/harness.mjs';
 
 const defaultModel = existsSync(path.join(ROOT, 'models/emoji32/config.json')) ? 'models/emoji32' : 'tests/fixtures/models/tiny';
 const model = option('model', defaultModel);

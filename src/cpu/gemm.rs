@@ -105,39 +105,31 @@ pub fn gemm(
     #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
     if super::avx2_fma() {
         // SAFETY: the CPU has the features the function is compiled for (checked above).
-        unsafe { gemm_fma(a, b, n, row_add, c, ldc, scratch) };
+        unsafe { gemm_fused(a, b, n, row_add, c, ldc, scratch) };
         return;
     }
     #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
     {
         // SAFETY: this module was built for browsers with relaxed SIMD (the page loads it only
         // where `WebAssembly.validate` accepts a relaxed-SIMD module).
-        unsafe { gemm_relaxed(a, b, n, row_add, c, ldc, scratch) };
+        unsafe { gemm_fused(a, b, n, row_add, c, ldc, scratch) };
         return;
     }
     #[allow(unreachable_code)]
     gemm_impl::<false>(a, b, n, row_add, c, ldc, scratch)
 }
 
-/// The wasm build for browsers with relaxed SIMD (`--features relaxed-simd`): the micro-kernel
-/// multiplies and adds with `f32x4.relaxed_madd`, one fused instruction where the CPU has FMA.
-#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-#[target_feature(enable = "relaxed-simd")]
-unsafe fn gemm_relaxed(
-    a: PackedA,
-    b: &dyn PackB,
-    n: usize,
-    row_add: &dyn Fn(usize) -> f32,
-    c: &mut [f32],
-    ldc: usize,
-    scratch: &mut [f32],
-) {
-    gemm_impl::<true>(a, b, n, row_add, c, ldc, scratch)
-}
-
-#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gemm_fma(
+/// [`gemm_impl`] with a fused multiply-add: AVX2 + FMA natively (chosen at run time), relaxed
+/// SIMD's `f32x4.relaxed_madd` in the wasm build for browsers that have it (`--features
+/// relaxed-simd`; one fused instruction where the CPU has FMA).
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    all(target_arch = "wasm32", feature = "relaxed-simd")
+))]
+#[cfg_attr(not(target_arch = "wasm32"), target_feature(enable = "avx2,fma"))]
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "relaxed-simd"))]
+unsafe fn gemm_fused(
     a: PackedA,
     b: &dyn PackB,
     n: usize,
@@ -218,7 +210,7 @@ fn gemm_impl<const FMA: bool>(
 fn micro<const FMA: bool>(a: &[f32], b: &[f32], acc: &mut [[f32; NR]; MR]) {
     #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
     if FMA {
-        // SAFETY: FMA is chosen only by `gemm_relaxed`, built for relaxed SIMD.
+        // SAFETY: FMA is chosen only by `gemm_fused`, built for relaxed SIMD in wasm.
         unsafe { micro_relaxed(a, b, acc) };
         return;
     }

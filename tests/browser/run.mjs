@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNpy } from './npy.js';
 import { COMMON_FLAGS, WEBGPU_FLAGS } from '../page/harness.mjs';
+import { MIME } from '../page/static-server.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -27,18 +28,6 @@ const TEST_TIMEOUT_MS = 240_000;
 // Tests that make no deliberate errors: console errors during them fail `no console errors`.
 const ERROR_TESTS = new Set(['errors']);
 const FLAGS = [...WEBGPU_FLAGS, ...COMMON_FLAGS];
-
-const MIME = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-  '.ts': 'text/plain; charset=utf-8',
-};
 
 function fail(msg) {
   console.error(`error: ${msg}`);

@@ -23,6 +23,15 @@ export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan
 
 // ----- server ------------------------------------------------------------------------------------
 
+/** The value after `--name` on the command line, or `fallback`; throws when the value is missing. */
+export function option(name, fallback, argv = process.argv) {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
