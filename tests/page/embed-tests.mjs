@@ -237,8 +237,10 @@ export function registerEmbedTests({ test, pageTest, notes, h }) {
         document.getElementById('a').setAttribute('steps', '400');
       });
       await waitEvent(page, (e) => e.type === 'dp-step' && e.id === 'a' && e.detail.n === 400 && e.detail.i >= 3, { from: n, timeout: 60000 });
+      // The pause after scrolling away, not one from before the observer saw #a come into view.
+      const running = await eventCount(page);
       await page.evaluate(() => window.scrollTo(0, 0));
-      const paused = await waitEvent(page, (e) => e.type === 'dp-pause' && e.id === 'a', { from: n, timeout: 30000 });
+      const paused = await waitEvent(page, (e) => e.type === 'dp-pause' && e.id === 'a', { from: running, timeout: 30000 });
       assert(paused.detail.reason === 'offscreen', `paused for ${paused.detail.reason}`);
       const stepsOf = async (from) => (await events(page, from)).filter((e) => e.type === 'dp-step' && e.id === 'a').map((e) => e.detail.i);
       const before = await stepsOf(n);
