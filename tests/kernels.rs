@@ -48,8 +48,8 @@ fn check(
     let d = dispatch_op(
         gpu,
         op,
-        &ib.iter().collect::<Vec<_>>(),
-        &pb.iter().collect::<Vec<_>>(),
+        &ib.iter().map(|b| &**b).collect::<Vec<_>>(),
+        &pb.iter().map(|b| &**b).collect::<Vec<_>>(),
         &out,
     )
     .unwrap();

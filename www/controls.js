@@ -50,9 +50,15 @@ export function initialSettings(el) {
 
 /** The valid settings of `partial` (as setState() takes them: booleans, numbers or text). */
 export function cleanSettings(partial) {
+  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
+    throw new TypeError(`setState takes an object of settings, e.g. {steps: 20, sampler: "ddim"}; got ${partial === null ? 'null' : Array.isArray(partial) ? 'an array' : typeof partial}`);
+  }
   const clean = {};
   for (const [k, v] of Object.entries(partial)) {
-    const p = typeof v === 'boolean' ? v : parseValue(k, String(v));
+    let p;
+    if (typeof v === 'boolean' && k === 'side') p = v;
+    else if (typeof v === 'string' || typeof v === 'number') p = parseValue(k, String(v));
+    else console.warn(`diffusion-playground: ignoring ${k}: a ${v === null ? 'null' : typeof v} is not a value of it (use a string or number)`);
     if (p !== undefined) clean[k] = p;
   }
   return clean;

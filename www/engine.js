@@ -57,6 +57,7 @@ export function wasmVariant(search = PAGE_QUERY) {
 
 let wasmPromise = null;
 let compiledWasm = null;
+let wasmNamespace = null; // the initialised glue module, once loaded
 
 /** The compiled wasm module (fetched and compiled once; CPU workers get it rather than compiling their own). */
 async function compileWasm(url) {
@@ -76,6 +77,7 @@ export function loadWasm() {
       const [mod, compiled] = await Promise.all([import('./pkg/diffusion_playground.js'), compileWasm(WASM_URLS[wasmVariant()])]);
       await mod.default({ module_or_path: compiled });
       compiledWasm = compiled;
+      wasmNamespace = mod;
       return mod;
     })();
     wasmPromise.catch(() => {
@@ -83,6 +85,76 @@ export function loadWasm() {
     });
   }
   return wasmPromise;
+}
+
+// ----- recovery from a trap ---------------------------------------------------------------------
+
+const crashListeners = new Set();
+let lastReset = -Infinity;
+
+/**
+ * Is `e` a trap of the engine's wasm (a Rust panic or any other `WebAssembly.RuntimeError`: a
+ * bug, never the reader's input), also when it comes from a CPU worker? After a trap the
+ * instance can be in any state, so nothing made from it may be used again: recoverFromTrap.
+ */
+export function isTrap(e) {
+  return e instanceof WebAssembly.RuntimeError || e?.name === 'RuntimeError';
+}
+
+/** Is `e` the use of an engine or session from a wasm instance replaced after a trap? */
+export function isStale(e) {
+  return /stale object from previous Wasm instance/.test(String(e?.message ?? ''));
+}
+
+/**
+ * `listener({message})` is called after each recovery from a trap, by every playground on the
+ * page: their engines and sessions are gone and a boot loads them again. Returns an unsubscribe.
+ */
+export function onEngineCrash(listener) {
+  crashListeners.add(listener);
+  return () => crashListeners.delete(listener);
+}
+
+/**
+ * After a trap: drops every engine (their CPU workers stopped), replaces the wasm instance by a
+ * fresh one of the same compiled module (wasm-bindgen's `__wbg_reset_state`) and tells every
+ * playground (onEngineCrash). Several playgrounds may see the same trap, and the old instance's
+ * pending work may trap again: one recovery per second. Returns the one-sentence message.
+ */
+export function recoverFromTrap(e) {
+  const message = `The engine stopped on an internal error (${String(e?.message || e)}); it was restarted.`;
+  const now = performance.now();
+  if (now - lastReset < 1000) return message;
+  lastReset = now;
+  console.error(`diffusion-playground: the wasm engine trapped; restarting it and every playground's engine.`, e);
+  for (const entry of engines.values()) {
+    entry.promise.then(
+      (loaded) => {
+        loaded.freed = true;
+        loaded.pool?.terminate();
+        loaded.pool = null;
+      },
+      () => {},
+    );
+  }
+  engines.clear();
+  try {
+    wasmNamespace?.__wbg_reset_state();
+  } catch (err) {
+    // The module cannot even be instantiated again: the next load reports why.
+    console.error('diffusion-playground: restarting the wasm engine failed', err);
+    wasmPromise = null;
+  }
+  for (const listener of [...crashListeners]) listener({ message });
+  return message;
+}
+
+// A trap inside the engine's async work (a GPU read's future) surfaces as an uncaught error
+// rather than through the promise awaited: the same recovery.
+const fromOurWasm = (e) => e instanceof WebAssembly.RuntimeError && /diffusion_playground/.test(String(e.stack ?? ''));
+if (typeof globalThis.addEventListener === 'function') {
+  globalThis.addEventListener('error', (ev) => fromOurWasm(ev.error) && recoverFromTrap(ev.error));
+  globalThis.addEventListener('unhandledrejection', (ev) => fromOurWasm(ev.reason) && recoverFromTrap(ev.reason));
 }
 
 let gpuCheck = null;
@@ -296,46 +368,94 @@ export function fetchSchedulerConfig(model) {
 const engines = new Map();
 
 /**
- * The shared Engine for `model` on `backend` (auto | webgpu | cpu). `onProgress({phase, loaded,
- * total, fromCache, backend})` sees the download (every caller sees the same one). Resolves to
- * {engine, wasm, model, url, info: {backend, reason, probeMs: {cpu, webgpu, webgpuAtLeast}, adapter, executor,
- * parameterCount, sampleShape, T, fromCache, ms, ...}}. A failed load is forgotten, so the next
- * call tries again.
+ * A hold on the shared Engine for `model` on `backend` (auto | webgpu | cpu): `{promise,
+ * release()}`. `promise` resolves to {engine, wasm, model, url, info: {backend, reason, probeMs:
+ * {cpu, webgpu, webgpuAtLeast}, adapter, executor, parameterCount, sampleShape, T, fromCache, ms,
+ * ...}, pool}; `onProgress({phase, loaded, total, fromCache, backend})` sees the download (every
+ * holder sees the same one). Playgrounds with the same model and backend share one engine; when
+ * the last hold is released (its playground removed, or switched to another model or backend)
+ * the engine is freed: its GPU device destroyed, its weights and CPU workers released. A failed
+ * load is forgotten, so the next hold tries again.
  */
-export function getEngine(model, backend = DEFAULT_BACKEND, onProgress = () => {}) {
+export function holdEngine(model, backend = DEFAULT_BACKEND, onProgress = () => {}) {
   const url = modelUrl(model).href;
   const id = `${backend} ${url}`;
   let entry = engines.get(id);
   if (!entry) {
-    entry = { listeners: new Set(), last: null };
+    entry = { listeners: new Set(), last: null, holds: 0 };
     const report = (p) => {
       entry.last = p;
       for (const l of entry.listeners) l(p);
     };
     entry.promise = createEngine(model, url, backend, report);
-    entry.promise.catch(() => engines.delete(id));
+    entry.promise.catch(() => {
+      if (engines.get(id) === entry) engines.delete(id);
+    });
     engines.set(id, entry);
   }
+  entry.holds++;
   entry.listeners.add(onProgress);
   if (entry.last) onProgress(entry.last);
   const done = () => entry.listeners.delete(onProgress);
   entry.promise.then(done, done);
-  return entry.promise;
+  let released = false;
+  return {
+    promise: entry.promise,
+    release() {
+      if (released) return;
+      released = true;
+      done();
+      if (--entry.holds > 0) return;
+      if (engines.get(id) === entry) engines.delete(id);
+      entry.promise.then(freeLoaded, () => {});
+    },
+  };
+}
+
+/** Frees what a loaded engine holds (sessions made from it keep their own part until freed). */
+function freeLoaded(loaded) {
+  loaded.freed = true;
+  loaded.pool?.terminate();
+  loaded.pool = null;
+  try {
+    loaded.engine.free();
+  } catch {
+    // An engine of a wasm instance that was reset after a trap: nothing of it is left to free.
+  }
+}
+
+/** Engines alive on this page (test hook: the soak test checks that switching models frees them). */
+export function liveEngines() {
+  return engines.size;
 }
 
 /**
- * After a WebGPU device was lost: moves the shared engine of `loaded` to the CPU (every
- * playground using it makes CPU sessions from then on) and says so in its info. Returns true
- * if this call switched it, false if it already ran on the CPU.
+ * After a WebGPU device was lost: puts a CPU engine, loaded afresh from the model's files (the
+ * weights from the browser's cache), in place of the shared engine of `loaded` (every
+ * playground using it makes CPU sessions from then on) and says so in its info. The lost
+ * engine is freed once its last session is. Resolves to true once `loaded` runs on the CPU.
  */
 export function fallBackToCpu(loaded, why) {
-  if (loaded.engine.backend() === 'cpu') return false;
-  const reason = `the WebGPU device was lost (${why}); running on the CPU instead — reload the page to try the GPU again`;
-  loaded.engine.useCpu(reason);
-  const b = loaded.engine.backendInfo();
-  Object.assign(loaded.info, { backend: b.backend, executor: b.executor, reason, deviceLost: why });
-  console.warn(`diffusion-playground: ${reason}`);
-  return true;
+  if (loaded.engine.backend() === 'cpu') return Promise.resolve(true);
+  loaded.toCpu ??= (async () => {
+    const reason = `the WebGPU device was lost (${why}); running on the CPU instead — reload the page to try the GPU again`;
+    const files = await modelFiles(loaded.model, loaded.url, () => {});
+    const engine = await loaded.wasm.Engine.create(files.config, files.weights.bytes, files.scheduler ?? undefined, 'cpu');
+    const { pool = null, note: workersNote = null } = await cpuPool({ config: files.config, weights: files.weights.bytes, scheduler: files.scheduler });
+    const lost = loaded.engine;
+    loaded.engine = engine;
+    loaded.pool = pool;
+    try {
+      lost.free();
+    } catch {
+      // already gone with a reset wasm instance
+    }
+    const b = engine.backendInfo();
+    Object.assign(loaded.info, { backend: b.backend, executor: b.executor, reason, deviceLost: why, workers: pool?.size ?? 0, workersNote });
+    console.warn(`diffusion-playground: ${reason}`);
+    return true;
+  })();
+  return loaded.toCpu;
 }
 
 /**
@@ -384,6 +504,17 @@ async function probeWebGpu() {
   }
 }
 
+/** A model's config, scheduler config and weights ({bytes, fromCache}), the weights via the cache. */
+async function modelFiles(model, url, onProgress) {
+  const cache = await openCache();
+  const [config, scheduler, weights] = await Promise.all([
+    fetchText(new URL('config.json', url), false),
+    fetchSchedulerConfig(model),
+    fetchBytes(new URL(WEIGHTS, url).href, { cache, onProgress }),
+  ]);
+  return { config, scheduler, weights };
+}
+
 async function createEngine(model, url, requested, report) {
   const t0 = performance.now();
   // An explicit webgpu fails here without WebGPU (a NoWebGPU notice); cpu never asks for it.
@@ -393,24 +524,15 @@ async function createEngine(model, url, requested, report) {
   report({ phase: 'wasm', loaded: 0, total: 0 });
   // The wasm and the model's files download side by side: on a slow connection the weights
   // dominate, and waiting for the wasm first would add its whole download time.
-  const files = openCache().then((cache) =>
-    Promise.all([
-      fetchText(new URL('config.json', url), false),
-      fetchSchedulerConfig(model),
-      fetchBytes(new URL(WEIGHTS, url).href, {
-        cache,
-        onProgress: (loaded, total) => report({ phase: 'download', loaded, total }),
-      }),
-    ]),
-  );
+  const files = modelFiles(model, url, (loaded, total) => report({ phase: 'download', loaded, total }));
   files.catch(() => {}); // awaited below; a failed wasm load must not leave it unhandled
   const wasm = await loadWasm();
-  const [config, scheduler, weights] = await files;
+  const { config, scheduler, weights } = await files;
   const uploading = (c) => report({ phase: 'upload', loaded: weights.bytes.length, total: weights.bytes.length, fromCache: weights.fromCache, backend: c.backend });
   uploading(choice);
-  const modelFiles = { config, weights: weights.bytes, scheduler };
+  const cpuFiles = { config, weights: weights.bytes, scheduler };
   // Known to run on the CPU: the workers load while the page's engine does.
-  let pooling = choice.backend === 'cpu' ? cpuPool(modelFiles) : null;
+  let pooling = choice.backend === 'cpu' ? cpuPool(cpuFiles) : null;
   let engine;
   try {
     engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, choice.backend);
@@ -426,7 +548,7 @@ async function createEngine(model, url, requested, report) {
     engine = await wasm.Engine.create(config, weights.bytes, scheduler ?? undefined, 'auto');
   }
   const b = engine.backendInfo();
-  if (b.backend === 'cpu') pooling ??= cpuPool(modelFiles);
+  if (b.backend === 'cpu') pooling ??= cpuPool(cpuFiles);
   const { pool = null, note: workersNote = null } = pooling ? await pooling : {};
   if (choice.probe && b.cpuMs != null && b.webgpuMs != null) {
     remember(storage, gpu.key, { backend: b.backend, cpuMs: b.cpuMs, webgpuMs: b.webgpuMs, webgpuAtLeast: b.webgpuAtLeast });

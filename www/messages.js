@@ -63,6 +63,8 @@ export const NO_WEBGPU_HTML = `
 
 export const ERROR_HTML = '<h4>Something went wrong</h4><p class="reason"></p>';
 
+export const CRASH_HTML = `<p><span class="reason"></span> <button type="button" class="retry">Try again</button></p>`;
+
 export const DEVICE_LOST_HTML = `
       <h4>The GPU stopped working for this page (the WebGPU device was lost).</h4>
       <p>Reason: <span class="reason"></span></p>

@@ -6,12 +6,12 @@
 // The notice texts are in messages.js; each has a .reason span filled in with textContent.
 
 import { fetchSampleShape, loadWasm } from './engine.js';
-import { DEVICE_LOST_HTML, ERROR_HTML, NO_WEBGPU_HTML } from './messages.js';
+import { CRASH_HTML, DEVICE_LOST_HTML, ERROR_HTML, NO_WEBGPU_HTML } from './messages.js';
 import { drawRgba, tensorToRgba } from './render.js';
 
-const HTML = { 'no-webgpu': NO_WEBGPU_HTML, error: ERROR_HTML, 'device-lost': DEVICE_LOST_HTML };
+const HTML = { 'no-webgpu': NO_WEBGPU_HTML, error: ERROR_HTML, 'device-lost': DEVICE_LOST_HTML, crash: CRASH_HTML };
 
-/** Shows notice `kind` (no-webgpu | error | device-lost) in `root` with `reason`; returns its element. */
+/** Shows notice `kind` (no-webgpu | error | device-lost | crash) in `root` with `reason`; returns its element. */
 export function showNotice(root, kind, reason) {
   const n = root.querySelector('.notice');
   n.innerHTML = HTML[kind];

@@ -9,7 +9,7 @@
 
 import { partsBytes, partsToRgba } from './anatomy-panel.js';
 import { cspAdvice } from './csp.js';
-import { BASE_URL, createSession, fallBackToCpu, getEngine, listModels, triage } from './engine.js';
+import { BASE_URL, createSession, fallBackToCpu, holdEngine, isStale, isTrap, listModels, onEngineCrash, recoverFromTrap, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
 import { NAMES, backendNote, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
@@ -22,10 +22,12 @@ export class Runner {
   #queue = new RunQueue();
   #bootGeneration = 0;
   #loaded = null; // {engine, wasm, info, model, url}
+  #hold = null; // holdEngine()'s hold on the engine this playground uses (or is loading)
   #sessions = new Map(); // batch -> Session[]
   #sessionsBackend = null; // where the sessions in #sessions run: 'webgpu' | 'cpu'
   #noGpu = null;
   #fallbacks = 0; // moves to the CPU since the last boot (a guard against loops)
+  #crashedHere = false; // this playground's own call trapped (it shows the crash notice)
   #extras = new Set(); // RunQueues of work on a finished run (replays, branches): see extra()
   #runsPending = 0; // runs requested and not yet over: extra work waits for none
   /** Final images of the last completed run (first lane), (N, C, H, W). */
@@ -48,6 +50,7 @@ export class Runner {
   constructor(host, ui) {
     this.#host = host;
     this.#ui = ui;
+    onEngineCrash((crash) => this.#onCrash(crash));
   }
 
   /** The loaded engine {engine, wasm, info, model, url}, or null. */
@@ -103,10 +106,20 @@ export class Runner {
     this.#fallbacks = 0;
     this.#$('.root').classList.remove('no-gpu');
     let loaded;
+    const previous = this.#hold;
+    this.#hold = null;
     try {
-      loaded = await getEngine(model, this.#host.getState().backend, (p) => current() && this.#onLoadProgress(p));
+      this.#hold = holdEngine(model, this.#host.getState().backend, (p) => current() && this.#onLoadProgress(p));
+      // Held before the old one is let go: the same model and backend keep their engine.
+      previous?.release();
+      loaded = await this.#hold.promise;
     } catch (e) {
+      previous?.release();
       if (!current()) return;
+      if (isTrap(e)) {
+        this.#trapped(e);
+        return;
+      }
       const { notice, message } = triage(e);
       if (notice === 'no-webgpu') this.#showNoWebGpu(message);
       else if (notice === 'device-lost') this.#showDeviceLost(message);
@@ -189,10 +202,60 @@ export class Runner {
       return;
     }
     this.#fallbacks++;
-    fallBackToCpu(loaded, message);
     this.#freeSessions();
-    this.engineReady(loaded);
-    this.run();
+    this.setStatus('loading', 'The GPU stopped working: loading the model on the CPU…');
+    fallBackToCpu(loaded, message).then(
+      () => {
+        if (loaded !== this.#loaded) return;
+        this.engineReady(loaded);
+        this.run();
+      },
+      (e) => {
+        if (loaded === this.#loaded) this.#showDeviceLost(`${message}; the CPU could not take over either (${e?.message || e})`);
+      },
+    );
+  }
+
+  /**
+   * The engine's wasm trapped (a bug): engine.js has restarted it and every playground on the
+   * page lost its engine and sessions. The playground whose call trapped says so in one sentence
+   * with a button that loads it again; the others load again at once.
+   */
+  #showCrash(message) {
+    showNotice(this.#host.shadowRoot, 'crash', message)
+      .querySelector('.retry')
+      .addEventListener('click', () => this.boot());
+    this.setStatus('error', message);
+    this.#progress(0, '');
+    this.#emit('dp-error', { message, crashed: true });
+  }
+
+  /** A call of this playground's trapped: recover (every playground) and say so here. */
+  #trapped(e) {
+    this.#crashedHere = true;
+    const message = recoverFromTrap(e); // calls #onCrash, which shows the notice here
+    if (this.#crashedHere) this.#showCrash(message); // the same trap was already recovered from
+    this.#crashedHere = false;
+  }
+
+  #onCrash({ message }) {
+    // Everything from the old instance is gone: abandon (never await) what may wait on it.
+    const stuck = this.#queue;
+    this.#queue = new RunQueue();
+    stuck.cancel();
+    for (const q of this.#extras) q.cancel();
+    this.#extras.clear();
+    this.#runsPending = 0;
+    this.#sessions.clear();
+    this.#loaded = null;
+    this.#hold = null;
+    this.#ui.timeline()?.abandon();
+    if (this.#crashedHere) {
+      this.#crashedHere = false;
+      this.#showCrash(message);
+    } else if (this.#host.isConnected && this.#host.dataset.status !== 'idle') {
+      this.boot();
+    }
   }
 
   /**
@@ -216,7 +279,12 @@ export class Runner {
   /** Stops the run in flight; once it has stopped, frees the sessions if the element was removed. */
   disconnect() {
     Promise.all([this.#queue.cancel(), this.#cancelExtras()]).then(() => {
-      if (!this.#host.isConnected) this.#freeSessions();
+      if (this.#host.isConnected) return;
+      this.#freeSessions();
+      // The last playground on a model lets its engine go (freed); a reconnect loads it again.
+      this.#loaded = null;
+      this.#hold?.release();
+      this.#hold = null;
     });
   }
 
@@ -244,7 +312,13 @@ export class Runner {
   #freeSessions(keepBatch = null) {
     for (const [batch, sessions] of this.#sessions) {
       if (batch === keepBatch) continue;
-      for (const s of sessions) s.free();
+      for (const s of sessions) {
+        try {
+          s.free();
+        } catch (e) {
+          if (!isStale(e)) throw e; // a session of a wasm instance reset after a trap: already gone
+        }
+      }
       this.#sessions.delete(batch);
     }
   }
@@ -274,7 +348,8 @@ export class Runner {
       plans = samplers.map((s) => this.#loaded.engine.timesteps(s, settings.steps, settings.eta, settings.variance));
     } catch (e) {
       this.#queue.cancel();
-      this.#showError(triage(e).message);
+      if (isTrap(e)) this.#trapped(e);
+      else this.#showError(triage(e).message);
       return;
     }
     const loaded = this.#loaded;
@@ -284,7 +359,8 @@ export class Runner {
     this.setStatus('running', running);
     this.#runsPending++;
     const extrasStopped = this.#cancelExtras();
-    this.#queue
+    const queue = this.#queue; // replaced after a trap: a run stuck in the old one never ends
+    queue
       .request(async (isCurrent, cancelled) => {
         try {
           await extrasStopped;
@@ -295,7 +371,7 @@ export class Runner {
         }
       })
       .catch((e) => this.#triage(e, loaded))
-      .finally(() => this.#runsPending--);
+      .finally(() => queue === this.#queue && this.#runsPending--);
   }
 
   /**
@@ -304,8 +380,13 @@ export class Runner {
    * no usable GPU, or an error.
    */
   #triage(e, loaded) {
-    let { notice, message } = triage(e, loaded.engine.deviceLost());
+    if (isStale(e)) return; // a run of a wasm instance already replaced after a trap
+    if (isTrap(e)) {
+      this.#trapped(e);
+      return;
+    }
     if (loaded !== this.#loaded) return; // a new engine took over meanwhile
+    let { notice, message } = triage(e, loaded.engine.deviceLost());
     if (notice !== 'device-lost' && this.#sessionsBackend === 'webgpu' && loaded.info.deviceLost) {
       notice = 'device-lost';
       message = loaded.info.deviceLost;

@@ -133,9 +133,19 @@ pub fn forward(
     t: f32,
     kernels: Kernels,
 ) -> Result<Vec<f32>, Error> {
+    require_parameters(unet)?;
     let mut net = CpuNet::new(unet, graph.clone(), kernels);
     net.forward(unet, x, t)?;
     Ok(net.output().to_vec())
+}
+
+/// The CPU kernels read the parameters' values: refuse a model whose values were released.
+fn require_parameters(unet: &UNet) -> Result<(), Error> {
+    if unet.has_parameters() {
+        Ok(())
+    } else {
+        Err(crate::model::ModelError::ParametersReleased.into())
+    }
 }
 
 struct State {
@@ -161,6 +171,7 @@ impl CpuExecutor {
     }
 
     pub fn with_kernels(unet: &UNet, batch: usize, kernels: Kernels) -> Result<CpuExecutor, Error> {
+        require_parameters(unet)?;
         let graph = unet.graph(batch)?;
         check_samplable(&graph, unet)?;
         let s = graph.shape(graph.input);

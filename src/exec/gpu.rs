@@ -9,7 +9,7 @@ use super::{
     check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
 };
 use crate::error::Error;
-use crate::gpu::{Dispatch, Gpu, GpuError};
+use crate::gpu::{Dispatch, Gpu, GpuBuffer, GpuError};
 use crate::model::{Graph, ParamId, TensorId, UNet};
 use crate::ops::{Op, SchedulerStep, ToRgba8};
 use crate::scheduler::Plan;
@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 /// A model's parameters on the GPU, shared by every batch size.
 pub struct GpuWeights {
-    buffers: HashMap<ParamId, wgpu::Buffer>,
+    buffers: HashMap<ParamId, GpuBuffer>,
 }
 
 impl GpuWeights {
@@ -67,7 +67,7 @@ pub fn dispatch_op(
 /// One batch size's forward pass, ready to record.
 pub struct GpuNet {
     pub graph: Graph,
-    slots: Vec<wgpu::Buffer>,
+    slots: Vec<GpuBuffer>,
     slot_of: Vec<usize>,
     dispatches: Vec<Dispatch>,
 }
@@ -87,7 +87,7 @@ impl GpuNet {
             .enumerate()
             .map(|(i, &len)| gpu.storage(&format!("activation slot {i}"), len))
             .collect::<Result<Vec<_>, _>>()?;
-        let buf = |t: &TensorId| &slots[plan.slot_of[t.0]];
+        let buf = |t: &TensorId| -> &wgpu::Buffer { &slots[plan.slot_of[t.0]] };
         let dispatches = graph
             .nodes
             .iter()
@@ -160,14 +160,14 @@ impl GpuNet {
 pub struct GpuExecutor {
     gpu: Rc<Gpu>,
     pub net: GpuNet,
-    noise: wgpu::Buffer,
-    x0: wgpu::Buffer,
+    noise: GpuBuffer,
+    x0: GpuBuffer,
     /// x_t of the latest step (the step kernel overwrites the sample in place).
-    x_in: wgpu::Buffer,
+    x_in: GpuBuffer,
     step: SchedulerStep,
     step_dispatch: Dispatch,
     grid: ToRgba8,
-    rgba: wgpu::Buffer,
+    rgba: GpuBuffer,
     show_sample: Dispatch,
     show_x0: Dispatch,
 }

@@ -149,7 +149,7 @@ pub struct Dispatch {
     kernel: Arc<Kernel>,
     bind_group: wgpu::BindGroup,
     /// The uniform buffer with this dispatch's parameters; rewritten for per-step values.
-    pub params: wgpu::Buffer,
+    pub params: super::GpuBuffer,
     workgroups: [u32; 3],
 }
 
@@ -194,14 +194,14 @@ impl Gpu {
     ) -> Result<Dispatch, GpuError> {
         let workgroups = launch.workgroups()?;
         let kernel = self.kernel(launch.kernel);
-        let uniform = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let uniform = self.buffer(&wgpu::BufferDescriptor {
             label: Some(kernel.name),
             size: (launch.uniform.len().max(16) as u64).next_multiple_of(16),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         self.queue.write_buffer(&uniform, 0, &launch.uniform);
-        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&uniform)
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&*uniform)
             .chain(buffers.iter().copied())
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry {

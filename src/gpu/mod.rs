@@ -3,8 +3,11 @@
 //!
 //! Everything else talks to the GPU through [`Gpu`], so tests can pass in their own device.
 
+mod buffer;
 mod kernel;
 mod readback;
+
+pub use buffer::{live as live_buffers, GpuBuffer, LiveBuffers};
 
 pub use kernel::{grid, Dispatch, Kernel, KernelSource, Launch, MAX_GROUPS_PER_DIM};
 
@@ -57,7 +60,15 @@ pub struct Gpu {
     error: Arc<Mutex<Option<GpuError>>>,
     lost: Arc<Mutex<Option<String>>>,
     /// Bound where a kernel's optional input is absent (see [`Gpu::placeholder`]).
-    placeholder: std::sync::OnceLock<wgpu::Buffer>,
+    placeholder: std::sync::OnceLock<GpuBuffer>,
+}
+
+/// A dropped `Gpu` destroys its device: every buffer and pipeline on it is freed at once (on
+/// the web nothing else frees them before garbage collection). Each `Gpu` opens its own device.
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        self.device.destroy();
+    }
 }
 
 impl Gpu {
@@ -107,7 +118,8 @@ impl Gpu {
         Ok(Self::from_device(device, queue, info))
     }
 
-    /// Wraps a device someone else opened (e.g. one shared by several widgets on a page).
+    /// Wraps a device someone else opened; the `Gpu` owns it from then on (destroys it when
+    /// dropped).
     pub fn from_device(
         device: wgpu::Device,
         queue: wgpu::Queue,
@@ -179,7 +191,7 @@ impl Gpu {
     }
 
     /// A storage buffer holding `data` (weights, inputs).
-    pub fn upload(&self, what: &str, data: &[f32]) -> Result<wgpu::Buffer, GpuError> {
+    pub fn upload(&self, what: &str, data: &[f32]) -> Result<GpuBuffer, GpuError> {
         let buffer = self.storage(what, data.len())?;
         self.queue
             .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
@@ -187,7 +199,7 @@ impl Gpu {
     }
 
     /// A zeroed storage buffer of `len` f32 values that can be copied from and to.
-    pub fn storage(&self, what: &str, len: usize) -> Result<wgpu::Buffer, GpuError> {
+    pub fn storage(&self, what: &str, len: usize) -> Result<GpuBuffer, GpuError> {
         // WebGPU rejects zero-sized bindings; a 1-element buffer stands in for an empty tensor.
         let bytes = (len.max(1) as u64).saturating_mul(4);
         if bytes > self.max_buffer_bytes() {
@@ -197,7 +209,7 @@ impl Gpu {
                 limit: self.max_buffer_bytes(),
             });
         }
-        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+        Ok(self.buffer(&wgpu::BufferDescriptor {
             label: Some(what),
             size: bytes,
             usage: wgpu::BufferUsages::STORAGE
@@ -207,11 +219,16 @@ impl Gpu {
         }))
     }
 
+    /// A buffer of this device that is destroyed when dropped (and counted while alive).
+    pub fn buffer(&self, desc: &wgpu::BufferDescriptor<'_>) -> GpuBuffer {
+        GpuBuffer::new(&self.device, desc)
+    }
+
     /// A one-value buffer bound in place of an absent optional input (WebGPU has no empty
     /// bindings); kernels never read it.
     pub fn placeholder(&self) -> &wgpu::Buffer {
         self.placeholder.get_or_init(|| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
+            self.buffer(&wgpu::BufferDescriptor {
                 label: Some("absent optional input"),
                 size: 16,
                 usage: wgpu::BufferUsages::STORAGE,

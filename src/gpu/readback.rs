@@ -43,7 +43,7 @@ impl Gpu {
         if size == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = self.buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -97,7 +97,7 @@ impl Gpu {
         if let Some(reason) = self.lost_reason() {
             return GpuError::DeviceLost(reason);
         }
-        let probe = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let probe = self.buffer(&wgpu::BufferDescriptor {
             label: Some("device liveness probe"),
             size: 4,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

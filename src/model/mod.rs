@@ -77,6 +77,11 @@ pub enum ModelError {
         width: usize,
         factor: usize,
     },
+    #[error(
+        "this model's parameters were released after their upload to the GPU, so it cannot run \
+         on the CPU: load the checkpoint again with the CPU backend"
+    )]
+    ParametersReleased,
     #[error("batch size {0} is not supported: use 1 to 1024")]
     Batch(usize),
     #[error("at `{at}`: {source}")]
@@ -186,6 +191,27 @@ impl UNet {
         }
     }
 
+    /// Drops the parameters' values, keeping their names and shapes (graphs still build): for an
+    /// engine whose weights live on the GPU, where a host copy would only hold memory.
+    /// [`UNet::has_parameters`] turns false; the CPU executors refuse such a model.
+    pub fn release_parameters(&mut self) {
+        for p in &mut self.params {
+            p.data = Vec::new();
+        }
+    }
+
+    /// Whether the parameters' values are here (false after [`UNet::release_parameters`]).
+    pub fn has_parameters(&self) -> bool {
+        self.params
+            .iter()
+            .all(|p| p.data.len() == p.shape.iter().product::<usize>())
+    }
+
+    /// Bytes of the parameters' values held in host memory (0 once released).
+    pub fn parameter_bytes(&self) -> usize {
+        self.params.iter().map(|p| p.data.len() * 4).sum()
+    }
+
     /// Runs at another spatial size (must be divisible by 2^downsamplings).
     pub fn with_sample_hw(mut self, h: usize, w: usize) -> Result<UNet, ModelError> {
         self.check_sample_hw(h, w)?;
@@ -221,7 +247,7 @@ impl UNet {
         self.params
             .iter()
             .filter(|p| !p.name.contains(".qkv.") && !p.name.starts_with("time_emb_proj.fused"))
-            .map(|p| p.data.len())
+            .map(|p| p.shape.iter().product::<usize>())
             .sum()
     }
 

@@ -94,12 +94,18 @@ impl Engine {
             safetensors,
             scheduler_json,
         };
-        let checkpoint = Checkpoint::from_files(&files).map_err(js_err)?;
+        let mut checkpoint = Checkpoint::from_files(&files).map_err(js_err)?;
+        drop(files);
         let schedule_config = checkpoint.scheduler.clone().unwrap_or_default();
         let schedule = Schedule::new(&schedule_config).map_err(js_err)?;
         let (device, choice) = backend::choose(request, &checkpoint.unet)
             .await
             .map_err(js_err)?;
+        // On WebGPU the weights live on the device: a host copy would hold as much memory again
+        // for nothing (a lost device is handled by loading a CPU engine afresh).
+        if matches!(device, Device::Gpu(_)) {
+            checkpoint.unet.release_parameters();
+        }
         Ok(Engine {
             shared: Rc::new(Shared {
                 checkpoint,
@@ -150,15 +156,6 @@ impl Engine {
         Ok(out)
     }
 
-    /// Moves the engine to the CPU (after its WebGPU device was lost, say), with `reason` as
-    /// the new [`Engine::backend_info`] reason. Sessions made before keep their executor: make
-    /// new ones. The GPU device and weights are freed once no session holds them.
-    #[wasm_bindgen(js_name = useCpu)]
-    pub fn use_cpu(&self, reason: String) {
-        *self.shared.device.borrow_mut() = Device::Cpu;
-        self.shared.choice.borrow_mut().reason = reason;
-    }
-
     /// The WebGPU adapter, e.g. "llvmpipe (Vulkan, Cpu)" or, in a browser that names none, its
     /// driver; `undefined` when none was opened.
     #[wasm_bindgen(js_name = adapterInfo)]
@@ -174,6 +171,18 @@ impl Engine {
             Device::Gpu(g) => g.gpu.lost_reason(),
             Device::Cpu => None,
         }
+    }
+
+    /// Test and debugging hook: `{gpuBuffers, gpuBytes, wasmBytes, hostParameterBytes}`, the
+    /// GPU buffers alive in this wasm instance (every engine and session; a freed session or
+    /// engine gives its buffers back at once), the wasm memory's size, and the bytes of this
+    /// engine's parameter copy in wasm memory (0 on WebGPU, where the weights live on the GPU).
+    #[wasm_bindgen(js_name = debugCounters)]
+    pub fn debug_counters(&self) -> Result<js_sys::Object, JsValue> {
+        let out = debug_counters()?;
+        let bytes = self.shared.checkpoint.unet.parameter_bytes() as f64;
+        js_sys::Reflect::set(&out, &"hostParameterBytes".into(), &bytes.into())?;
+        Ok(out)
     }
 
     /// (channels, height, width) of one sample.
@@ -288,6 +297,56 @@ impl Engine {
     /// The current device (a cheap clone: not borrowed across an await).
     fn device(&self) -> Device {
         self.shared.device.borrow().clone()
+    }
+}
+
+/// Test and debugging hook: `{gpuBuffers, gpuBytes, wasmBytes}`: the GPU buffers alive in this
+/// wasm instance, their bytes, and the size of the wasm memory (it grows, never shrinks).
+#[wasm_bindgen(js_name = debugCounters)]
+pub fn debug_counters() -> Result<js_sys::Object, JsValue> {
+    let live = crate::gpu::live_buffers();
+    let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
+    let wasm_bytes = memory
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length();
+    let out = js_sys::Object::new();
+    for (key, value) in [
+        ("gpuBuffers", live.buffers as f64),
+        ("gpuBytes", live.bytes as f64),
+        ("wasmBytes", wasm_bytes as f64),
+    ] {
+        js_sys::Reflect::set(&out, &key.into(), &value.into())?;
+    }
+    Ok(out)
+}
+
+thread_local! {
+    static TRAP_AFTER: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// Test hook for the page's crash recovery: the `steps`-th next `Session.step` call from now
+/// (1 = the next one) panics, which traps this wasm instance as a bug would.
+#[wasm_bindgen(js_name = debugTrapAfter)]
+pub fn debug_trap_after(steps: u32) {
+    TRAP_AFTER.with(|t| t.set(Some(steps.max(1))));
+}
+
+/// Called by every `Session.step`: panics when [`debug_trap_after`]'s count runs out.
+pub(crate) fn debug_trap_check() {
+    let due = TRAP_AFTER.with(|t| match t.get() {
+        Some(1) => {
+            t.set(None);
+            true
+        }
+        Some(n) => {
+            t.set(Some(n - 1));
+            false
+        }
+        None => false,
+    });
+    if due {
+        panic!("debugTrapAfter: the trap the test asked for");
     }
 }
 

@@ -161,6 +161,7 @@ impl Session {
     /// Step `index` of the run. On WebGPU it returns once submitted (reads wait for the GPU);
     /// on the CPU it returns when the step is done.
     pub fn step(&self, index: u32) -> Result<(), JsValue> {
+        super::debug_trap_check();
         let plan = self.plan.borrow();
         let plan = plan
             .as_ref()

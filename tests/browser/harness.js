@@ -6,7 +6,7 @@
 // page loads the relaxed-SIMD build (pkg/diffusion_playground_relaxed_bg.wasm, the one
 // www/engine.js gives browsers that validate relaxed SIMD) and offers only the CPU tests.
 
-import init, { Engine, initialNoise, rgbaGrid } from '../pkg/diffusion_playground.js';
+import init, { Engine, debugCounters, initialNoise, rgbaGrid } from '../pkg/diffusion_playground.js';
 import { parseNpy } from './npy.js';
 
 const params = new URLSearchParams(location.search);
@@ -193,14 +193,25 @@ const tests = {
     if (!(auto.cpuMs > 0 && auto.webgpuMs > 0)) problems.push(`auto did not time both: ${JSON.stringify(auto)}`);
     if (auto.backend !== faster) problems.push(`auto took ${auto.backend}: ${JSON.stringify(auto)}`);
     if (!/^faster in a probe: cpu \d+ ms vs webgpu (over )?\d+ ms/.test(auto.reason)) problems.push(`auto's reason: ${auto.reason}`);
-    // A lost device: the engine moves to the CPU and new sessions run there.
+    // Lifetimes: a WebGPU engine keeps no parameter copy in wasm memory (the CPU one does); a
+    // session's and an engine's GPU buffers are destroyed when they are freed.
+    const counts = () => debugCounters();
+    const base = counts();
     const moved = await Engine.create(f.config, f.weights, f.scheduler, 'webgpu');
-    moved.useCpu('the WebGPU device was lost (test)');
-    const m = moved.backendInfo();
-    if (m.backend !== 'cpu' || m.reason !== 'the WebGPU device was lost (test)') problems.push(`after useCpu: ${JSON.stringify(m)}`);
-    const after = moved.createSession(1);
-    if (after.backend() !== 'cpu') problems.push(`a session after useCpu runs on ${after.backend()}`);
-    after.free();
+    const withEngine = counts();
+    if (moved.debugCounters().hostParameterBytes !== 0) problems.push(`a webgpu engine keeps ${moved.debugCounters().hostParameterBytes} bytes of parameters`);
+    if (cpu.debugCounters().hostParameterBytes < 4 * cpu.parameterCount()) problems.push(`the cpu engine's parameters: ${cpu.debugCounters().hostParameterBytes} bytes for ${cpu.parameterCount()}`);
+    if (moved.parameterCount() !== cpu.parameterCount()) problems.push(`parameterCount after release: ${moved.parameterCount()} vs ${cpu.parameterCount()}`);
+    if (!(withEngine.gpuBuffers > base.gpuBuffers && withEngine.gpuBytes > base.gpuBytes)) problems.push(`weights uploaded but counters ${JSON.stringify(base)} -> ${JSON.stringify(withEngine)}`);
+    const s4 = moved.createSession(4);
+    const withSession = counts();
+    if (!(withSession.gpuBuffers > withEngine.gpuBuffers)) problems.push(`a session made no buffers: ${JSON.stringify(withSession)}`);
+    s4.free();
+    const sessionFreed = counts();
+    if (sessionFreed.gpuBuffers !== withEngine.gpuBuffers || sessionFreed.gpuBytes !== withEngine.gpuBytes) problems.push(`after session.free(): ${JSON.stringify(sessionFreed)} vs ${JSON.stringify(withEngine)}`);
+    moved.free();
+    const engineFreed = counts();
+    if (engineFreed.gpuBuffers !== base.gpuBuffers || engineFreed.gpuBytes !== base.gpuBytes) problems.push(`after engine.free(): ${JSON.stringify(engineFreed)} vs ${JSON.stringify(base)}`);
     return problems.length
       ? { ok: false, detail: problems.join('; ') }
       : { ok: true, detail: `auto: ${auto.backend} (${auto.reason}); cpu executor ${c.executor}; webgpu ${gpu.executor}` };

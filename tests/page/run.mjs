@@ -21,6 +21,7 @@ import { chromium } from 'playwright-core';
 import { registerBackendTests } from './backend-tests.mjs';
 import { registerEmbedTests } from './embed-tests.mjs';
 import { registerPanelTests } from './panels-tests.mjs';
+import { registerReliabilityTests } from './reliability-tests.mjs';
 import {
   ARTIFACTS,
   CHROMIUM,
@@ -557,6 +558,7 @@ const noGpuChecks = async (page, shot) => {
 registerBackendTests({ test, pageTest, notes, h: { visibleCanvases, noErrors, tensorStats, noGpuChecks } });
 registerEmbedTests({ test, pageTest, notes, h: { visibleCanvases, noErrors } });
 registerPanelTests({ pageTest, notes, h: { visibleCanvases, noErrors } });
+registerReliabilityTests({ pageTest, notes });
 
 // ----- main --------------------------------------------------------------------------------------
 

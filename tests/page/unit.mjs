@@ -180,6 +180,18 @@ test('unit: controls read attributes and setState() values', async () => {
     assert(c.attributeSetting('steps', '0') === undefined && c.attributeSetting('eta', '0.5') === 0.5, 'steps/eta attributes');
     const clean = c.cleanSettings({ steps: 12, side: false, seed: '5', eta: 3, sampler: 'euler' });
     assert(JSON.stringify(clean) === JSON.stringify({ steps: 12, side: false, seed: 5 }), `setState kept ${JSON.stringify(clean)}`);
+    // Values of the wrong type are dropped (booleans only for side), never kept as they are.
+    const typed = c.cleanSettings({ steps: true, batch: [4], seed: { n: 1 }, eta: null, model: false, sampler: 'DDIM', side: 'yes', view: undefined });
+    assert(JSON.stringify(typed) === JSON.stringify({ sampler: 'ddim', side: true }), `wrong types kept: ${JSON.stringify(typed)}`);
+    for (const bad of [null, undefined, 5, 'steps=3', [1]]) {
+      let thrown = null;
+      try {
+        c.cleanSettings(bad);
+      } catch (e) {
+        thrown = e;
+      }
+      assert(thrown instanceof TypeError && /setState takes an object/.test(thrown.message), `setState(${JSON.stringify(bad)}): ${thrown}`);
+    }
     const attrs = { steps: '9', 'side-by-side': '', seed: 'x', controls: 'none' };
     const el = { hasAttribute: (n) => n in attrs, getAttribute: (n) => attrs[n] ?? null };
     const { settings, mode } = c.initialSettings(el);

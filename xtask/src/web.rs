@@ -130,6 +130,9 @@ fn wasm_lib(release: bool, features: &[&str], pkg: &Path) -> Result<()> {
         // The CLI's default (the library's is the opposite): `init()` with no argument fetches
         // the wasm next to the JS module.
         .omit_default_module_path(false)
+        // `__wbg_reset_state()`: a fresh instance of the same module after a trap (engine.js's
+        // crash recovery), so one panic does not leave every playground on the page dead.
+        .reset_state_function(true)
         .debug(!release)
         .generate(pkg)
         .map_err(|e| fail!("wasm-bindgen on {} failed: {e:#}", rel(&wasm)))?;
