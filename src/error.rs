@@ -87,6 +87,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Input(_) | Error::Model(ModelError::Batch(_)) => ErrorKind::BadInput,
+            Error::Model(ModelError::TooLarge { .. }) => ErrorKind::OutOfMemory,
             Error::Model(_) => ErrorKind::BadCheckpoint,
             Error::Scheduler(e) => match e {
                 SchedulerError::InvalidStepCount { .. }
