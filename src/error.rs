@@ -50,6 +50,12 @@ pub enum InputError {
     NoStep,
     #[error("image {index} is outside this batch of {batch}: use 0..{batch}")]
     Image { index: usize, batch: usize },
+    #[error("{what} is {found}: use {accepted}")]
+    OutOfRange {
+        what: &'static str,
+        found: String,
+        accepted: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is, for callers that react differently to each.
