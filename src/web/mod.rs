@@ -236,7 +236,8 @@ impl Engine {
         let device = self.device();
         let first = first.unwrap_or(0) as usize;
         let max = crate::model::limits::MAX_BATCH;
-        if first.saturating_add(batch as usize) > max {
+        // (A whole batch, first 0, gets the batch size's own error from the graph.)
+        if first > 0 && first.saturating_add(batch as usize) > max {
             return Err(js_err(InputError::OutOfRange {
                 what: "createSession's first image + batch",
                 found: format!("{first} + {batch}"),
