@@ -44,6 +44,9 @@ fn assert_mentions(message: &str, needles: &[&str]) {
     }
 }
 
+/// An edit of config.json's JSON.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
 #[test]
 fn config_sizes_past_the_limits_are_named() {
     use serde_json::json;
@@ -54,7 +57,7 @@ fn config_sizes_past_the_limits_are_named() {
             v["up_block_types"] = json!(vec!["UpBlock2D"; n]);
         }
     };
-    let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &[&str])> = vec![
+    let cases: Vec<(Edit, &[&str])> = vec![
         (
             Box::new(|v| v["block_out_channels"] = json!([])),
             &["block_out_channels", "0 levels", "1 to 8"],
