@@ -50,6 +50,12 @@ pub enum InputError {
     NoStep,
     #[error("image {index} is outside this batch of {batch}: use 0..{batch}")]
     Image { index: usize, batch: usize },
+    #[error("{what} is {found}: use {accepted}")]
+    OutOfRange {
+        what: &'static str,
+        found: String,
+        accepted: String,
+    },
 }
 
 /// What kind of failure an [`Error`] is, for callers that react differently to each.
@@ -87,6 +93,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Input(_) | Error::Model(ModelError::Batch(_)) => ErrorKind::BadInput,
+            Error::Model(ModelError::TooLarge { .. }) => ErrorKind::OutOfMemory,
             Error::Model(_) => ErrorKind::BadCheckpoint,
             Error::Scheduler(e) => match e {
                 SchedulerError::InvalidStepCount { .. }

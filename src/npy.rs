@@ -15,7 +15,10 @@ pub enum NpyError {
     Dtype(String),
     #[error("the array is Fortran-ordered; save a C-ordered copy with np.ascontiguousarray")]
     FortranOrder,
-    #[error("the file holds {found} bytes of data but shape {shape:?} needs {wanted}")]
+    #[error(
+        "the file holds {found} bytes of data but shape {shape:?} of float32 needs exactly {wanted}: \
+         the file is truncated or its header is wrong; save it again with numpy.save"
+    )]
     Truncated {
         shape: Vec<usize>,
         wanted: usize,
@@ -46,7 +49,7 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(NpyError::Magic);
     }
-    let (header_len, start) = match bytes[6] {
+    let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
         2 | 3 if bytes.len() >= 12 => (
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
@@ -54,7 +57,15 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
         ),
         v => return Err(NpyError::Header(format!("unsupported format version {v}"))),
     };
-    let end = start + header_len;
+    let end = start
+        .checked_add(header_len)
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(|| {
+            NpyError::Header(format!(
+                "the header length field says {header_len} bytes but the file has only {} after it",
+                bytes.len() - start
+            ))
+        })?;
     let header = std::str::from_utf8(
         bytes
             .get(start..end)
@@ -66,8 +77,14 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
     if descr != "<f4" {
         return Err(NpyError::Dtype(descr.to_string()));
     }
-    if header_value(header, "fortran_order")?.starts_with("True") {
+    let order = header_value(header, "fortran_order")?;
+    if order.starts_with("True") {
         return Err(NpyError::FortranOrder);
+    }
+    if !order.starts_with("False") {
+        return Err(NpyError::Header(format!(
+            "'fortran_order' must be True or False in {header}"
+        )));
     }
     let shape_text = header_value(header, "shape")?;
     let close = shape_text
@@ -89,9 +106,13 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .and_then(|c| c.checked_mul(4).map(|_| c))
-        .ok_or_else(|| NpyError::Header(format!("shape {shape:?} is too large")))?;
+        .ok_or_else(|| {
+            NpyError::Header(format!(
+                "shape {shape:?} has more elements than this machine can address"
+            ))
+        })?;
     let data = &bytes[end..];
-    if data.len() < count * 4 {
+    if data.len() != count * 4 {
         return Err(NpyError::Truncated {
             shape,
             wanted: count * 4,

@@ -598,3 +598,175 @@ fn init_noise_of_the_wrong_shape_is_refused() {
         &["6x6", "divisible"],
     );
 }
+
+/// Copies the tiny fixture into `tmp/name` and edits one of its JSON files.
+fn tiny_with(
+    tmp: &TempDir,
+    name: &str,
+    file: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> String {
+    let dir = tmp.0.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "config.json",
+        "diffusion_pytorch_model.safetensors",
+        "scheduler_config.json",
+    ] {
+        std::fs::copy(Path::new(&fixture("models/tiny")).join(f), dir.join(f)).unwrap();
+    }
+    let path = dir.join(file);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, v.to_string()).unwrap();
+    dir.display().to_string()
+}
+
+/// Issue 16's hostile command lines and folders: each is a clean failure (no panic, non-zero
+/// status) whose message says what is wrong.
+#[test]
+fn hostile_inputs_fail_cleanly() {
+    use serde_json::json;
+    let tmp = TempDir::new("hostile");
+    let model = fixture("models/tiny");
+    let out = tmp.path("g.png");
+    let sample = |model: &str, extra: &[&str]| {
+        let mut args = vec!["sample", "--model", model, "--steps", "2", "--out", &out];
+        args.extend_from_slice(extra);
+        dp(&args)
+    };
+    fails(
+        &sample(&model, &["--batch", "1025"]),
+        2,
+        &["--batch", "1025", "1 to 1024"],
+    );
+
+    let forward = |input: &str, t: &str| {
+        dp(&[
+            "forward",
+            "--model",
+            &model,
+            "--input",
+            input,
+            "--timestep",
+            t,
+            "--out",
+            &tmp.path("e.npy"),
+        ])
+    };
+    let x = tmp.path("x.npy");
+    std::fs::write(&x, npy::write(&[1, 3, 16, 16], &[0.0; 768])).unwrap();
+    for t in ["nan", "inf", "-inf"] {
+        fails(&forward(&x, t), 2, &["--timestep", "not a finite number"]);
+    }
+    for t in ["-1", "1000", "1e9"] {
+        fails(&forward(&x, t), 2, &["--timestep", "0 <= t < 1000"]);
+    }
+    // Wrong input shapes.
+    let shapes: [&[usize]; 4] = [
+        &[3, 16, 16],
+        &[1, 4, 16, 16],
+        &[0, 3, 16, 16],
+        &[1, 3, 16, 16, 1],
+    ];
+    for shape in shapes {
+        let f = tmp.path("shape.npy");
+        let len = shape.iter().product::<usize>();
+        std::fs::write(&f, npy::write(shape, &vec![0.0; len])).unwrap();
+        fails(&forward(&f, "10"), 2, &["--input", "(N, 3, H, W)"]);
+    }
+    // Malformed .npy files.
+    let good = npy::write(&[1, 3, 16, 16], &[0.0; 768]);
+    let mut past_end = good.clone();
+    past_end[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+    let mut fortran = good.clone();
+    let at = fortran.windows(5).position(|w| w == b"False").unwrap();
+    fortran[at..at + 5].copy_from_slice(b"True ");
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("magic.npy", b"PK\x03\x04 not numpy".to_vec(), "bad magic"),
+        ("cut.npy", good[..9].to_vec(), "bad magic"),
+        ("past_end.npy", past_end, "header length"),
+        ("fortran.npy", fortran, "fortran"),
+        ("short.npy", good[..good.len() - 4].to_vec(), "truncated"),
+    ];
+    for (name, bytes, needle) in cases {
+        let f = tmp.path(name);
+        std::fs::write(&f, bytes).unwrap();
+        fails(
+            &forward(&f, "10"),
+            1,
+            &["--input", "not a usable .npy", needle],
+        );
+    }
+
+    // Folders whose config or scheduler config is out of range.
+    let levels = |n: usize, c: u64| {
+        move |v: &mut serde_json::Value| {
+            v["block_out_channels"] = json!(vec![c; n]);
+            v["down_block_types"] = json!(vec!["DownBlock2D"; n]);
+            v["up_block_types"] = json!(vec!["UpBlock2D"; n]);
+        }
+    };
+    let folders: Vec<(String, Vec<&str>)> = vec![
+        (
+            tiny_with(&tmp, "big", "config.json", levels(3, 1 << 62)),
+            vec!["block_out_channels[0]", "1 to 4096"],
+        ),
+        (
+            tiny_with(&tmp, "deep", "config.json", levels(65, 8)),
+            vec!["65 levels", "1 to 8"],
+        ),
+        (
+            tiny_with(&tmp, "wide", "config.json", |v| {
+                v["sample_size"] = json!(1u64 << 31)
+            }),
+            vec!["sample_size", "2147483648"],
+        ),
+        (
+            tiny_with(&tmp, "wraps", "config.json", |v| {
+                v["sample_size"] = json!(46340)
+            }),
+            vec!["sample_size", "46340"],
+        ),
+        (
+            tiny_with(&tmp, "groups", "config.json", |v| {
+                v["norm_num_groups"] = json!(0)
+            }),
+            vec!["norm_num_groups"],
+        ),
+        (
+            tiny_with(&tmp, "heads", "config.json", |v| {
+                v["attention_head_dim"] = json!(0)
+            }),
+            vec!["attention_head_dim"],
+        ),
+        (
+            tiny_with(&tmp, "tiny_beta", "scheduler_config.json", |v| {
+                v["beta_start"] = json!(1e-12)
+            }),
+            vec!["alphas_cumprod[0]", "beta_start"],
+        ),
+        (
+            tiny_with(&tmp, "long", "scheduler_config.json", |v| {
+                v["beta_end"] = json!(0.999);
+                v["num_train_timesteps"] = json!(4000);
+            }),
+            vec!["alphas_cumprod[", "underflows"],
+        ),
+        (
+            tiny_with(&tmp, "huge_t", "scheduler_config.json", |v| {
+                v["num_train_timesteps"] = json!(1u64 << 25)
+            }),
+            vec!["num_train_timesteps"],
+        ),
+    ];
+    for (dir, needles) in folders {
+        fails(&sample(&dir, &[]), 1, &needles);
+        fails(&dp(&["info", "--model", &dir]), 1, &needles[..1]);
+    }
+    assert!(
+        !Path::new(&out).exists(),
+        "a refused command wrote its output"
+    );
+}

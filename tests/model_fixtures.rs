@@ -73,7 +73,7 @@ fn fast_cpu_executor_matches_diffusers() {
         let c = case(name);
         let unet = &c.checkpoint.unet;
         let graph = unet.graph(c.batch).unwrap();
-        let mut net = cpu::CpuNet::new(unet, graph, cpu::Kernels::Fast);
+        let mut net = cpu::CpuNet::new(unet, graph, cpu::Kernels::Fast).unwrap();
         net.forward(unet, &c.input, c.timestep).unwrap();
         let got = net.output().to_vec();
         assert_close(&format!("{name} (fast cpu)"), &got, &c.expected, ATOL, 0.0);

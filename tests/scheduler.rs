@@ -593,3 +593,61 @@ fn plan_properties() {
         (1.0, 0.0, 0.0)
     );
 }
+
+/// Issue 16: betas in (0, 1) whose float32 alpha-bar is 1 or 0 (NaN images otherwise), T past
+/// 2^24, and trained betas outside (0, 1) are refused, naming the timestep and what to change.
+#[test]
+fn schedules_that_break_float32_are_refused() {
+    let schedule_err = |json: &str| {
+        SchedulerConfig::from_json_str(json)
+            .and_then(|c| Schedule::new(&c))
+            .expect_err(json)
+    };
+    let e = schedule_err(r#"{"beta_start": 1e-12}"#);
+    assert!(
+        matches!(e, SchedulerError::InvalidAlphaBar { index: 0, .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("alphas_cumprod[0] = 1.0")
+            && e.to_string().contains("raise beta_start"),
+        "{e}"
+    );
+    let e = schedule_err(r#"{"beta_end": 0.999, "num_train_timesteps": 4000}"#);
+    match &e {
+        SchedulerError::InvalidAlphaBar { index, value, .. } => {
+            assert!(*index > 100 && *index < 4000, "{e}");
+            assert!(*value == 0.0 || !(1.0 / value).is_finite(), "{e}");
+        }
+        other => panic!("wanted InvalidAlphaBar, got {other:?}"),
+    }
+    assert!(
+        e.to_string().contains("underflows") && e.to_string().contains("lower beta_end"),
+        "{e}"
+    );
+    let e = schedule_err(r#"{"num_train_timesteps": 16777217}"#);
+    assert!(
+        e.to_string().contains("num_train_timesteps") && e.to_string().contains("16777217"),
+        "{e}"
+    );
+    for (betas, index) in [("[0.1, 0.0]", 1), ("[-0.1, 0.2]", 0), ("[0.1, 1.0]", 1)] {
+        let e = schedule_err(&format!(
+            r#"{{"num_train_timesteps": 2, "trained_betas": {betas}}}"#
+        ));
+        assert!(
+            matches!(e, SchedulerError::InvalidBeta { index: i, .. } if i == index),
+            "{betas}: {e:?}"
+        );
+        assert!(e.to_string().contains("(0, 1)"), "{e}");
+    }
+    // The defaults and diffusers' usual schedules stay accepted.
+    for json in [
+        r#"{}"#,
+        r#"{"beta_schedule": "squaredcos_cap_v2"}"#,
+        r#"{"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}"#,
+        r#"{"beta_start": 1e-7}"#,
+    ] {
+        let config = SchedulerConfig::from_json_str(json).unwrap();
+        Schedule::new(&config).unwrap_or_else(|e| panic!("{json}: {e}"));
+    }
+}

@@ -106,7 +106,7 @@ pub fn measure_cpu(
     )?;
     let exec = CpuExecutor::new(unet, batch)?;
     let x_t = diffusion_playground::rng::initial_noise(SEED, batch, exec.sample_len() / batch);
-    let mut net = CpuNet::new(unet, exec.graph().clone(), Kernels::Fast);
+    let mut net = CpuNet::new(unet, exec.graph().clone(), Kernels::Fast)?;
     let gflop = 2.0 * net.graph().macs() as f64 / 1e9;
     let t = plan.timesteps[0] as f32;
 

@@ -35,7 +35,9 @@ pub struct CpuNet {
 }
 
 impl CpuNet {
-    pub fn new(unet: &UNet, graph: Graph, kernels: Kernels) -> CpuNet {
+    /// Refuses (before allocating) a net larger than [`crate::model::limits::MAX_HOST_BYTES`].
+    pub fn new(unet: &UNet, graph: Graph, kernels: Kernels) -> Result<CpuNet, Error> {
+        check_host_bytes(unet, &graph)?;
         let params = graph
             .nodes
             .iter()
@@ -61,13 +63,13 @@ impl CpuNet {
                 .max()
                 .unwrap_or(0)
         ];
-        CpuNet {
+        Ok(CpuNet {
             graph,
             kernels,
             params,
             values,
             scratch,
-        }
+        })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -125,6 +127,33 @@ impl CpuNet {
     }
 }
 
+/// What a [`CpuNet`] of `graph` will hold, in u64: every tensor, the scratch and (an estimate
+/// of) the packed params, i.e. the model's own.
+fn check_host_bytes(unet: &UNet, graph: &Graph) -> Result<(), Error> {
+    let floats = graph
+        .tensors
+        .iter()
+        .map(|t| crate::ops::product_u64(&t.shape))
+        .chain(graph.nodes.iter().map(|n| n.op.cpu_scratch() as u64))
+        .chain(
+            unet.params
+                .iter()
+                .map(|p| crate::ops::product_u64(&p.shape)),
+        )
+        .fold(0u64, u64::saturating_add);
+    let bytes = floats.saturating_mul(4);
+    let limit = crate::model::limits::MAX_HOST_BYTES;
+    if bytes > limit {
+        return Err(crate::model::ModelError::TooLarge {
+            what: format!("a CPU session of batch {}", graph.batch),
+            bytes,
+            limit,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// One forward pass on a fresh [`CpuNet`] (for fixtures and tests; sessions keep the net).
 pub fn forward(
     unet: &UNet,
@@ -134,7 +163,7 @@ pub fn forward(
     kernels: Kernels,
 ) -> Result<Vec<f32>, Error> {
     require_parameters(unet)?;
-    let mut net = CpuNet::new(unet, graph.clone(), kernels);
+    let mut net = CpuNet::new(unet, graph.clone(), kernels)?;
     net.forward(unet, x, t)?;
     Ok(net.output().to_vec())
 }
@@ -180,7 +209,7 @@ impl CpuExecutor {
         let len = graph.len(graph.input);
         Ok(CpuExecutor {
             state: RefCell::new(State {
-                net: CpuNet::new(unet, graph.clone(), kernels),
+                net: CpuNet::new(unet, graph.clone(), kernels)?,
                 x: vec![0.0; len],
                 x0: vec![0.0; len],
             }),

@@ -245,7 +245,7 @@ impl Gpu {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("copy"),
             });
-        encoder.copy_buffer_to_buffer(from, 0, to, 0, (len * 4) as u64);
+        encoder.copy_buffer_to_buffer(from, 0, to, 0, len as u64 * 4);
         self.queue.submit([encoder.finish()]);
     }
 

@@ -29,13 +29,13 @@ impl Future for MapDone {
 impl Gpu {
     /// Copies the first `len` f32 values of `buffer` back to the CPU.
     pub async fn read_f32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
-        let bytes = self.read_bytes(buffer, (len * 4) as u64).await?;
+        let bytes = self.read_bytes(buffer, len as u64 * 4).await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
     /// Copies the first `len` u32 values of `buffer` back to the CPU.
     pub async fn read_u32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<u32>, GpuError> {
-        let bytes = self.read_bytes(buffer, (len * 4) as u64).await?;
+        let bytes = self.read_bytes(buffer, len as u64 * 4).await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 

@@ -95,6 +95,8 @@ impl<'a> Builder<'a> {
         if let Some(id) = self.unet.param_id(name) {
             return Ok(id);
         }
+        // Bounds the length before anything of it is allocated or compared.
+        crate::ops::checked_len("parameter", shape).map_err(|e| ModelError::at(name, e))?;
         let data = match (self.weights.as_deref_mut(), self.random) {
             (Some(weights), _) => match alias {
                 Some(alias) => weights.take_either(name, alias, shape)?,

@@ -1,6 +1,10 @@
 //! `config.json` of a diffusers `UNet2DModel`: parsed with diffusers' defaults, then checked
 //! against what this engine supports, with errors that name the field.
 
+use super::limits::{
+    MAX_CHANNELS, MAX_IO_CHANNELS, MAX_LAYERS_PER_BLOCK, MAX_LEVELS, MAX_SAMPLE_SIDE,
+    MAX_TIME_EMBED_DIM,
+};
 use super::ModelError;
 use serde::Deserialize;
 
@@ -192,30 +196,34 @@ impl UNetConfig {
                 "0 or 1",
             ));
         }
-        if self.in_channels == 0 || self.out_channels == 0 {
-            return Err(unsupported("in_channels/out_channels", 0, "at least 1"));
+        self.validate_sizes()?;
+        // The kernels compute in f32: eps and 1 / scale must survive the conversion.
+        let eps = self.norm_eps as f32;
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(unsupported(
+                "norm_eps",
+                self.norm_eps,
+                "a positive number that float32 can hold (e.g. 1e-5 or 1e-6)",
+            ));
         }
-        if self.layers_per_block == 0 {
-            return Err(unsupported("layers_per_block", 0, "at least 1"));
-        }
-        if !(self.norm_eps > 0.0 && self.norm_eps.is_finite()) {
-            return Err(unsupported("norm_eps", self.norm_eps, "a positive number"));
-        }
-        if !(self.mid_block_scale_factor > 0.0 && self.mid_block_scale_factor.is_finite()) {
+        let inv_scale = (1.0 / self.mid_block_scale_factor) as f32;
+        if !(self.mid_block_scale_factor > 0.0 && inv_scale.is_finite() && inv_scale > 0.0) {
             return Err(unsupported(
                 "mid_block_scale_factor",
                 self.mid_block_scale_factor,
-                "a positive number",
+                "a positive number whose inverse float32 can hold (diffusers uses 1 or sqrt(2))",
+            ));
+        }
+        let half = (self.block_out_channels[0] / 2) as f64;
+        if !(self.freq_shift.is_finite() && self.freq_shift.abs() <= 1e3 && half > self.freq_shift)
+        {
+            return Err(unsupported(
+                "freq_shift",
+                self.freq_shift,
+                "a number below half of block_out_channels[0] (diffusers uses 0 or 1)",
             ));
         }
         let levels = self.block_out_channels.len();
-        if levels == 0 {
-            return Err(unsupported(
-                "block_out_channels",
-                "[]",
-                "at least one level",
-            ));
-        }
         if self.down_block_types.len() != levels || self.up_block_types.len() != levels {
             return Err(ModelError::Config {
                 file: "config.json".into(),
@@ -264,6 +272,59 @@ impl UNetConfig {
                     "a divisor of the last block's channels",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Bounds every size the graph is computed from ([`super::limits`]), before anything is
+    /// allocated, so that no size computed later can overflow.
+    fn validate_sizes(&self) -> Result<(), ModelError> {
+        let bounded = |field: &str, value: usize, max: usize| {
+            if value == 0 || value > max {
+                Err(unsupported(field, value, &format!("1 to {max}")))
+            } else {
+                Ok(())
+            }
+        };
+        bounded("in_channels", self.in_channels, MAX_IO_CHANNELS)?;
+        bounded("out_channels", self.out_channels, MAX_IO_CHANNELS)?;
+        bounded(
+            "layers_per_block",
+            self.layers_per_block,
+            MAX_LAYERS_PER_BLOCK,
+        )?;
+        let levels = self.block_out_channels.len();
+        if levels == 0 || levels > MAX_LEVELS {
+            return Err(unsupported(
+                "block_out_channels",
+                format!("a list of {levels} levels"),
+                &format!("1 to {MAX_LEVELS} levels (one channel count per resolution)"),
+            ));
+        }
+        for (i, &c) in self.block_out_channels.iter().enumerate() {
+            bounded(&format!("block_out_channels[{i}]"), c, MAX_CHANNELS)?;
+        }
+        if let Some(d) = self.time_embedding_dim {
+            bounded("time_embedding_dim", d, MAX_TIME_EMBED_DIM)?;
+        }
+        if let Some(size) = self.sample_size {
+            let (h, w) = size.height_width();
+            bounded("sample_size (height)", h, MAX_SAMPLE_SIDE)?;
+            bounded("sample_size (width)", w, MAX_SAMPLE_SIDE)?;
+        }
+        if self.norm_num_groups == 0 {
+            return Err(unsupported(
+                "norm_num_groups",
+                0,
+                "a positive divisor of every block_out_channels entry (diffusers uses 32)",
+            ));
+        }
+        if self.attention_head_dim == Some(0) {
+            return Err(unsupported(
+                "attention_head_dim",
+                0,
+                "a positive divisor of the attention blocks' channels, or null for one head",
+            ));
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! folder with `unet/` and `scheduler/` subfolders. Pickled `.bin`/`.ckpt` files are refused.
 
 use super::{ModelError, UNet, UNetConfig, Weights};
-use crate::scheduler::SchedulerConfig;
+use crate::scheduler::{Schedule, SchedulerConfig};
 
 /// The raw files of a checkpoint (read from disk natively, fetched over HTTP on the web).
 #[derive(Clone, Debug, Default)]
@@ -26,10 +26,14 @@ impl Checkpoint {
         let weights = Weights::from_safetensors(&files.safetensors)?;
         let unet = UNet::load(config, weights)?;
         let scheduler = match &files.scheduler_json {
-            Some(text) => Some(
-                SchedulerConfig::from_json_str(text)
-                    .map_err(|source| ModelError::Scheduler { source })?,
-            ),
+            Some(text) => {
+                let config = SchedulerConfig::from_json_str(text)
+                    .map_err(|source| ModelError::Scheduler { source })?;
+                // Betas whose float32 alpha-bar leaves (0, 1) are refused at load, not at the
+                // first run that would turn the image to NaN.
+                Schedule::new(&config).map_err(|source| ModelError::Scheduler { source })?;
+                Some(config)
+            }
             None => None,
         };
         Ok(Checkpoint { unet, scheduler })

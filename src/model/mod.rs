@@ -8,6 +8,7 @@ mod builder;
 mod config;
 mod folder;
 mod graph;
+pub mod limits;
 mod weights;
 
 pub use config::{SampleSize, UNetConfig};
@@ -82,7 +83,16 @@ pub enum ModelError {
          on the CPU: load the checkpoint again with the CPU backend"
     )]
     ParametersReleased,
-    #[error("batch size {0} is not supported: use 1 to 1024")]
+    #[error(
+        "{what} needs {bytes} bytes, more than the {limit} bytes this platform can hold: use a \
+         smaller batch or sample size"
+    )]
+    TooLarge {
+        what: String,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("batch size {0} is not supported: use 1 to 1024 images")]
     Batch(usize),
     #[error("at `{at}`: {source}")]
     Shape {
@@ -164,7 +174,7 @@ impl UNet {
 
     /// The forward pass at `batch` samples of `sample_hw`.
     pub fn graph(&self, batch: usize) -> Result<Graph, ModelError> {
-        if batch == 0 || batch > 1024 {
+        if batch == 0 || batch > limits::MAX_BATCH {
             return Err(ModelError::Batch(batch));
         }
         let mut unet = self.clone_structure();
@@ -220,7 +230,16 @@ impl UNet {
     }
 
     fn check_sample_hw(&self, h: usize, w: usize) -> Result<(), ModelError> {
-        let factor = 1 << self.config.downsamples();
+        let max = limits::MAX_SAMPLE_SIDE;
+        if h > max || w > max {
+            return Err(ModelError::Unsupported {
+                field: "sample size".into(),
+                found: format!("{h}x{w}"),
+                supported: format!("heights and widths of 1 to {max}"),
+            });
+        }
+        // validate() bounds the levels, so the shift cannot overflow.
+        let factor = 1usize << self.config.downsamples().min(usize::BITS as usize - 1);
         if h == 0 || w == 0 || !h.is_multiple_of(factor) || !w.is_multiple_of(factor) {
             return Err(ModelError::SampleSize {
                 height: h,

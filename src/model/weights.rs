@@ -42,12 +42,48 @@ fn to_f32(name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>, ModelError
     })
 }
 
+/// The first 8 bytes give the JSON header's length: refused here, with the numbers, when the
+/// file cannot hold it (the library would only say "invalid header length").
+fn check_header_length(bytes: &[u8]) -> Result<(), ModelError> {
+    let reason = match bytes.first_chunk::<8>() {
+        None => format!(
+            "the file is {} bytes, shorter than the 8-byte header length that starts it",
+            bytes.len()
+        ),
+        Some(head) => {
+            let n = u64::from_le_bytes(*head);
+            let rest = bytes.len() as u64 - 8;
+            if n <= rest {
+                return Ok(());
+            }
+            format!("the header length field says {n} bytes but only {rest} follow it")
+        }
+    };
+    Err(ModelError::Safetensors { reason })
+}
+
+/// The library's error, with what it means for the file.
+fn explain(e: safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match &e {
+        E::InvalidOffset(_) | E::MetadataIncompleteBuffer => format!(
+            "{e}: each tensor's data must start where the previous one ends, with no gaps or \
+             overlaps, and the last must end at the end of the file"
+        ),
+        E::ValidationOverflow => format!("{e}: a tensor's shape has more elements than can exist"),
+        E::TensorInvalidInfo => {
+            format!("{e}: a tensor's byte range does not match its shape and dtype")
+        }
+        _ => e.to_string(),
+    }
+}
+
 impl Weights {
     /// Parses a safetensors file's bytes. Truncated or malformed files are refused.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, ModelError> {
-        let file = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Safetensors {
-            reason: e.to_string(),
-        })?;
+        check_header_length(bytes)?;
+        let file = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::Safetensors { reason: explain(e) })?;
         let mut weights = Weights::default();
         for (name, view) in file.iter() {
             if weights.dtype.is_none() {

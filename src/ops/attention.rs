@@ -124,6 +124,6 @@ impl Op for Attention {
     }
 
     fn macs(&self) -> u64 {
-        (2 * self.n * self.c * self.t * self.t) as u64
+        super::product_u64(&[2, self.n, self.c, self.t, self.t])
     }
 }

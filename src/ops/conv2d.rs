@@ -283,6 +283,8 @@ impl Op for Conv2d {
     }
 
     fn macs(&self) -> u64 {
-        (self.n * self.cout * self.ho * self.wo * self.cin * self.k * self.k) as u64
+        super::product_u64(&[
+            self.n, self.cout, self.ho, self.wo, self.cin, self.k, self.k,
+        ])
     }
 }

@@ -121,6 +121,6 @@ impl Op for Linear {
     }
 
     fn macs(&self) -> u64 {
-        (self.m * self.k * self.n) as u64
+        super::product_u64(&[self.m, self.k, self.n])
     }
 }

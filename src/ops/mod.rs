@@ -29,6 +29,13 @@ pub use to_rgba8::{to_byte, ToRgba8};
 pub use upsample::Upsample2x;
 
 use crate::gpu::Launch;
+use crate::model::limits::MAX_TENSOR_ELEMENTS;
+
+/// Product of sizes in u64 (multiply-add counts, which may exceed one tensor's elements).
+pub(crate) fn product_u64(dims: &[usize]) -> u64 {
+    dims.iter()
+        .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
+}
 
 /// An op was given shapes it cannot work with.
 #[derive(Debug, thiserror::Error)]
@@ -121,16 +128,20 @@ pub(crate) fn silu(v: f32) -> f32 {
     v / (1.0 + (-v).exp())
 }
 
-/// Product of sizes, refused (instead of wrapping) above 2^32 - 1: the kernels index with u32.
+/// Product of sizes, computed in u64 and refused (instead of wrapping) above
+/// [`MAX_TENSOR_ELEMENTS`]: the kernels index with u32 and wasm32's `usize` is 32 bits.
 pub(crate) fn checked_len(op: &'static str, dims: &[usize]) -> Result<usize, ShapeError> {
     dims.iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-        .filter(|&len| len <= u32::MAX as u64)
-        .map(|len| len as usize)
+        .filter(|&len| len <= MAX_TENSOR_ELEMENTS)
+        .and_then(|len| usize::try_from(len).ok())
         .ok_or_else(|| {
             shape_err(
                 op,
-                format!("{dims:?} has more than 2^32 - 1 elements: use a smaller batch or model"),
+                format!(
+                    "{dims:?} has more than {MAX_TENSOR_ELEMENTS} (2^28) elements, the most one \
+                     tensor may hold: use a smaller batch, sample size or model"
+                ),
             )
         })
 }

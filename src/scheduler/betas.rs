@@ -77,6 +77,7 @@ impl Schedule {
             });
         }
         let alphas_cumprod = cumprod_like_torch(&betas);
+        check_alphas_cumprod(&alphas_cumprod)?;
         Ok(Schedule {
             config: config.clone(),
             betas,
@@ -117,6 +118,29 @@ impl Schedule {
     /// Panics if `t >= num_train_timesteps()`.
     pub fn sqrt_one_minus_alpha_bar(&self, t: usize) -> f32 {
         libm::sqrt(1.0 - f64::from(self.alphas_cumprod[t])) as f32
+    }
+}
+
+/// Betas in (0, 1) do not keep float32 alpha-bar in (0, 1): `1 - beta` rounds to 1 for a beta
+/// below ~6e-8, and a long schedule of large betas underflows the product to 0.
+fn check_alphas_cumprod(alphas_cumprod: &[f32]) -> Result<(), SchedulerError> {
+    let bad = alphas_cumprod
+        .iter()
+        .enumerate()
+        .find(|(_, &a)| !(a > 0.0 && a < 1.0 && (1.0 / a).is_finite()));
+    match bad {
+        None => Ok(()),
+        Some((index, &value)) => Err(SchedulerError::InvalidAlphaBar {
+            index,
+            value,
+            hint: if value >= 1.0 {
+                "Here 1 - beta rounds to 1 in float32: raise beta_start (or the first \
+                 trained_betas) to at least 1e-7."
+            } else {
+                "The product of (1 - beta) underflows float32 here: lower beta_end (or the \
+                 trained_betas) or num_train_timesteps."
+            },
+        }),
     }
 }
 

@@ -68,6 +68,38 @@ pub enum SchedulerError {
         source_desc: String,
     },
 
+    /// A float32 alpha-bar (`alphas_cumprod[t]`) is 0, 1 or not finite although every beta is in
+    /// (0, 1): the betas are so small that `1 - beta` rounds to 1, or the product underflows.
+    #[error(
+        "alphas_cumprod[{index}] = {value:?} in float32, but every alpha-bar must lie strictly between \
+         0 and 1 (the steps divide by sqrt(alpha-bar) and by 1 - alpha-bar, and would produce NaN images). {hint}"
+    )]
+    InvalidAlphaBar {
+        /// The training timestep whose alpha-bar is out of range.
+        index: usize,
+        /// Its value.
+        value: f32,
+        /// What to change in the config.
+        hint: &'static str,
+    },
+
+    /// A sampling step's coefficient is not finite (the schedule is too extreme at that step).
+    #[error(
+        "step {step} (timestep {timestep}) has a non-finite `{coefficient}` coefficient ({value}): \
+         the schedule's alpha-bar there is too close to 0 or 1 for float32. Use a gentler schedule \
+         (larger beta_start, smaller beta_end or fewer num_train_timesteps) or fewer steps."
+    )]
+    NonFiniteStep {
+        /// Index of the step in the run.
+        step: usize,
+        /// The timestep the step runs the model at.
+        timestep: u32,
+        /// The coefficient's name (a field of `StepCoeffs`).
+        coefficient: &'static str,
+        /// Its value.
+        value: f32,
+    },
+
     /// The requested number of inference steps is 0 or more than the training timesteps.
     #[error(
         "num_inference_steps is {found}, but it must be between 1 and num_train_timesteps = {max} \

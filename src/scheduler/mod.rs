@@ -138,6 +138,7 @@ impl Schedule {
                     ddim::ddim_step(&self.config, &self.alphas_cumprod, eta, t as usize, prev)
                 }
             };
+            check_finite(i, t as u32, &c)?;
             prev_timesteps.push(prev);
             coeffs.push(c);
         }
@@ -158,6 +159,30 @@ impl Schedule {
             });
         }
         Ok(())
+    }
+}
+
+/// Refuses a step whose coefficients are not all finite (they would turn the image to NaN).
+fn check_finite(step: usize, timestep: u32, c: &StepCoeffs) -> Result<(), SchedulerError> {
+    let fields = [
+        ("x0_from_sample", c.x0_from_sample),
+        ("x0_from_model", c.x0_from_model),
+        ("clip_range", c.clip_range),
+        ("eps_from_sample", c.eps_from_sample),
+        ("eps_from_model", c.eps_from_model),
+        ("prev_from_x0", c.prev_from_x0),
+        ("prev_from_sample", c.prev_from_sample),
+        ("prev_from_eps", c.prev_from_eps),
+        ("prev_from_noise", c.prev_from_noise),
+    ];
+    match fields.iter().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some(&(coefficient, value)) => Err(SchedulerError::NonFiniteStep {
+            step,
+            timestep,
+            coefficient,
+            value,
+        }),
     }
 }
 

@@ -174,7 +174,7 @@ fn probe_input(unet: &UNet) -> (Vec<f32>, f32) {
 /// ms of a warm batch-1 forward on the CPU kernels (the first pass touches every buffer).
 fn time_cpu(unet: &UNet) -> Result<f64, Error> {
     let (x, t) = probe_input(unet);
-    let mut net = CpuNet::new(unet, unet.graph(1)?, Kernels::Fast);
+    let mut net = CpuNet::new(unet, unet.graph(1)?, Kernels::Fast)?;
     net.forward(unet, &x, t)?;
     let t0 = now_ms();
     net.forward(unet, &x, t)?;

@@ -244,6 +244,15 @@ impl Engine {
         let unet = &s.checkpoint.unet;
         let device = self.device();
         let first = first.unwrap_or(0) as usize;
+        let max = crate::model::limits::MAX_BATCH;
+        // (A whole batch, first 0, gets the batch size's own error from the graph.)
+        if first > 0 && first.saturating_add(batch as usize) > max {
+            return Err(js_err(InputError::OutOfRange {
+                what: "createSession's first image + batch",
+                found: format!("{first} + {batch}"),
+                accepted: format!("a part of a batch of at most {max} images"),
+            }));
+        }
         let sampler: Rc<dyn Executor> = match &device {
             Device::Gpu(_) if first != 0 => {
                 let backend = device.name();
@@ -275,6 +284,14 @@ impl Engine {
         let shared = self.shared.clone();
         let device = self.device();
         wasm_bindgen_futures::future_to_promise(async move {
+            let steps = shared.schedule.num_train_timesteps();
+            if !(t >= 0.0 && t < steps as f32) {
+                return Err(js_err(InputError::OutOfRange {
+                    what: "forward's timestep",
+                    found: t.to_string(),
+                    accepted: format!("a number t with 0 <= t < {steps}"),
+                }));
+            }
             let unet = &shared.checkpoint.unet;
             let out = match device {
                 Device::Gpu(g) => {
@@ -350,10 +367,37 @@ pub(crate) fn debug_trap_check() {
     }
 }
 
-/// The seeded x_T the engine starts from (for tests and for showing x_T without a GPU).
+/// The seeded x_T the engine starts from (for tests and for showing x_T without a GPU):
+/// `batch` images of `sample_len` floats, refused (before allocating) beyond the engine's
+/// limits.
 #[wasm_bindgen(js_name = initialNoise)]
-pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Vec<f32> {
-    crate::rng::initial_noise(seed as u64, batch as usize, sample_len as usize)
+pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Result<Vec<f32>, JsValue> {
+    let max = crate::model::limits::MAX_BATCH;
+    if batch == 0 || batch as usize > max {
+        return Err(js_err(InputError::OutOfRange {
+            what: "initialNoise's batch",
+            found: batch.to_string(),
+            accepted: format!("1 to {max} images"),
+        }));
+    }
+    let len = crate::ops::checked_len("initialNoise", &[batch as usize, sample_len as usize])
+        .ok()
+        .filter(|&len| len > 0)
+        .ok_or_else(|| {
+            js_err(InputError::OutOfRange {
+                what: "initialNoise's batch x sample length",
+                found: format!("{batch} x {sample_len}"),
+                accepted: format!(
+                    "1 to {} floats in all (sampleShape's product per image)",
+                    crate::model::limits::MAX_TENSOR_ELEMENTS
+                ),
+            })
+        })?;
+    Ok(crate::rng::initial_noise(
+        seed as u64,
+        batch as usize,
+        len / batch as usize,
+    ))
 }
 
 /// `values` ((batch, C, H, W) floats in [-1, 1]) as the RGBA grid a session's `readRgba`

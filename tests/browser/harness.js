@@ -266,6 +266,29 @@ const tests = {
       ['cpu step() before start()', () => cpuSession.step(0), /start\(\)/],
       ['cpu forward with a short x', () => cpu.forward(new Float32Array(5), 1, 10), /values/],
       ['cpu forward at t = NaN', () => cpu.forward(new Float32Array(3 * 16 * 16), 1, NaN), /timestep/],
+      // Issue 16: sizes and ranges are refused before anything is allocated, never a trap.
+      ['createSession(1025)', () => engine.createSession(1025), /batch size 1025.*1 to 1024/],
+      ['cpu createSession(1025)', () => cpu.createSession(1025), /batch size 1025.*1 to 1024/],
+      ['cpu createSession(1, 1024): images past 1024', () => cpu.createSession(1, 1024), /at most 1024/],
+      ['cpu createSession(1, 2^32 - 1)', () => cpu.createSession(1, 0xffffffff), /at most 1024/],
+      ['start() with 0 steps', () => session.start('ddim', 0, 0, 'fixed_small', 1), /between 1 and/],
+      ['start() with T + 1 steps', () => session.start('ddpm', 1001, 0, 'fixed_small', 1), /between 1 and.*1000/],
+      ['start() with eta NaN', () => session.start('ddim', 10, NaN, 'fixed_small', 1), /eta/],
+      ['cpu start() with eta 2', () => cpuSession.start('ddim', 10, 2, 'fixed_small', 1), /eta/],
+      ['cpu start() with 0 steps', () => cpuSession.start('ddpm', 0, 0, 'fixed_small', 1), /between 1 and/],
+      ['forward with a short x', () => engine.forward(new Float32Array(5), 1, 10), /values/],
+      ['forward with batch 0', () => engine.forward(new Float32Array(0), 0, 10), /batch size 0/],
+      ['cpu forward with batch 1025', () => cpu.forward(new Float32Array(5), 1025, 10), /batch size 1025/],
+      ['cpu forward at t = -1', () => cpu.forward(new Float32Array(3 * 16 * 16), 1, -1), /timestep.*0 <= t < 1000/],
+      ['cpu forward at t = T', () => cpu.forward(new Float32Array(3 * 16 * 16), 1, 1000), /timestep.*0 <= t < 1000/],
+      ['forward at t = Infinity', () => engine.forward(new Float32Array(3 * 16 * 16), 1, Infinity), /timestep/],
+      ['initialNoise(batch 0)', () => initialNoise(1, 0, 8), /batch.*1 to 1024/],
+      ['initialNoise(batch 1025)', () => initialNoise(1, 1025, 8), /batch.*1 to 1024/],
+      ['initialNoise of 2^32 floats', () => initialNoise(1, 1024, 1 << 22), /floats/],
+      ['initialNoise of 0 floats', () => initialNoise(1, 1, 0), /floats/],
+      ['rgbaGrid of no images', () => rgbaGrid(new Float32Array(0), 0, 3, 16, 16), /image grid/],
+      ['rgbaGrid of 2^64 values', () => rgbaGrid(new Float32Array(4), 65536, 65536, 65536, 65536), /image grid/],
+      ['rgbaGrid with a value too many', () => rgbaGrid(new Float32Array(3 * 16 * 16 + 1), 1, 3, 16, 16), /values/],
     ];
     for (const [label, call, want] of badInputs) {
       try {
@@ -277,11 +300,23 @@ const tests = {
         if (!want.test(errorText(e))) problems.push(`${label}: unhelpful message "${errorText(e)}"`);
       }
     }
+    // A started run refuses a step it does not have, and still runs the ones it has.
+    const steps = Array.from(cpuSession.start('ddim', 2, 0, 'fixed_small', 3));
+    try {
+      cpuSession.step(5);
+      problems.push('step(5) of a 2-step run did not throw');
+    } catch (e) {
+      if (e?.name !== 'BadInput' || !/0\.\.2/.test(errorText(e))) problems.push(`step(5) of 2: ${e?.name} "${errorText(e)}"`);
+    }
+    for (let i = 0; i < steps.length; i++) cpuSession.step(i);
+    const x0 = await cpuSession.readTensor('sample');
+    if (x0.length !== 3 * 16 * 16 || !x0.every(Number.isFinite)) problems.push('the CPU session no longer samples after the errors');
     session.free();
     cpuSession.free();
     // The module must still work after the failures.
     const timesteps = engine.timesteps('ddim', 5, 0, 'fixed_small');
     if (timesteps.length !== 5) problems.push('the engine no longer plans after the errors');
+    if (initialNoise(42, 1, 8).length !== 8) problems.push('initialNoise no longer works after the errors');
     return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: seen.join('; ') };
   },
 };

@@ -6,6 +6,8 @@
 // Environment: CHROMIUM (default /usr/bin/chromium); DP_EXPECT_ADAPTER (default "swiftshader",
 // empty accepts any); DP_NATIVE_SAMPLE_NPY, a native `dp sample --model tests/fixtures/models/tiny
 // --sampler ddim --steps 10 --eta 0 --seed 7 --batch 2 --save-npy FILE` result to compare with.
+// `--only NAME[,NAME...]` runs just those tests of harness.js (and `adapter`, which the WebGPU
+// tests need), e.g. `node tests/browser/run.mjs --only errors`.
 
 import { chromium } from 'playwright-core';
 import http from 'node:http';
@@ -28,6 +30,8 @@ const TEST_TIMEOUT_MS = 240_000;
 // Tests that make no deliberate errors: console errors during them fail `no console errors`.
 const ERROR_TESTS = new Set(['errors']);
 const FLAGS = [...WEBGPU_FLAGS, ...COMMON_FLAGS];
+const onlyAt = process.argv.indexOf('--only');
+const ONLY = onlyAt >= 0 ? new Set(['adapter', ...(process.argv[onlyAt + 1] ?? '').split(',')]) : null;
 
 function fail(msg) {
   console.error(`error: ${msg}`);
@@ -173,7 +177,7 @@ async function main() {
         const why = consoleErrors.map((e) => e.text).join('; ') || 'no console output';
         throw new Error(`the harness page (${simd}) did not load (${why})`);
       }
-      const names = await page.evaluate(() => window.dpTestNames);
+      const names = (await page.evaluate(() => window.dpTestNames)).filter((n) => !ONLY || ONLY.has(n));
       for (const name of names) {
         current = name;
         const t0 = Date.now();
@@ -206,7 +210,7 @@ async function main() {
       if (cmp) record(`sampling_${backend}_matches_native`, cmp.ok, cmp.detail);
       else console.log('note: no native comparison (set DP_NATIVE_SAMPLE_NPY to a `dp sample ... --save-npy` file)');
     }
-    for (const cpu of ['cpu', 'cpu_relaxed']) {
+    for (const cpu of ONLY ? [] : ['cpu', 'cpu_relaxed']) {
       const name = `sampling_${cpu}_matches_webgpu`;
       if (samples.webgpu && samples[cpu]) {
         const cmp = compareBackends(samples.webgpu, samples[cpu]);

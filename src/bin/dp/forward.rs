@@ -61,6 +61,17 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let (dir, defaulted) = common::model_dir(p.path("--model"));
 
     let checkpoint = common::load_checkpoint(&dir, defaulted)?;
+    // The model was trained on 0..T (T from its scheduler config, diffusers' default 1000).
+    let steps = checkpoint
+        .scheduler
+        .as_ref()
+        .map_or(1000, |s| s.num_train_timesteps);
+    if !(t >= 0.0 && t < steps as f32) {
+        return Err(CliError::usage(
+            format!("`--timestep` is {t}, outside the model's training timesteps 0 to {steps}"),
+            format!("use a timestep t with 0 <= t < {steps}, e.g. {}", steps - 1),
+        ));
+    }
     let x = common::read_npy(&input, "--input")?;
     let channels = checkpoint.unet.config.in_channels;
     if x.shape.len() != 4 || x.shape[1] != channels || x.shape[0] == 0 || x.shape[0] > 1024 {
@@ -77,7 +88,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let unet = checkpoint.unet.with_sample_hw(h, w).map_err(|e| {
         CliError::usage(
             format!("--input `{}`: {e}", input.display()),
-            "give an input whose height and width are divisible by that factor",
+            "give an input whose height and width are what the message asks for",
         )
     })?;
     let out_shape = [batch, unet.config.out_channels, h, w];

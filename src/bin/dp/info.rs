@@ -4,7 +4,7 @@ use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, thousands};
 use crate::CliError;
 use diffusion_playground::model::{CheckpointFiles, UNet, UNetConfig, Weights};
-use diffusion_playground::scheduler::SchedulerConfig;
+use diffusion_playground::scheduler::{Schedule, SchedulerConfig};
 
 pub const HELP: &str = "\
 dp info: describe a checkpoint as this engine reads it
@@ -42,12 +42,14 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let scheduler = match &files.scheduler_json {
         None => None,
         Some(text) => {
-            let config = SchedulerConfig::from_json_str(text).map_err(|e| {
-                CliError::failed(
-                    format!("the model folder's scheduler_config.json: {e}"),
-                    "fix it, or override it with `dp sample --scheduler-config FILE`",
-                )
-            })?;
+            let config = SchedulerConfig::from_json_str(text)
+                .and_then(|c| Schedule::new(&c).map(|_| c))
+                .map_err(|e| {
+                    CliError::failed(
+                        format!("the model folder's scheduler_config.json: {e}"),
+                        "fix it, or override it with `dp sample --scheduler-config FILE`",
+                    )
+                })?;
             let class = serde_json::from_str::<serde_json::Value>(text)
                 .ok()
                 .and_then(|v| {
