@@ -84,6 +84,32 @@ test('unit: frame recorder keeps at most ~100 frames and ~10 filmstrip frames', 
   assert([0, 1, 2].every((i) => small.wants(i)), 'short runs keep every step');
 });
 
+test('unit: the frame budget wins over the filmstrip (256x256 at batch 16)', async () => {
+  const { FrameRecorder, BUDGET_BYTES } = await import(pathToFileURL(path.join(ROOT, 'www/frames.js')).href);
+  const ts = Array.from({ length: 50 }, (_, i) => 980 - 20 * i);
+  const frameBytes = (w, h, stateLen = 0) => 2 * w * h * 4 + 4 * stateLen;
+  // A 4x4 grid of 256x256 images: 8 MiB of RGBA per frame, 20 MiB with the batch's floats.
+  for (const stateLen of [0, 16 * 3 * 256 * 256]) {
+    const r = new FrameRecorder(ts, 1024, 1024, { stateLen });
+    const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
+    const bytes = (kept.length + 1) * frameBytes(1024, 1024, stateLen); // + x_T
+    assert(bytes <= BUDGET_BYTES, `state ${stateLen}: ${kept.length} steps + x_T = ${(bytes / 2 ** 20).toFixed(0)} MiB > budget`);
+    assert(kept.includes(ts.length - 1), 'the last step must be kept');
+    assert(r.film.length >= 1 && r.film.length <= kept.length && r.film.every((i) => r.wants(i)), `film ${r.film} not within kept ${kept}`);
+    // The scrubber works on what is kept: x_T at 0, the last step at 1, every frame in between.
+    r.addInitial('xT');
+    for (const i of kept) r.add(i, `s${i}`, `x${i}`);
+    assert(r.atFraction(0).i === -1 && r.atFraction(1).i === ts.length - 1, 'scrubber ends');
+    const seen = new Set([0, 0.25, 0.5, 0.75, 1].map((f) => r.atFraction(f).i));
+    assert(seen.size === Math.min(5, kept.length + 1), `scrubbing reaches ${[...seen]}`);
+    assert(r.filmFrames().length === r.film.length, 'filmstrip frames');
+  }
+  // Larger than the budget on its own: x_T and the last step are all that is kept.
+  const huge = new FrameRecorder(ts, 4096, 4096);
+  assert(JSON.stringify(ts.map((_, i) => i).filter((i) => huge.wants(i))) === '[49]', 'only the last step of a huge grid');
+  assert(JSON.stringify(huge.film) === '[49]', `huge film ${huge.film}`);
+});
+
 test('unit: run queue never overlaps runs and starts only the newest request', async () => {
   const { RunQueue } = await import(pathToFileURL(path.join(ROOT, 'www/run-loop.js')).href);
   const q = new RunQueue();
@@ -448,7 +474,7 @@ test('unit: the recorder keeps states for replays and branches within its budget
   const r = new FrameRecorder(ts, 128, 128, { stateLen, partsBytes: 8 * 32 * 32 * 4 });
   const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
   const perFrame = 2 * 128 * 128 * 4 + 4 * stateLen + 8 * 32 * 32 * 4;
-  assert(kept.length * perFrame <= BUDGET_BYTES + 10 * perFrame, `${kept.length} frames of ${perFrame} bytes`);
+  assert((kept.length + 1) * perFrame <= BUDGET_BYTES, `${kept.length} frames (+ x_T) of ${perFrame} bytes`);
   const x = new Float32Array(4);
   r.addInitial('xT', x);
   for (const i of [0, 9, 19, 29]) r.add(i, 's', 'x0', { state: x, parts: i === 9 ? { index: 9 } : null });
