@@ -12,6 +12,7 @@
 mod bundle;
 mod serve;
 mod setup;
+mod sha256;
 mod still;
 mod test;
 mod web;
