@@ -10,6 +10,7 @@
 //! - `test`: every check CI runs, in order, stopping at the first failure.
 
 mod bundle;
+mod manifest;
 mod serve;
 mod setup;
 mod sha256;
