@@ -193,7 +193,9 @@ impl Server {
             Ok(file) => {
                 self.log_line(method, target, file.status, file.len);
                 file.write(&mut stream, method == "HEAD")?;
-                stream.shutdown(Shutdown::Write)
+                // The client may have closed already; the answer is out either way.
+                let _ = stream.shutdown(Shutdown::Write);
+                Ok(())
             }
             Err(refusal) => {
                 self.log_line(method, target, refusal.status, 0);
@@ -270,7 +272,7 @@ impl Server {
             stream.write_all(body.as_bytes())?;
         }
         stream.flush()?;
-        stream.shutdown(Shutdown::Write)?;
+        let _ = stream.shutdown(Shutdown::Write);
         if r.unread {
             drain(stream, self.limits.read_timeout.min(Duration::from_secs(2)));
         }
