@@ -148,7 +148,9 @@ export async function fetchBytes(url, { onProgress = () => {}, optional = false,
       await cache.delete(url);
     }
   }
-  const response = await fetch(url);
+  // Revalidated with the server, so that a browser's HTTP cache cannot hand back an older copy
+  // than the manifest describes.
+  const response = await fetch(url, { cache: 'no-cache' });
   if (!response.ok) {
     if (optional && response.status === 404) return { bytes: null, fromCache: false, cacheNote: null };
     throw new Error(`downloading ${url} failed: HTTP ${response.status} ${response.statusText}`.trim());
