@@ -1,13 +1,15 @@
 // The wasm engine for every playground on a page: loads the wasm module once, checks for
-// WebGPU, downloads a model's files (with progress, cached with the Cache API for the next
-// visit), chooses the backend (backend-choice.js: WebGPU or the CPU, by request, by a
-// remembered probe or by a new one) and keeps one Engine per model URL and requested backend,
-// so several playgrounds share one device and one copy of the weights. A model's small files
-// (sample shape, scheduler config) can also be had without a GPU.
+// WebGPU, downloads a model's files (with progress; the weights kept in the Cache API for the
+// next visit and checked against the server by content: weights-cache.js), chooses the backend
+// (backend-choice.js: WebGPU or the CPU, by request, by a remembered probe or by a new one)
+// and keeps one Engine per model URL and requested backend, so several playgrounds share one
+// device and one copy of the weights. A model's small files (sample shape, scheduler config)
+// can also be had without a GPU.
 
 import { DEFAULT_BACKEND, adapterKey, forget, pageStorage, plan, remember } from './backend-choice.js';
 import { WorkerSession, defaultWorkers, startPool } from './cpu-lanes.js';
 import { workerAdvice } from './csp.js';
+import { fetchBytes, openCache } from './weights-cache.js';
 
 /** The folder this module (and pkg/, models/) is served from; embedding pages may live elsewhere. */
 export const BASE_URL = new URL('./', import.meta.url);
@@ -23,7 +25,6 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1, 26, 0, 67, 0, 0, 0, 0,
   253, 19, 67, 0, 0, 0, 0, 253, 19, 67, 0, 0, 0, 0, 253, 19, 253, 133, 2, 11,
 ]);
-const CACHE_NAME = 'diffusion-playground-models-v1';
 const WEIGHTS = 'diffusion_pytorch_model.safetensors';
 
 /**
@@ -233,113 +234,6 @@ export async function listModels() {
   } catch {
     return [];
   }
-}
-
-let cachePromise = null;
-
-/** The Cache API store, or null (said once on the console) where the browser does not offer one. */
-function openCache() {
-  if (!cachePromise) {
-    cachePromise = (async () => {
-      if (!('caches' in globalThis)) {
-        console.warn(
-          'diffusion-playground: the Cache API is unavailable here (it needs https:// or localhost); ' +
-            'model weights will be downloaded again on every visit.',
-        );
-        return null;
-      }
-      try {
-        return await caches.open(CACHE_NAME);
-      } catch (e) {
-        console.warn(`diffusion-playground: cannot open the Cache API store (${e.message || e}); weights will not be cached.`);
-        return null;
-      }
-    })();
-  }
-  return cachePromise;
-}
-
-/**
- * A cached copy of `url` if the server still has the same file (compared by a HEAD request's
- * ETag, Last-Modified and Content-Length); the cached copy as-is when the server cannot be asked.
- */
-async function cachedIfFresh(cache, url) {
-  const hit = await cache.match(url);
-  if (!hit) return null;
-  try {
-    const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
-    if (!head.ok) return hit;
-    for (const h of ['etag', 'last-modified', 'content-length']) {
-      const a = head.headers.get(h);
-      const b = hit.headers.get(h);
-      if (a && b && a !== b) {
-        console.info(`diffusion-playground: ${url} changed on the server; downloading it again.`);
-        await cache.delete(url);
-        return null;
-      }
-    }
-  } catch {
-    // Offline: the cached copy is the best there is.
-  }
-  return hit;
-}
-
-/**
- * The bytes of `url` (from the cache when present), reporting `onProgress(loaded, total)` while
- * downloading; `total` is 0 when the server sends no Content-Length. `optional` files resolve
- * to null on 404. Returns {bytes, fromCache}.
- */
-async function fetchBytes(url, { onProgress = () => {}, optional = false, cache = null } = {}) {
-  if (cache) {
-    const hit = await cachedIfFresh(cache, url);
-    if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      onProgress(bytes.length, bytes.length);
-      return { bytes, fromCache: true };
-    }
-  }
-  const response = await fetch(url);
-  if (!response.ok) {
-    if (optional && response.status === 404) return { bytes: null, fromCache: false };
-    throw new Error(`downloading ${url} failed: HTTP ${response.status} ${response.statusText}`.trim());
-  }
-  const total = Number(response.headers.get('content-length')) || 0;
-  let bytes;
-  if (response.body && response.body.getReader) {
-    const reader = response.body.getReader();
-    const chunks = [];
-    let loaded = 0;
-    onProgress(0, total);
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded += value.length;
-      onProgress(loaded, total);
-    }
-    bytes = new Uint8Array(loaded);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-  } else {
-    bytes = new Uint8Array(await response.arrayBuffer());
-    onProgress(bytes.length, bytes.length);
-  }
-  if (cache) {
-    const headers = new Headers({ 'content-length': String(bytes.length) });
-    for (const h of ['etag', 'last-modified', 'content-type']) {
-      const v = response.headers.get(h);
-      if (v) headers.set(h, v);
-    }
-    try {
-      await cache.put(url, new Response(bytes, { headers }));
-    } catch (e) {
-      console.warn(`diffusion-playground: could not cache ${url} (${e.message || e}).`);
-    }
-  }
-  return { bytes, fromCache: false };
 }
 
 /** The text of a model's small JSON file (not cached: a few hundred bytes). */
@@ -573,6 +467,8 @@ async function createEngine(model, url, requested, report) {
     defaultVariance: engine.defaultVariance(),
     bytes: weights.bytes.length,
     fromCache: weights.fromCache,
+    // Set when cached weights were used without a check against the server (offline, say).
+    cacheNote: weights.cacheNote,
     ms: performance.now() - t0,
   };
   console.info(

@@ -2,7 +2,9 @@
 // (fewer when the grid is large), each holding both x_t and the predicted x_0 as RGBA grids and,
 // when the panels need them, x_t as floats (`state`: the whole batch, what a replay or a branch
 // starts from) and the step's update split into pictures (`parts`: the step anatomy's images).
-// The filmstrip shows ~10 of them; the timeline scrubs through all of them.
+// The memory budget wins over the frame count: x_T and the kept steps fit in BUDGET_BYTES,
+// except that x_T and the last step are kept even when those two alone exceed it. The filmstrip shows up to
+// ~10 of the kept frames; the timeline scrubs through all of them.
 
 import { evenly } from './run-loop.js';
 
@@ -22,9 +24,12 @@ export class FrameRecorder {
     this.width = width;
     this.height = height;
     const bytesPerFrame = 2 * width * height * 4 + 4 * stateLen + partsBytes;
-    const maxFrames = Math.max(FILM_FRAMES, Math.min(MAX_FRAMES, Math.floor(BUDGET_BYTES / bytesPerFrame)));
-    this.film = evenly(this.n, FILM_FRAMES);
-    this.keep = new Set([...evenly(this.n, maxFrames), ...this.film]);
+    // Steps kept besides x_T (which is always recorded): at least the last one.
+    const steps = Math.max(1, Math.min(MAX_FRAMES, Math.floor(BUDGET_BYTES / bytesPerFrame) - 1));
+    const kept = evenly(this.n, steps);
+    /** The filmstrip's steps: ~10 evenly spaced among the kept ones (never more frames). */
+    this.film = evenly(kept.length, FILM_FRAMES).map((k) => kept[k]);
+    this.keep = new Set(kept);
     /** Frames in order: {i (-1 for x_T), label, t, sample, x0, state?, parts?}. */
     this.frames = [];
   }

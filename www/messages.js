@@ -29,12 +29,15 @@ export function backendName(info) {
   return `the CPU (${build}, ${threads})`;
 }
 
-/** The line under the playground about a loaded model ({model, info} from engine.js getEngine). */
+/**
+ * The line under the playground about a loaded model ({model, info} from engine.js getEngine);
+ * when cached weights could not be checked against the server, it says so (info.cacheNote).
+ */
 export function modelSummary({ model, info }) {
   const [c, h, w] = info.sampleShape;
   return (
     `Model ${model}: ${info.parameterCount.toLocaleString()} parameters, ${h}×${w}×${c} images, ` +
-    `T = ${info.T}; weights ${info.fromCache ? 'from the browser cache' : `downloaded (${formatMB(info.bytes)})`}; ` +
+    `T = ${info.T}; ${info.cacheNote ?? `weights ${info.fromCache ? 'from the browser cache' : `downloaded (${formatMB(info.bytes)})`}`}; ` +
     `runs on ${backendName(info)}: ${info.reason}.`
   );
 }

@@ -10,7 +10,8 @@
 //                                                               # made by `cargo xtask dist --out DIR`
 //
 // embed-tests.mjs has the tests of embedding in blogs on other origins (CORS, CSP, fallback
-// content, lazy start).
+// content, lazy start); cache-tests.mjs those of the weights' cache freshness (a copy of
+// DP_WEB_DIR, default target/web, on a static host).
 // One line per test, then "N passed, M failed"; exit status 1 on any failure. Screenshots go to
 // artifacts/ (gitignored). The pure-JS modules (url-state, controls, frames, run-loop) are tested
 // in Node by tests/page/unit.mjs.
@@ -19,6 +20,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { registerBackendTests } from './backend-tests.mjs';
+import { registerCacheTests } from './cache-tests.mjs';
 import { registerEmbedTests } from './embed-tests.mjs';
 import { registerPanelTests } from './panels-tests.mjs';
 import { registerReliabilityTests } from './reliability-tests.mjs';
@@ -557,6 +559,7 @@ const noGpuChecks = async (page, shot) => {
 
 registerBackendTests({ test, pageTest, notes, h: { visibleCanvases, noErrors, tensorStats, noGpuChecks } });
 registerEmbedTests({ test, pageTest, notes, h: { visibleCanvases, noErrors } });
+registerCacheTests({ pageTest, h: { noErrors } });
 registerPanelTests({ pageTest, notes, h: { visibleCanvases, noErrors } });
 registerReliabilityTests({ pageTest, notes });
 

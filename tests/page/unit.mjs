@@ -1,7 +1,7 @@
 // Unit tests of the page's plain modules (www/url-state.js, controls.js, frames.js,
-// run-loop.js, backend-choice.js, view-gate.js, panels.js, anatomy-text.js, branch-run.js) in
-// Node, with no browser and no server, and of the README's embedding snippets against the code
-// that writes them:
+// weights-cache.js, messages.js, run-loop.js, backend-choice.js, view-gate.js, panels.js,
+// anatomy-text.js, branch-run.js) in Node, with no browser and no server, and of the README's
+// embedding snippets against the code that writes them:
 //
 //   node tests/page/unit.mjs                 # all of them
 //   node tests/page/unit.mjs --only queue    # tests whose name has "queue"
@@ -82,6 +82,32 @@ test('unit: frame recorder keeps at most ~100 frames and ~10 filmstrip frames', 
   assert(ts.filter((_, i) => big.wants(i)).length <= 20, 'large grids must keep fewer frames');
   const small = new FrameRecorder([9, 5, 1], 16, 16);
   assert([0, 1, 2].every((i) => small.wants(i)), 'short runs keep every step');
+});
+
+test('unit: the frame budget wins over the filmstrip (256x256 at batch 16)', async () => {
+  const { FrameRecorder, BUDGET_BYTES } = await import(pathToFileURL(path.join(ROOT, 'www/frames.js')).href);
+  const ts = Array.from({ length: 50 }, (_, i) => 980 - 20 * i);
+  const frameBytes = (w, h, stateLen = 0) => 2 * w * h * 4 + 4 * stateLen;
+  // A 4x4 grid of 256x256 images: 8 MiB of RGBA per frame, 20 MiB with the batch's floats.
+  for (const stateLen of [0, 16 * 3 * 256 * 256]) {
+    const r = new FrameRecorder(ts, 1024, 1024, { stateLen });
+    const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
+    const bytes = (kept.length + 1) * frameBytes(1024, 1024, stateLen); // + x_T
+    assert(bytes <= BUDGET_BYTES, `state ${stateLen}: ${kept.length} steps + x_T = ${(bytes / 2 ** 20).toFixed(0)} MiB > budget`);
+    assert(kept.includes(ts.length - 1), 'the last step must be kept');
+    assert(r.film.length >= 1 && r.film.length <= kept.length && r.film.every((i) => r.wants(i)), `film ${r.film} not within kept ${kept}`);
+    // The scrubber works on what is kept: x_T at 0, the last step at 1, every frame in between.
+    r.addInitial('xT');
+    for (const i of kept) r.add(i, `s${i}`, `x${i}`);
+    assert(r.atFraction(0).i === -1 && r.atFraction(1).i === ts.length - 1, 'scrubber ends');
+    const seen = new Set([0, 0.25, 0.5, 0.75, 1].map((f) => r.atFraction(f).i));
+    assert(seen.size === Math.min(5, kept.length + 1), `scrubbing reaches ${[...seen]}`);
+    assert(r.filmFrames().length === r.film.length, 'filmstrip frames');
+  }
+  // Larger than the budget on its own: x_T and the last step are all that is kept.
+  const huge = new FrameRecorder(ts, 4096, 4096);
+  assert(JSON.stringify(ts.map((_, i) => i).filter((i) => huge.wants(i))) === '[49]', 'only the last step of a huge grid');
+  assert(JSON.stringify(huge.film) === '[49]', `huge film ${huge.film}`);
 });
 
 test('unit: run queue never overlaps runs and starts only the newest request', async () => {
@@ -460,7 +486,7 @@ test('unit: the recorder keeps states for replays and branches within its budget
   const r = new FrameRecorder(ts, 128, 128, { stateLen, partsBytes: 8 * 32 * 32 * 4 });
   const kept = ts.map((_, i) => i).filter((i) => r.wants(i));
   const perFrame = 2 * 128 * 128 * 4 + 4 * stateLen + 8 * 32 * 32 * 4;
-  assert(kept.length * perFrame <= BUDGET_BYTES + 10 * perFrame, `${kept.length} frames of ${perFrame} bytes`);
+  assert((kept.length + 1) * perFrame <= BUDGET_BYTES, `${kept.length} frames (+ x_T) of ${perFrame} bytes`);
   const x = new Float32Array(4);
   r.addInitial('xT', x);
   for (const i of [0, 9, 19, 29]) r.add(i, 's', 'x0', { state: x, parts: i === 9 ? { index: 9 } : null });
@@ -480,6 +506,107 @@ test('unit: branches start from one image repeated, with a seed that is not the 
     assert(Number.isInteger(s0) && s0 >= 1 && s0 <= 0xffffffff && s0 !== seed, `branchSeed(${seed}) = ${s0}`);
     assert(b.branchSeed(seed, 1) !== s0, 'another draw gives another seed');
   }
+});
+
+test('unit: cached weights are fresh by content or validators, never by length alone', async () => {
+  const w = await import(pathToFileURL(path.join(ROOT, 'www/weights-cache.js')).href);
+  const sha = 'ab'.repeat(32);
+  const file = 'diffusion_pytorch_model.safetensors';
+  const manifest = (e) => JSON.stringify({ files: { [file]: e } });
+  assert(JSON.stringify(w.parseManifest(manifest({ bytes: 5, sha256: sha }), file)) === JSON.stringify({ bytes: 5, sha256: sha }), 'parse');
+  for (const bad of ['not json', '{}', manifest({ bytes: 5 }), manifest({ bytes: -0.5, sha256: sha }), manifest({ bytes: 5, sha256: 'XYZ' })]) {
+    assert(w.parseManifest(bad, file) === null, `accepted ${bad}`);
+  }
+  assert(w.parseManifest(manifest({ bytes: 5, sha256: sha }), 'other.safetensors') === null, 'another file');
+  const stored = { sha256: sha, bytes: 5, etag: '"e1"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' };
+  assert(w.byManifest(stored, { bytes: 5, sha256: sha }) === 'fresh', 'same hash');
+  assert(w.byManifest(stored, { bytes: 5, sha256: 'cd'.repeat(32) }) === 'stale', 'same length, new hash');
+  assert(w.byManifest({ ...stored, sha256: null }, { bytes: 5, sha256: sha }) === 'stale', 'stored without a hash');
+  assert(w.byManifest(stored, null) === null, 'no entry: no verdict');
+  assert(w.byValidators(stored, { etag: '"e1"' }) === 'fresh', 'same ETag');
+  assert(w.byValidators(stored, { etag: '"e2"', lastModified: stored.lastModified }) === 'stale', 'new ETag wins over Last-Modified');
+  assert(w.byValidators({ ...stored, etag: null }, { lastModified: stored.lastModified }) === 'fresh', 'same Last-Modified');
+  assert(w.byValidators(stored, {}) === 'stale', 'nothing to compare: not fresh');
+  assert(/^weights from this browser's cache, not checked against the server \(x\)$/.test(w.uncheckedNote('x')), w.uncheckedNote('x'));
+});
+
+test('unit: fetchBytes re-downloads changed weights of the same length, and says when it could not check', async () => {
+  const w = await import(pathToFileURL(path.join(ROOT, 'www/weights-cache.js')).href);
+  const url = 'http://127.0.0.1:1/models/m/diffusion_pytorch_model.safetensors';
+  const manifestUrl = 'http://127.0.0.1:1/models/m/manifest.json';
+  // A server: the weights, whether it has a manifest and validators, and how it fails.
+  const server = { bytes: new Uint8Array([1, 2, 3, 4]), manifest: true, etag: null, failing: null, log: [] };
+  const entry = async () => ({ files: { 'diffusion_pytorch_model.safetensors': { bytes: server.bytes.length, sha256: await w.sha256Hex(server.bytes) } } });
+  const fetchStub = async (u, init = {}) => {
+    const method = init.method ?? 'GET';
+    server.log.push(`${method} ${new URL(u).pathname.split('/').pop()}`);
+    if (server.failing?.url === u && server.failing.how === 'offline') throw new TypeError('Failed to fetch');
+    if (server.failing?.url === u) return new Response('', { status: 503 });
+    if (u === manifestUrl) return server.manifest ? new Response(JSON.stringify(await entry())) : new Response('', { status: 404 });
+    const headers = { 'content-length': String(server.bytes.length), ...(server.etag ? { etag: server.etag } : {}) };
+    return new Response(method === 'HEAD' ? null : server.bytes, { headers });
+  };
+  const store = new Map();
+  const cache = {
+    match: async (u) => (store.has(u) ? new Response(store.get(u).bytes, { headers: store.get(u).headers }) : undefined),
+    put: async (u, r) => store.set(u, { bytes: new Uint8Array(await r.arrayBuffer()), headers: r.headers }),
+    delete: async (u) => store.delete(u),
+  };
+  const load = async () => {
+    server.log = [];
+    const r = await w.fetchBytes(url, { cache });
+    return { ...r, got: Array.from(r.bytes).join(), log: server.log.join(', ') };
+  };
+  const realFetch = globalThis.fetch;
+  const { info, warn } = console;
+  globalThis.fetch = fetchStub;
+  console.info = console.warn = () => {};
+  try {
+    let r = await load();
+    assert(!r.fromCache && r.got === '1,2,3,4' && r.cacheNote === null, `first load: ${JSON.stringify(r)}`);
+    assert(store.get(url).headers.get('x-dp-sha256') === (await w.sha256Hex(server.bytes)), 'stored without its hash');
+    r = await load();
+    assert(r.fromCache && r.cacheNote === null && r.log === 'GET manifest.json', `unchanged: ${JSON.stringify(r)}`);
+    server.bytes = new Uint8Array([9, 9, 9, 9]); // retrained, same length; the manifest follows
+    r = await load();
+    assert(!r.fromCache && r.got === '9,9,9,9', `same length, new contents: ${JSON.stringify(r)}`);
+    for (const how of ['offline', '503']) {
+      server.failing = { url: manifestUrl, how };
+      r = await load();
+      const why = how === 'offline' ? /manifest\.json could not be fetched: Failed to fetch/ : /manifest\.json: HTTP 503/;
+      assert(r.fromCache && r.got === '9,9,9,9' && /not checked against the server/.test(r.cacheNote) && why.test(r.cacheNote), `${how}: ${JSON.stringify(r)}`);
+    }
+    server.failing = null;
+    // A host without the manifest: the ETag decides; without one, a new download.
+    server.manifest = false;
+    server.etag = '"v1"';
+    r = await load();
+    assert(!r.fromCache, 'stored without an ETag, so not fresh by it');
+    r = await load();
+    assert(r.fromCache && r.log === 'GET manifest.json, HEAD diffusion_pytorch_model.safetensors', `same ETag: ${JSON.stringify(r)}`);
+    server.bytes = new Uint8Array([7, 7, 7, 7]);
+    server.etag = '"v2"';
+    r = await load();
+    assert(!r.fromCache && r.got === '7,7,7,7', `new ETag: ${JSON.stringify(r)}`);
+    server.etag = null;
+    r = await load();
+    assert(!r.fromCache, 'no manifest and no validators: fresh by length alone');
+    server.failing = { url, how: 'offline' };
+    r = await load();
+    assert(r.fromCache && /diffusion_pytorch_model\.safetensors could not be fetched/.test(r.cacheNote), `HEAD offline: ${JSON.stringify(r)}`);
+  } finally {
+    globalThis.fetch = realFetch;
+    Object.assign(console, { info, warn });
+  }
+});
+
+test('unit: the model line says when cached weights were not checked', async () => {
+  const { modelSummary } = await import(pathToFileURL(path.join(ROOT, 'www/messages.js')).href);
+  const info = { sampleShape: [3, 32, 32], parameterCount: 1000, T: 1000, bytes: 4000, backend: 'cpu', executor: 'CPU (wasm simd128)', workers: 2, reason: 'asked for' };
+  assert(/weights from the browser cache;/.test(modelSummary({ model: 'm', info: { ...info, fromCache: true, cacheNote: null } })), 'cached');
+  const note = "weights from this browser's cache, not checked against the server (manifest.json: HTTP 503)";
+  const line = modelSummary({ model: 'm', info: { ...info, fromCache: true, cacheNote: note } });
+  assert(line.includes(`; ${note}; runs on`), line);
 });
 
 /** A Storage stand-in over a plain object. */

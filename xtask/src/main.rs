@@ -10,8 +10,10 @@
 //! - `test`: every check CI runs, in order, stopping at the first failure.
 
 mod bundle;
+mod manifest;
 mod serve;
 mod setup;
+mod sha256;
 mod still;
 mod test;
 mod web;

@@ -94,6 +94,10 @@ pub fn run_all() -> Result<()> {
         step("cargo test (native, Vulkan)", || {
             run(cargo().arg("test").env("WGPU_BACKEND", "vulkan"))
         }),
+        // `cargo test` at the root tests the root package only (no `default-members`).
+        step("xtask tests (dev server, manifests, SHA-256)", || {
+            run(cargo().args(["test", "-p", "xtask"]))
+        }),
         step("page unit tests (Node, www/ modules)", || {
             run(Command::new("node")
                 .arg("tests/page/unit.mjs")

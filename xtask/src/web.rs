@@ -9,13 +9,14 @@
 //!   fallback.png                      the embed snippets' still image (still.rs)
 //!   models/index.json                ["<name>", ...]
 //!   models/<name>/config.json, diffusion_pytorch_model.safetensors[, scheduler_config.json]
+//!   models/<name>/manifest.json      the weights' length and SHA-256 (manifest.rs)
 //! ```
 //!
 //! `dist` copies that and replaces the plain modules with what a host should serve (bundle.rs):
 //! `diffusion-playground.js` and `embed.js` as one minified module each (the wasm-bindgen glue
 //! inside), the wasm, and the header files of common static hosts.
 
-use crate::{bundle, cargo, fail, rel, root, run, still, target_dir, Result};
+use crate::{bundle, cargo, fail, manifest, rel, root, run, still, target_dir, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -227,6 +228,7 @@ fn copy_model(dir: &Path, models: &Path) -> Result<String> {
     if sched.is_file() {
         copy_file(&sched, &dest.join("scheduler_config.json"))?;
     }
+    manifest::write(&dest, &[WEIGHTS])?;
     println!("copied model {} -> {}", rel(dir), rel(&dest));
     Ok(name)
 }
