@@ -330,8 +330,10 @@ export class Runner {
     this.#sessionsBackend = backend;
     const list = this.#sessions.get(batch) ?? [];
     while (list.length < count) list.push(createSession(this.#loaded, batch));
+    // One lane after two (side by side off): the second lane's buffers go now, not at the next boot.
+    while (list.length > count) list.pop().free();
     this.#sessions.set(batch, list);
-    return list.slice(0, count);
+    return list;
   }
 
   /** Runs the current settings (cancelling the run in flight), or shows x_T without WebGPU. */

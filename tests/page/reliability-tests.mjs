@@ -210,13 +210,13 @@ export function registerReliabilityTests({ pageTest, notes }) {
         () => ({ view: pick(['x0', 'sample']) }),
         () => ({ variance: pick(['fixed_small', 'fixed_large']) }),
       ])();
-      if (random() < 0.02) {
+      if (random() < 0.015) {
         Object.assign(change, { model: pick(['models/soak-a', 'models/soak-b']) });
         switches++;
       }
       const from = await eventCount(page);
       await setState(page, change);
-      if (i % 100 === 0 || change.model) {
+      if (i % 250 === 0 || change.model) {
         await page.evaluate(() => document.querySelector('diffusion-playground').run()); // even if nothing changed
         await done(page, from); // let some runs (and every model load) finish
         waits++;
