@@ -5,6 +5,7 @@
 // control changes with model switches, after which the image equals a fresh run's and the GPU
 // buffers and wasm memory have not grown since the 200th change. Registered by run.mjs.
 
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ARTIFACTS, ROOT, assert, eventCount, open, waitEvent } from './harness.mjs';
 
@@ -16,8 +17,8 @@ const FIXTURES = { 'soak-a': 'tiny', 'soak-b': 'multihead_gray' };
 async function routeFixtures(context) {
   for (const [name, fixture] of Object.entries(FIXTURES)) {
     await context.route(`**/models/${name}/*`, (route) => {
-      const file = new URL(route.request().url()).pathname.split('/').pop();
-      return route.fulfill({ path: path.join(ROOT, 'tests/fixtures/models', fixture, file) });
+      const file = path.join(ROOT, 'tests/fixtures/models', fixture, new URL(route.request().url()).pathname.split('/').pop());
+      return existsSync(file) ? route.fulfill({ path: file }) : route.fulfill({ status: 404, body: 'not found' });
     });
   }
 }
