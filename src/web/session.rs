@@ -20,6 +20,11 @@ pub struct Session {
     pub(super) seed: u64,
     /// The index of the latest step run since `start` / `setSample` (what `readStepParts` reads).
     pub(super) last_step: Cell<Option<usize>>,
+    /// Inpainting's resample count while `setInpaint` is in force (the known image and mask
+    /// live in the executor).
+    pub(super) inpaint: Cell<Option<usize>>,
+    /// Network evaluations since the latest `start`.
+    pub(super) evaluations: Cell<usize>,
 }
 
 #[wasm_bindgen]
@@ -33,9 +38,16 @@ impl Session {
         self.backend.to_string()
     }
 
-    /// Starts a run: `sampler` "ddpm" or "ddim", `steps` 1..=T, `eta` in [0, 1] (DDIM),
-    /// `variance` "fixed_small" or "fixed_large" (DDPM), from the seeded x_T (the same for
-    /// every sampler and backend). Returns the timesteps the run will visit.
+    /// Starts a run: `sampler` "ddpm", "ddim", "dpmpp2m" (DPM-Solver++(2M)) or "ddim-inverse"
+    /// (DDIM inversion), `steps` 1..=T, `eta` in [0, 1] (DDIM), `variance` "fixed_small" or
+    /// "fixed_large" (DDPM), from the seeded x_T (the same for every sampler and backend).
+    /// Returns the timesteps the run will visit (ascending for "ddim-inverse").
+    ///
+    /// To run from a given x_T (e.g. an inverted image or a `slerpNoise`), call `setSample(xT)`
+    /// after `start`. To invert images: `start("ddim-inverse", steps, 0, "fixed_small", 0)`,
+    /// `setSample(x0)`, `step(i)` for every i, then `readTensor("sample")` is x_T.
+    /// With `setInpaint` in force, the sampler must be "ddpm" or "ddim" (`BadInput` otherwise)
+    /// and the known pixels of the seeded x_T are replaced by their draw at the first timestep.
     pub fn start(
         &mut self,
         sampler: &str,
@@ -50,11 +62,19 @@ impl Session {
             .schedule
             .plan(sampler, steps as usize)
             .map_err(js_err)?;
+        if let Some(resample) = self.inpaint.get() {
+            crate::inpaint::check(&plan, resample).map_err(js_err)?;
+        }
         let timesteps = plan.timesteps.clone();
         self.sampler.start(seed as u64).map_err(js_err)?;
+        if self.inpaint.get().is_some() {
+            crate::inpaint::start(self.sampler.as_ref(), &self.shared.schedule, &plan, seed as u64)
+                .map_err(js_err)?;
+        }
         self.seed = seed as u64;
         *self.plan.borrow_mut() = Some(plan);
         self.last_step.set(None);
+        self.evaluations.set(0);
         Ok(timesteps)
     }
 
@@ -107,6 +127,15 @@ impl Session {
                 let plan = plan
                     .as_ref()
                     .ok_or_else(|| js_err(InputError::NotStarted))?;
+                if plan.sampler == crate::scheduler::Sampler::DpmSolverPP {
+                    // Its parts would need the previous step's x_0, which the executor has
+                    // already overwritten.
+                    return Err(js_err(InputError::Unknown {
+                        what: "sampler for readStepParts",
+                        found: plan.sampler.name().into(),
+                        accepted: "\"ddpm\", \"ddim\" or \"ddim-inverse\"",
+                    }));
+                }
                 schedule_owner
                     .schedule
                     .anatomy(plan, index)
@@ -158,7 +187,8 @@ impl Session {
         })
     }
 
-    /// Step `index` of the run. On WebGPU it returns once submitted (reads wait for the GPU);
+    /// Step `index` of the run (with inpainting: the step, the known pixels' replacement and
+    /// its resampling rounds). On WebGPU it returns once submitted (reads wait for the GPU);
     /// on the CPU it returns when the step is done.
     pub fn step(&self, index: u32) -> Result<(), JsValue> {
         super::debug_trap_check();
@@ -166,14 +196,26 @@ impl Session {
         let plan = plan
             .as_ref()
             .ok_or_else(|| js_err(InputError::NotStarted))?;
-        self.sampler
-            .step(
-                &self.shared.checkpoint.unet,
+        let unet = &self.shared.checkpoint.unet;
+        let made = match self.inpaint.get() {
+            Some(resample) => crate::inpaint::step(
+                self.sampler.as_ref(),
+                unet,
+                &self.shared.schedule,
                 plan,
                 index as usize,
                 self.seed,
+                resample,
             )
-            .map_err(js_err)?;
+            .map_err(js_err)?,
+            None => {
+                self.sampler
+                    .step(unet, plan, index as usize, self.seed)
+                    .map_err(js_err)?;
+                1
+            }
+        };
+        self.evaluations.set(self.evaluations.get() + made);
         self.last_step.set(Some(index as usize));
         Ok(())
     }
