@@ -239,21 +239,26 @@ pub fn plan_error(e: SchedulerError) -> CliError {
     }
 }
 
-/// The executor of `--backend gpu|cpu|reference` for `batch` images.
+/// The executor of `--backend gpu|cpu|reference` for `batch` images, with the GPU weights it
+/// runs on (keep them alive as long as the executor: dropping them frees their buffers).
 pub fn executor(
     backend: &str,
     unet: &UNet,
     batch: usize,
     model: &Path,
-) -> Result<Box<dyn Executor>, CliError> {
+) -> Result<(Box<dyn Executor>, Option<GpuWeights>), CliError> {
     let fail = |e| engine_error(e, model);
     Ok(match backend {
-        "cpu" => Box::new(CpuExecutor::new(unet, batch).map_err(fail)?),
-        "reference" => Box::new(reference::executor(unet, batch).map_err(fail)?),
+        "cpu" => (Box::new(CpuExecutor::new(unet, batch).map_err(fail)?), None),
+        "reference" => (
+            Box::new(reference::executor(unet, batch).map_err(fail)?),
+            None,
+        ),
         _ => {
             let gpu = std::rc::Rc::new(gpu()?);
             let weights = GpuWeights::upload(&gpu, unet).map_err(fail)?;
-            Box::new(GpuExecutor::new(gpu, &weights, unet, batch).map_err(fail)?)
+            let exec = GpuExecutor::new(gpu, &weights, unet, batch).map_err(fail)?;
+            (Box::new(exec), Some(weights))
         }
     })
 }

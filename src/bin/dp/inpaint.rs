@@ -142,7 +142,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         batch,
         sampler.name()
     );
-    let exec = common::executor(backend, &unet, batch, &model)?;
+    let (exec, _weights) = common::executor(backend, &unet, batch, &model)?;
     exec.set_known(&x0.data, &mask).map_err(fail)?;
     exec.start(seed).map_err(fail)?;
     inpaint::start(exec.as_ref(), &schedule, &plan, seed).map_err(fail)?;

@@ -116,7 +116,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     say!(
         "interpolating seeds {seed_a} -> {seed_b}: {frames} frames, DDIM eta 0, {steps} steps"
     );
-    let exec = common::executor(backend, &unet, frames, &model)?;
+    let (exec, _weights) = common::executor(backend, &unet, frames, &model)?;
     let (x, _) = pollster::block_on(diffusion_playground::sampler::run(
         exec.as_ref(),
         &unet,

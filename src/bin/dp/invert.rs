@@ -81,7 +81,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         plan.timesteps[0],
         plan.timesteps[plan.timesteps.len() - 1]
     );
-    let exec = common::executor(backend, &unet, batch, &model)?;
+    let (exec, _weights) = common::executor(backend, &unet, batch, &model)?;
     let (x_t, _) = pollster::block_on(diffusion_playground::sampler::run(
         exec.as_ref(),
         &unet,

@@ -315,7 +315,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     let setup = Instant::now();
     let fail = |e| common::engine_error(e, &opts.model);
-    let gs = common::executor(opts.backend, &unet, batch, &opts.model)?;
+    let (gs, _weights) = common::executor(opts.backend, &unet, batch, &opts.model)?;
     match &init {
         Some(a) => gs.set_sample(&a.data),
         None => gs.start(opts.seed),
