@@ -88,6 +88,48 @@ impl Session {
         Ok(())
     }
 
+    /// Inpainting (RePaint) for the runs started from now on: `x0` is the known image, (batch,
+    /// C, H, W) floats in [-1, 1] (this session's batch); `mask` is one value per pixel, (H, W)
+    /// for every image or (batch, H, W), 1 = keep the known pixel, 0 = fill (fractions blend);
+    /// `resample` 1 = plain replacement, up to 100 = RePaint's resamplings per step (jump
+    /// length 1: each step but the last runs that many times, so a run of N steps makes
+    /// (N - 1) * resample + 1 network evaluations). Works with "ddpm" and "ddim" on both
+    /// backends. After the last step the known pixels equal x0 (DDPM; DDIM when the config's
+    /// set_alpha_to_one is true, else up to alpha-bar_0's noise). `BadInput` for wrong lengths,
+    /// mask values outside [0, 1] or a resample count outside 1..=100.
+    #[wasm_bindgen(js_name = setInpaint)]
+    pub fn set_inpaint(&self, x0: Vec<f32>, mask: Vec<f32>, resample: u32) -> Result<(), JsValue> {
+        let resample = resample as usize;
+        if !(1..=crate::inpaint::MAX_RESAMPLE).contains(&resample) {
+            return Err(js_err(InputError::OutOfRange {
+                what: "setInpaint's resample",
+                found: resample.to_string(),
+                accepted: format!("1 (no resampling) to {}", crate::inpaint::MAX_RESAMPLE),
+            }));
+        }
+        let batch = self.sampler.batch();
+        let [c, h, w] = self.shared.checkpoint.unet.sample_shape();
+        let plane = h * w;
+        let masks = if mask.len() == plane { 1 } else { batch };
+        let full = crate::inpaint::expand_mask(&mask, masks, batch, c, plane).map_err(js_err)?;
+        self.sampler.set_known(&x0, &full).map_err(js_err)?;
+        self.inpaint.set(Some(resample));
+        Ok(())
+    }
+
+    /// Ends inpainting: runs started from now on sample freely.
+    #[wasm_bindgen(js_name = clearInpaint)]
+    pub fn clear_inpaint(&self) {
+        self.inpaint.set(None);
+    }
+
+    /// Network (UNet) evaluations since the latest `start`: one per step, or `resample` per
+    /// inpainting step but the last.
+    #[wasm_bindgen(js_name = networkEvaluations)]
+    pub fn network_evaluations(&self) -> u32 {
+        self.evaluations.get() as u32
+    }
+
     /// Step `index` of the started run in the posts' terms, from the engine's scheduler: the
     /// coefficients the update kernel runs with (`prevFromX0`, `prevFromSample`, `prevFromEps`,
     /// `sigma`, ...), alpha-bar, beta_t, the DDPM posterior and DDIM's sigma_t(eta) factors
