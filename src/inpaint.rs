@@ -29,7 +29,9 @@ pub fn round_seed(seed: u64, round: usize) -> u64 {
     if round == 0 {
         seed
     } else {
-        seed ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+        seed ^ (round as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17)
     }
 }
 

@@ -56,7 +56,11 @@ mod tests {
         let mid = slerp(&a, &b, 0.5);
         // Between two near-orthogonal draws of equal norm, slerp keeps the norm (a line would
         // shrink it by ~1/sqrt(2)).
-        assert!((norm(&mid) / norm(&a) - 1.0).abs() < 0.05, "{}", norm(&mid) / norm(&a));
+        assert!(
+            (norm(&mid) / norm(&a) - 1.0).abs() < 0.05,
+            "{}",
+            norm(&mid) / norm(&a)
+        );
         let same = slerp(&a, &a, 0.3);
         assert!(same.iter().zip(&a).all(|(x, y)| (x - y).abs() < 1e-5));
     }

@@ -13,7 +13,11 @@ fn root() -> PathBuf {
 }
 
 fn fixture(path: &str) -> String {
-    root().join("tests/fixtures").join(path).display().to_string()
+    root()
+        .join("tests/fixtures")
+        .join(path)
+        .display()
+        .to_string()
 }
 
 struct TempDir(PathBuf);
@@ -22,7 +26,8 @@ impl TempDir {
     fn new(name: &str) -> TempDir {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("dp-solvers-{}-{n}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("dp-solvers-{}-{n}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -117,7 +122,10 @@ fn dpm_solver_sampling_matches_diffusers_on_both_executors() {
         let (got, stdout) = dpm_run(backend);
         assert_eq!(got.shape, want.shape);
         let d = max_diff(&got.data, &want.data);
-        eprintln!("dpmpp2m {backend}: max |diff| {d:e} (scale {})", max_abs(&want.data));
+        eprintln!(
+            "dpmpp2m {backend}: max |diff| {d:e} (scale {})",
+            max_abs(&want.data)
+        );
         assert!(d <= tol, "dpmpp2m on {backend}: max |diff| {d} > {tol}");
         assert!(stdout.contains("network evaluations 8"), "{stdout}");
         assert!(stdout.contains("DPM-Solver++(2M)"), "{stdout}");
@@ -153,7 +161,10 @@ fn ddim_inversion_matches_diffusers_and_reconstructs() {
         eprintln!("invert {backend}: max |diff| {d:e}");
         assert!(d <= 1e-3, "dp invert on {backend}: max |diff| {d}");
         assert!(stdout.contains("network evaluations 10"), "{stdout}");
-        assert!(stdout.contains("reconstruction (DDIM eta 0, 10 steps): mean abs error"), "{stdout}");
+        assert!(
+            stdout.contains("reconstruction (DDIM eta 0, 10 steps): mean abs error"),
+            "{stdout}"
+        );
         assert_eq!(read(&back).shape, want.shape);
     }
     // A wrong shape is refused with what would fit.
@@ -234,13 +245,22 @@ fn inpainting_keeps_the_known_pixels_and_fills_the_hole() {
         }
         // The last step lands on alpha-bar 1 (DDPM, and DDIM with set_alpha_to_one, the
         // default of this DDPM config), where the known pixels' draw is x_0 itself: exact.
-        assert!(known <= 1e-6, "{sampler} R={resample}: known pixels moved by {known}");
+        assert!(
+            known <= 1e-6,
+            "{sampler} R={resample}: known pixels moved by {known}"
+        );
         let hole = hole / holes as f64;
-        assert!(hole > 0.1, "{sampler} R={resample}: the hole stayed x0 (mean |diff| {hole})");
+        assert!(
+            hole > 0.1,
+            "{sampler} R={resample}: the hole stayed x0 (mean |diff| {hole})"
+        );
         let d = max_diff(&gpu.data, &cpu.data);
         let tol = 1e-4 * max_abs(&cpu.data) + 1e-3;
         eprintln!("inpaint {sampler} R={resample}: gpu vs cpu {d:e}, hole mean |x - x0| {hole:.3}");
-        assert!(d <= tol, "{sampler} R={resample}: GPU and CPU differ by {d}");
+        assert!(
+            d <= tol,
+            "{sampler} R={resample}: GPU and CPU differ by {d}"
+        );
     }
     fails(
         &dp(&[
@@ -311,5 +331,8 @@ fn interpolation_ends_are_the_two_seeds_ddim_samples() {
         assert!(d <= 1e-4, "frame {frame} vs seed {seed}: max |diff| {d}");
     }
     let mid = &frames.data[per..2 * per];
-    assert!(max_diff(mid, &frames.data[..per]) > 1e-2, "the middle frame is an end");
+    assert!(
+        max_diff(mid, &frames.data[..per]) > 1e-2,
+        "the middle frame is an end"
+    );
 }

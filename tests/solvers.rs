@@ -87,13 +87,19 @@ fn every_step_matches_diffusers() {
             let i = step["index"].as_u64().unwrap() as usize;
             if last_index.is_some_and(|l: usize| l + 1 != i) {
                 // Inverse DDIM keeps no history: steps may be picked out of a long run.
-                assert_eq!(sampler, Sampler::DdimInverse, "{name}: steps must be consecutive");
+                assert_eq!(
+                    sampler,
+                    Sampler::DdimInverse,
+                    "{name}: steps must be consecutive"
+                );
             }
             last_index = Some(i);
             plan.coeffs[i].apply(&samples[i], &models[i], &[], &mut prev, &mut x0);
             let want_prev = f32s(&step["prev_sample"]);
             let want_x0 = f32s(&step["x0"]);
-            let scale = max_abs(&want_x0).max(max_abs(&want_prev)).max(max_abs(&samples[i]));
+            let scale = max_abs(&want_x0)
+                .max(max_abs(&want_prev))
+                .max(max_abs(&samples[i]));
             for (what, got, want) in [("prev_sample", &prev, &want_prev), ("x0", &x0, &want_x0)] {
                 let (err, at) = worst(got, want, scale);
                 assert!(
@@ -146,18 +152,28 @@ fn solver_errors_say_what_to_do() {
         .plan(Sampler::DdimInverse, 10)
         .unwrap_err();
     assert!(
-        matches!(e, SchedulerError::UnsupportedValue { field: "timestep_spacing", .. }),
+        matches!(
+            e,
+            SchedulerError::UnsupportedValue {
+                field: "timestep_spacing",
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("--scheduler-config"), "{e}");
     // Inverse DDIM's first step from alpha-bar 1 has no noise to predict x_0 from with a
     // sample-predicting model: diffusers divides by zero there; we refuse.
-    let sample =
-        SchedulerConfig::from_json_str(r#"{"prediction_type": "sample", "set_alpha_to_one": true}"#)
-            .unwrap();
+    let sample = SchedulerConfig::from_json_str(
+        r#"{"prediction_type": "sample", "set_alpha_to_one": true}"#,
+    )
+    .unwrap();
     let e = Schedule::new(&sample)
         .unwrap()
         .plan(Sampler::DdimInverse, 10)
         .unwrap_err();
-    assert!(matches!(e, SchedulerError::NonFiniteStep { step: 0, .. }), "{e}");
+    assert!(
+        matches!(e, SchedulerError::NonFiniteStep { step: 0, .. }),
+        "{e}"
+    );
 }

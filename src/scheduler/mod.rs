@@ -192,13 +192,8 @@ impl Schedule {
                 .map(|&t| {
                     // DDIMScheduler.step: t - T // N, regardless of spacing.
                     let prev = t - (t_total / n) as i64;
-                    let c = ddim::ddim_step(
-                        &self.config,
-                        &self.alphas_cumprod,
-                        eta,
-                        t as usize,
-                        prev,
-                    );
+                    let c =
+                        ddim::ddim_step(&self.config, &self.alphas_cumprod, eta, t as usize, prev);
                     (prev, c)
                 })
                 .unzip(),

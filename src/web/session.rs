@@ -68,8 +68,13 @@ impl Session {
         let timesteps = plan.timesteps.clone();
         self.sampler.start(seed as u64).map_err(js_err)?;
         if self.inpaint.get().is_some() {
-            crate::inpaint::start(self.sampler.as_ref(), &self.shared.schedule, &plan, seed as u64)
-                .map_err(js_err)?;
+            crate::inpaint::start(
+                self.sampler.as_ref(),
+                &self.shared.schedule,
+                &plan,
+                seed as u64,
+            )
+            .map_err(js_err)?;
         }
         self.seed = seed as u64;
         *self.plan.borrow_mut() = Some(plan);

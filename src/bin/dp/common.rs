@@ -7,9 +7,9 @@ use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
 use diffusion_playground::exec::{reference, Executor};
 use diffusion_playground::gpu::{Gpu, GpuError};
 use diffusion_playground::model::UNet;
-use diffusion_playground::scheduler::{SchedulerConfig, SchedulerError};
 use diffusion_playground::model::{Checkpoint, ModelError};
 use diffusion_playground::npy;
+use diffusion_playground::scheduler::{SchedulerConfig, SchedulerError};
 use std::path::{Path, PathBuf};
 
 /// `--model` when none is given.
@@ -281,7 +281,10 @@ pub fn read_batch(path: &Path, flag: &str, sample: [usize; 3]) -> Result<npy::Ar
     }
     if let Some(bad) = a.data.iter().find(|v| !v.is_finite()) {
         return Err(CliError::usage(
-            format!("{flag} `{}` holds a non-finite value ({bad})", path.display()),
+            format!(
+                "{flag} `{}` holds a non-finite value ({bad})",
+                path.display()
+            ),
             "images are float32 in [-1, 1]; replace NaN and infinities",
         ));
     }

@@ -56,7 +56,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         p.path(flag)
             .ok_or_else(|| CliError::usage(format!("no {flag} given"), hint.to_string()))
     };
-    let input = need("--input", "give the images: `--input x0.npy` (float32 (B, C, H, W))")?;
+    let input = need(
+        "--input",
+        "give the images: `--input x0.npy` (float32 (B, C, H, W))",
+    )?;
     let mask_path = need(
         "--mask",
         "give the mask: `--mask mask.npy` (float32 (1, 1, H, W); 1 = keep, 0 = fill)",
@@ -99,11 +102,16 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     }
     let (model, defaulted) = common::model_dir(p.path("--model"));
     let checkpoint = common::load_checkpoint(&model, defaulted)?;
-    let (config, _) =
-        common::scheduler_config(p.path("--scheduler-config").as_deref(), checkpoint.scheduler)?;
+    let (config, _) = common::scheduler_config(
+        p.path("--scheduler-config").as_deref(),
+        checkpoint.scheduler,
+    )?;
     let unet = checkpoint.unet;
     let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(e, "fix the scheduler config or pass another with --scheduler-config")
+        CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        )
     })?;
     let sampler = match sampler {
         "ddpm" => Sampler::Ddpm {
@@ -115,7 +123,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     };
     let plan = schedule.plan(sampler, steps).map_err(common::plan_error)?;
     let usage = |e: diffusion_playground::InputError| {
-        CliError::usage(e.to_string(), "run `dp inpaint --help` for the accepted values")
+        CliError::usage(
+            e.to_string(),
+            "run `dp inpaint --help` for the accepted values",
+        )
     };
     inpaint::check(&plan, resample).map_err(usage)?;
     let [c, h, w] = unet.sample_shape();
@@ -148,18 +159,23 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     inpaint::start(exec.as_ref(), &schedule, &plan, seed).map_err(fail)?;
     let mut evaluations = 0;
     for i in 0..plan.timesteps.len() {
-        evaluations +=
-            inpaint::step(exec.as_ref(), &unet, &schedule, &plan, i, seed, resample).map_err(fail)?;
+        evaluations += inpaint::step(exec.as_ref(), &unet, &schedule, &plan, i, seed, resample)
+            .map_err(fail)?;
     }
     say!("network evaluations {evaluations}");
     let x = pollster::block_on(exec.read(View::Sample)).map_err(fail)?;
     let shape = [batch, c, h, w];
     if let Some(path) = &save {
         common::write_file(path, &npy::write(&shape, &x), "--save-npy")?;
-        say!("wrote     {} (float32 {})", path.display(), shape_str(&shape));
+        say!(
+            "wrote     {} (float32 {})",
+            path.display(),
+            shape_str(&shape)
+        );
     }
     if let Some(path) = &out {
-        let fail = |e: image::ImageError| CliError::failed(e, "this is a bug in dp; please report it");
+        let fail =
+            |e: image::ImageError| CliError::failed(e, "this is a bug in dp; please report it");
         let rgba = pollster::block_on(exec.read_rgba(View::Sample))
             .map_err(|e| common::engine_error(e, &model))?;
         let (gw, gh) = exec.grid_size();

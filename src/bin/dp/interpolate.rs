@@ -47,9 +47,9 @@ fn seeds(p: &Parsed) -> Result<(u64, u64), CliError> {
             "write e.g. `--seeds 3,17`",
         )
     };
-    let raw = p.text("--seeds").ok_or_else(|| {
-        CliError::usage("no --seeds given", "give the two ends: `--seeds 3,17`")
-    })?;
+    let raw = p
+        .text("--seeds")
+        .ok_or_else(|| CliError::usage("no --seeds given", "give the two ends: `--seeds 3,17`"))?;
     let (a, b) = raw.split_once(',').ok_or_else(|| bad(raw))?;
     match (a.trim().parse(), b.trim().parse()) {
         (Ok(a), Ok(b)) => Ok((a, b)),
@@ -93,11 +93,16 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     }
     let (model, defaulted) = common::model_dir(p.path("--model"));
     let checkpoint = common::load_checkpoint(&model, defaulted)?;
-    let (config, _) =
-        common::scheduler_config(p.path("--scheduler-config").as_deref(), checkpoint.scheduler)?;
+    let (config, _) = common::scheduler_config(
+        p.path("--scheduler-config").as_deref(),
+        checkpoint.scheduler,
+    )?;
     let unet = checkpoint.unet;
     let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(e, "fix the scheduler config or pass another with --scheduler-config")
+        CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        )
     })?;
     let plan = schedule
         .plan(Sampler::Ddim { eta: 0.0 }, steps)
@@ -110,12 +115,14 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
     let mut x_t = Vec::with_capacity(frames * per);
     for k in 0..frames {
-        let t = if k + 1 == frames { 1.0 } else { k as f32 / (frames - 1) as f32 };
+        let t = if k + 1 == frames {
+            1.0
+        } else {
+            k as f32 / (frames - 1) as f32
+        };
         x_t.extend(slerp(&a, &b, t));
     }
-    say!(
-        "interpolating seeds {seed_a} -> {seed_b}: {frames} frames, DDIM eta 0, {steps} steps"
-    );
+    say!("interpolating seeds {seed_a} -> {seed_b}: {frames} frames, DDIM eta 0, {steps} steps");
     let (exec, _weights) = common::executor(backend, &unet, frames, &model)?;
     let (x, _) = pollster::block_on(diffusion_playground::sampler::run(
         exec.as_ref(),
@@ -130,18 +137,28 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let shape = [frames, c, h, w];
     if let Some(path) = &save {
         common::write_file(path, &npy::write(&shape, &x), "--save-npy")?;
-        say!("wrote     {} (float32 {})", path.display(), shape_str(&shape));
+        say!(
+            "wrote     {} (float32 {})",
+            path.display(),
+            shape_str(&shape)
+        );
     }
     if let Some(path) = &out {
         let scale = image::upscale_factor(h, w, cell_px);
-        let fail = |e: image::ImageError| CliError::failed(e, "this is a bug in dp; please report it");
+        let fail =
+            |e: image::ImageError| CliError::failed(e, "this is a bug in dp; please report it");
         let row = (0..frames)
             .map(|k| image::batch_image(&x, shape, k).map(|i| i.upscale(scale)))
             .collect::<Result<Vec<Image>, _>>()
             .map_err(fail)?;
         let strip = image::compose(&[row], 2, [255, 255, 255, 255]).map_err(fail)?;
         common::write_file(path, &strip.to_png().map_err(fail)?, "--out")?;
-        say!("wrote     {} ({}x{} px)", path.display(), strip.width, strip.height);
+        say!(
+            "wrote     {} ({}x{} px)",
+            path.display(),
+            strip.width,
+            strip.height
+        );
     }
     Ok(())
 }

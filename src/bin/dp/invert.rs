@@ -60,11 +60,16 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     }
     let (model, defaulted) = common::model_dir(p.path("--model"));
     let checkpoint = common::load_checkpoint(&model, defaulted)?;
-    let (config, source) =
-        common::scheduler_config(p.path("--scheduler-config").as_deref(), checkpoint.scheduler)?;
+    let (config, source) = common::scheduler_config(
+        p.path("--scheduler-config").as_deref(),
+        checkpoint.scheduler,
+    )?;
     let unet = checkpoint.unet;
     let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(e, "fix the scheduler config or pass another with --scheduler-config")
+        CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        )
     })?;
     let plan = schedule
         .plan(Sampler::DdimInverse, steps)
@@ -93,7 +98,11 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     .map_err(fail)?;
     common::write_file(&out, &npy::write(&x0.shape, &x_t), "--out")?;
     say!("network evaluations {}", plan.timesteps.len());
-    say!("wrote     {} (float32 {})", out.display(), shape_str(&x0.shape));
+    say!(
+        "wrote     {} (float32 {})",
+        out.display(),
+        shape_str(&x0.shape)
+    );
     if let Some(path) = reconstruct {
         let back = schedule
             .plan(Sampler::Ddim { eta: 0.0 }, steps)
@@ -115,9 +124,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         let mean = err.iter().sum::<f64>() / err.len() as f64;
         let max = err.iter().fold(0.0f64, |m, &e| m.max(e));
         common::write_file(&path, &npy::write(&x0.shape, &x), "--reconstruct")?;
-        say!(
-            "reconstruction (DDIM eta 0, {steps} steps): mean abs error {mean:.5}, max {max:.5}"
-        );
+        say!("reconstruction (DDIM eta 0, {steps} steps): mean abs error {mean:.5}, max {max:.5}");
         say!("wrote     {}", path.display());
     }
     Ok(())

@@ -239,8 +239,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         }
     }
     let checkpoint = common::load_checkpoint(&opts.model, opts.model_defaulted)?;
-    let (config, config_source) =
-        common::scheduler_config(opts.scheduler_config.as_deref(), checkpoint.scheduler.clone())?;
+    let (config, config_source) = common::scheduler_config(
+        opts.scheduler_config.as_deref(),
+        checkpoint.scheduler.clone(),
+    )?;
     let unet = checkpoint.unet;
     let schedule = Schedule::new(&config).map_err(|e| {
         CliError::failed(
@@ -255,7 +257,9 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         Choice::Ddim(eta) => Sampler::Ddim { eta },
         Choice::DpmSolverPP => Sampler::DpmSolverPP,
     };
-    let plan = schedule.plan(sampler, opts.steps).map_err(common::plan_error)?;
+    let plan = schedule
+        .plan(sampler, opts.steps)
+        .map_err(common::plan_error)?;
 
     let [c, h, w] = unet.sample_shape();
     let init = match &opts.init_noise {
