@@ -20,6 +20,8 @@ pub mod exec;
 pub mod gpu;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod image;
+pub mod inpaint;
+pub mod interpolate;
 pub mod model;
 pub mod npy;
 pub mod ops;

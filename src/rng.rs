@@ -27,6 +27,24 @@ pub fn step_noise_purpose(step_index: usize) -> u64 {
     1 + step_index as u64
 }
 
+/// `purpose` of inpainting's noise ([`crate::inpaint`]): `kind` 1 = the known pixels' draw
+/// from q(x_t | x_0) after step `step_index`, 2 = the re-noising of a resampling round, 3 = the
+/// known pixels' draw at the start; `round` is the resampling round. Far above every
+/// [`step_noise_purpose`] (at most 2^24 steps), so the streams never meet.
+pub fn inpaint_noise_purpose(kind: u64, step_index: usize, round: usize) -> u64 {
+    (kind << 56) | ((round as u64 & 0xFF_FFFF) << 32) | (step_index as u64 & 0xFFFF_FFFF)
+}
+
+/// Images `images` of the noise stream `purpose`, laid out like [`initial_noise`].
+pub fn noise_of(
+    seed: u64,
+    purpose: u64,
+    images: std::ops::Range<usize>,
+    sample_len: usize,
+) -> Vec<f32> {
+    batch_noise(seed, purpose, images, sample_len)
+}
+
 /// x_T: `batch * sample_len` standard Gaussian values, sample-major (image `b` occupies
 /// `b * sample_len .. (b + 1) * sample_len`).
 pub fn initial_noise(seed: u64, batch: usize, sample_len: usize) -> Vec<f32> {

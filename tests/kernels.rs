@@ -271,17 +271,19 @@ fn scheduler_step_matches_cpu() {
         prev_from_eps: -0.3,
         prev_from_noise: 0.1,
         timestep: 10.0,
-        _pad: 0.0,
+        prev_from_prev_x0: -0.6,
     };
     let (s, m, z) = (data(17, len, 2.0), data(18, len, 2.0), data(19, len, 1.0));
-    let (mut prev, mut x0) = (vec![0.0; len], vec![0.0; len]);
+    // The x0 buffer comes in holding the previous step's x_0 (a multistep solver's history).
+    let x0_before = data(21, len, 1.5);
+    let (mut prev, mut x0) = (vec![0.0; len], x0_before.clone());
     coeffs.apply(&s, &m, &z, &mut prev, &mut x0);
     let op = SchedulerStep::new(len).unwrap();
     let (sb, mb, zb, xb) = (
         gpu.upload("s", &s).unwrap(),
         gpu.upload("m", &m).unwrap(),
         gpu.upload("z", &z).unwrap(),
-        gpu.storage("x0", len).unwrap(),
+        gpu.upload("x0", &x0_before).unwrap(),
     );
     gpu.run(&[&gpu
         .dispatch(op.launch(coeffs), &[&sb, &mb, &zb, &xb])

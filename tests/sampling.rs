@@ -16,8 +16,10 @@ use diffusion_playground::scheduler::{DdpmVariance, Plan, Sampler, Schedule, Sch
 use std::rc::Rc;
 
 fn gpu_executor(gpu: &Rc<Gpu>, unet: &UNet, batch: usize) -> GpuExecutor {
-    let weights = GpuWeights::upload(gpu, unet).unwrap();
-    GpuExecutor::new(gpu.clone(), &weights, unet, batch).unwrap()
+    // Dropped weights free their GPU buffers, which the executor's dispatches bind: a test's
+    // executor keeps them for the rest of the process.
+    let weights: &'static GpuWeights = Box::leak(Box::new(GpuWeights::upload(gpu, unet).unwrap()));
+    GpuExecutor::new(gpu.clone(), weights, unet, batch).unwrap()
 }
 
 fn read(exec: &dyn Executor, view: View) -> Vec<f32> {

@@ -549,7 +549,7 @@ fn step_coeffs_layout_and_apply() {
         prev_from_eps: 0.01,
         prev_from_noise: 0.0,
         timestep: 7.0,
-        _pad: 0.0,
+        prev_from_prev_x0: 0.0,
     };
     let bytes: &[u8] = bytemuck::bytes_of(&c);
     assert_eq!(

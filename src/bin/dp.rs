@@ -17,6 +17,12 @@ mod common;
 mod forward;
 #[path = "dp/info.rs"]
 mod info;
+#[path = "dp/inpaint.rs"]
+mod inpaint;
+#[path = "dp/interpolate.rs"]
+mod interpolate;
+#[path = "dp/invert.rs"]
+mod invert;
 #[path = "dp/sample.rs"]
 mod sample;
 
@@ -26,15 +32,22 @@ const USAGE: &str = "\
 dp: run diffusers UNet2DModel checkpoints on WGSL compute shaders (wgpu)
 
 Usage:
-  dp sample  [--model DIR] [--sampler ddpm|ddim] [--steps N] [--eta E] [--seed S]
+  dp sample  [--model DIR] [--sampler ddpm|ddim|dpmpp2m] [--steps N] [--eta E] [--seed S]
              [--batch B] [--init-noise xT.npy] --out grid.png [--trajectory strip.png]
              [--save-npy out.npy]
+  dp invert  --model DIR --input x0.npy --steps S --out xT.npy [--reconstruct x0r.npy]
+  dp interpolate --model DIR --seeds A,B --frames N --steps S --out strip.png [--save-npy F]
+  dp inpaint --model DIR --input x0.npy --mask mask.npy [--sampler ddpm|ddim] [--resample R]
+             --out grid.png [--save-npy F]
   dp forward --model DIR --input x.npy --timestep T --out eps.npy [--cpu]
   dp info    [--model DIR]
   dp help [COMMAND]          (or `dp COMMAND --help`)
 
 Commands:
-  sample   generate a batch of images with DDPM or DDIM sampling on the GPU
+  sample   generate a batch of images with DDPM, DDIM or DPM-Solver++(2M) on the GPU
+  invert   DDIM inversion: images x_0 to the noise x_T that DDIM maps back to them
+  interpolate  images between two seeds (slerp of their x_T, DDIM eta 0)
+  inpaint  fill masked-out pixels (RePaint-style, DDPM or DDIM)
   forward  one UNet evaluation of a float32 (N, C, H, W) .npy batch (GPU, or --cpu)
   info     describe a checkpoint: config, parameter count, dtype, sample shape, scheduler
 
@@ -71,13 +84,23 @@ impl CliError {
     }
 }
 
-const COMMANDS: [&str; 3] = ["sample", "forward", "info"];
+const COMMANDS: [&str; 6] = [
+    "sample",
+    "forward",
+    "info",
+    "invert",
+    "interpolate",
+    "inpaint",
+];
 
 fn command_help(command: &str) -> Option<&'static str> {
     match command {
         "sample" => Some(sample::HELP),
         "forward" => Some(forward::HELP),
         "info" => Some(info::HELP),
+        "invert" => Some(invert::HELP),
+        "interpolate" => Some(interpolate::HELP),
+        "inpaint" => Some(inpaint::HELP),
         _ => None,
     }
 }
@@ -85,7 +108,9 @@ fn command_help(command: &str) -> Option<&'static str> {
 fn unknown_command(word: &str) -> CliError {
     let hint = match args::suggest(word, COMMANDS) {
         Some(s) => format!("did you mean `dp {s}`? Run `dp --help` for the commands"),
-        None => "the commands are sample, forward and info; run `dp --help`".into(),
+        None => "the commands are sample, forward, info, invert, interpolate and inpaint; \
+                 run `dp --help`"
+            .into(),
     };
     CliError::usage(format!("unknown command `{word}`"), hint)
 }
@@ -120,6 +145,9 @@ fn run(argv: &[String]) -> Result<(), CliError> {
     match command.as_str() {
         "sample" => sample::run(rest),
         "forward" => forward::run(rest),
+        "invert" => invert::run(rest),
+        "interpolate" => interpolate::run(rest),
+        "inpaint" => inpaint::run(rest),
         _ => info::run(rest),
     }
 }

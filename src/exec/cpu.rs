@@ -5,11 +5,12 @@
 //! executor runs the ops' plain-loop references instead (`super::reference`).
 
 use super::{
-    check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
+    check_blend_noise, check_forward_input, check_len, check_samplable, step_coeffs, Executor,
+    Pending, View,
 };
 use crate::error::Error;
 use crate::model::{Graph, UNet};
-use crate::ops::ToRgba8;
+use crate::ops::{Blend, NoisedBlend, ToRgba8};
 use crate::scheduler::Plan;
 use std::cell::RefCell;
 
@@ -181,6 +182,9 @@ struct State {
     net: CpuNet,
     x: Vec<f32>,
     x0: Vec<f32>,
+    /// Inpainting's known image and mask ([`Executor::set_known`]).
+    known: Vec<f32>,
+    mask: Vec<f32>,
 }
 
 /// Sampling on the CPU (the fast kernels, or the references).
@@ -212,6 +216,8 @@ impl CpuExecutor {
                 net: CpuNet::new(unet, graph.clone(), kernels)?,
                 x: vec![0.0; len],
                 x0: vec![0.0; len],
+                known: vec![0.0; len],
+                mask: vec![0.0; len],
             }),
             graph,
             grid,
@@ -229,7 +235,8 @@ impl CpuExecutor {
     /// Bytes this session holds beyond the model's own weights.
     pub fn bytes(&self) -> usize {
         let state = self.state.borrow();
-        state.net.bytes() + 4 * (state.x.len() + state.x0.len())
+        state.net.bytes()
+            + 4 * (state.x.len() + state.x0.len() + state.known.len() + state.mask.len())
     }
 
     fn view(&self, view: View) -> Vec<f32> {
@@ -270,7 +277,7 @@ impl Executor for CpuExecutor {
             Vec::new()
         };
         let mut state = self.state.borrow_mut();
-        let State { net, x, x0 } = &mut *state;
+        let State { net, x, x0, .. } = &mut *state;
         net.forward(unet, x, plan.timesteps[index] as f32)?;
         // The net's input still holds x_t: x becomes x_{t-1} in place.
         coeffs.apply(net.input(), net.output(), &noise, x, x0);
@@ -278,6 +285,23 @@ impl Executor for CpuExecutor {
     }
 
     fn finish(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn set_known(&self, known: &[f32], mask: &[f32]) -> Result<(), Error> {
+        check_len(&self.graph, "the known image", known)?;
+        check_len(&self.graph, "the mask", mask)?;
+        let mut state = self.state.borrow_mut();
+        state.known.copy_from_slice(known);
+        state.mask.copy_from_slice(mask);
+        Ok(())
+    }
+
+    fn blend(&self, blend: Blend, noise: &[f32]) -> Result<(), Error> {
+        check_blend_noise(&self.graph, &blend, noise)?;
+        let mut state = self.state.borrow_mut();
+        let State { x, known, mask, .. } = &mut *state;
+        NoisedBlend { len: x.len() }.cpu(blend, x, known, mask, noise);
         Ok(())
     }
 

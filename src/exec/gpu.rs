@@ -6,12 +6,13 @@
 //! x never comes back to the CPU unless a caller reads it.
 
 use super::{
-    check_forward_input, check_len, check_samplable, step_coeffs, Executor, Pending, View,
+    check_blend_noise, check_forward_input, check_len, check_samplable, step_coeffs, Executor,
+    Pending, View,
 };
 use crate::error::Error;
 use crate::gpu::{Dispatch, Gpu, GpuBuffer, GpuError};
 use crate::model::{Graph, ParamId, TensorId, UNet};
-use crate::ops::{Op, SchedulerStep, ToRgba8};
+use crate::ops::{Blend, NoisedBlend, Op, SchedulerStep, ToRgba8};
 use crate::scheduler::Plan;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -170,6 +171,12 @@ pub struct GpuExecutor {
     rgba: GpuBuffer,
     show_sample: Dispatch,
     show_x0: Dispatch,
+    /// Inpainting: the known image, its mask and the blend's noise ([`Executor::set_known`]).
+    known: GpuBuffer,
+    mask: GpuBuffer,
+    blend_noise: GpuBuffer,
+    blend_op: NoisedBlend,
+    blend_dispatch: Dispatch,
 }
 
 impl GpuExecutor {
@@ -196,6 +203,14 @@ impl GpuExecutor {
         let rgba = gpu.storage("rgba grid", grid.output_len())?;
         let show_sample = gpu.dispatch(grid.launch(), &[net.input(), &rgba])?;
         let show_x0 = gpu.dispatch(grid.launch(), &[&x0, &rgba])?;
+        let known = gpu.storage("inpainting's known image", len)?;
+        let mask = gpu.storage("inpainting's mask", len)?;
+        let blend_noise = gpu.storage("inpainting's noise", len)?;
+        let blend_op = NoisedBlend::new(len).map_err(at)?;
+        let blend_dispatch = gpu.dispatch(
+            blend_op.launch(bytemuck::Zeroable::zeroed()),
+            &[net.input(), &known, &mask, &blend_noise],
+        )?;
         Ok(GpuExecutor {
             gpu,
             net,
@@ -208,6 +223,11 @@ impl GpuExecutor {
             rgba,
             show_sample,
             show_x0,
+            known,
+            mask,
+            blend_noise,
+            blend_op,
+            blend_dispatch,
         })
     }
 
@@ -269,6 +289,26 @@ impl Executor for GpuExecutor {
             .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Readback(e.to_string()))?;
+        Ok(self.gpu.check()?)
+    }
+
+    fn set_known(&self, known: &[f32], mask: &[f32]) -> Result<(), Error> {
+        check_len(&self.net.graph, "the known image", known)?;
+        check_len(&self.net.graph, "the mask", mask)?;
+        let q = &self.gpu.queue;
+        q.write_buffer(&self.known, 0, bytemuck::cast_slice(known));
+        q.write_buffer(&self.mask, 0, bytemuck::cast_slice(mask));
+        Ok(self.gpu.check()?)
+    }
+
+    fn blend(&self, blend: Blend, noise: &[f32]) -> Result<(), Error> {
+        check_blend_noise(&self.net.graph, &blend, noise)?;
+        let q = &self.gpu.queue;
+        if blend.needs_noise() {
+            q.write_buffer(&self.blend_noise, 0, bytemuck::cast_slice(noise));
+        }
+        q.write_buffer(&self.blend_dispatch.params, 0, &self.blend_op.params(blend));
+        self.gpu.run(&[&self.blend_dispatch]);
         Ok(self.gpu.check()?)
     }
 

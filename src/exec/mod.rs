@@ -15,6 +15,7 @@ pub mod reference;
 
 use crate::error::{Error, InputError};
 use crate::model::{Graph, UNet};
+use crate::ops::Blend;
 use crate::scheduler::Plan;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,6 +66,15 @@ pub trait Executor {
 
     /// Waits for the submitted work (for timings; reads wait by themselves).
     fn finish(&self) -> Result<(), Error>;
+
+    /// Inpainting: keeps `known` (the image x_0) and `mask` (1 = keep the known pixel, 0 =
+    /// fill; fractions blend), each (N, C, H, W) of the graph's input, for [`Executor::blend`].
+    /// Both start as zeros.
+    fn set_known(&self, known: &[f32], mask: &[f32]) -> Result<(), Error>;
+
+    /// x <- [`Blend`]'s formula over x, the kept known image and mask, and `noise` ((N, C, H, W)
+    /// standard Gaussians; empty when the blend needs none): `crate::inpaint`'s RePaint step.
+    fn blend(&self, blend: Blend, noise: &[f32]) -> Result<(), Error>;
 
     /// x or the predicted x_0 as floats, (N, C, H, W).
     fn read(&self, view: View) -> Pending<'_, Vec<f32>>;
@@ -169,4 +179,16 @@ pub(crate) fn check_samplable(graph: &Graph, unet: &UNet) -> Result<(), Error> {
                 .into(),
     }
     .into())
+}
+
+/// `noise` must be empty when `blend` needs none, else one value per element of x.
+pub(crate) fn check_blend_noise(
+    graph: &Graph,
+    blend: &Blend,
+    noise: &[f32],
+) -> Result<(), InputError> {
+    if noise.is_empty() && !blend.needs_noise() {
+        return Ok(());
+    }
+    check_len(graph, "the blend's noise", noise)
 }

@@ -18,7 +18,7 @@
 //! variance (for the same pair of timesteps).
 
 use super::config::DdpmVariance;
-use super::{ddim, ddpm, torch_scalars, Plan, Sampler, Schedule, StepCoeffs};
+use super::{ddim, ddpm, torch_scalars, Plan, Schedule, StepCoeffs};
 
 /// One step of a [`Plan`] as the posts write it (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,10 +76,9 @@ impl Schedule {
         let t = plan.timesteps[index] as usize;
         let prev = plan.prev_timesteps[index];
         let ac = &self.alphas_cumprod;
-        let abar_prev = match plan.sampler {
-            Sampler::Ddpm { .. } => ddpm::abar_prev(ac, prev),
-            Sampler::Ddim { .. } => ddim::abar_prev(&self.config, ac, prev),
-        };
+        // The level the step lands on (DPM-Solver++ and inverse DDIM: described as the pair of
+        // levels their step joins; their own coefficients are `coeffs`).
+        let abar_prev = self.plan_alpha_bar(plan, index, false)?;
         let s = torch_scalars(ac[t], abar_prev);
         let ddim_eta1 = ddim::ddim_step(&self.config, ac, 1.0, t, prev);
         Some(StepAnatomy {
@@ -115,7 +114,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::SchedulerConfig;
+    use crate::scheduler::{Sampler, SchedulerConfig};
 
     fn schedule() -> Schedule {
         let config = SchedulerConfig {

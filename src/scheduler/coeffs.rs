@@ -2,15 +2,21 @@
 //! the GPU update kernel, plus [`StepCoeffs::apply`], its plain-loop CPU reference, and
 //! [`StepCoeffs::parts`], the same step split into the terms the page draws.
 //!
-//! Every DDPM / DDIM step, for every prediction type, is affine in (sample, model_output,
-//! noise) apart from the clamp of the predicted x_0, so it fits one fixed formula:
+//! Every DDPM / DDIM / inverse-DDIM / DPM-Solver++(2M) step, for every prediction type, is
+//! affine in (sample, model_output, noise, the previous step's x_0) apart from the clamp of the
+//! predicted x_0, so it fits one fixed formula:
 //!
 //! ```text
 //! x0_raw = x0_from_sample * sample + x0_from_model * model_output
 //! eps    = eps_from_sample * sample + eps_from_model * model_output   (from the UNclipped x0)
 //! x0     = clip != 0 ? clamp(x0_raw, -clip_range, clip_range) : x0_raw
 //! prev   = prev_from_x0 * x0 + prev_from_sample * sample + prev_from_eps * eps + prev_from_noise * noise
+//!        + prev_from_prev_x0 * x0_previous_step
 //! ```
+//!
+//! `x0_previous_step` is what the x_0 buffer holds when the step starts: the previous step's
+//! prediction (a multistep solver's history), or x_T right after a start (every sampler's first
+//! step has `prev_from_prev_x0 = 0`).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -41,8 +47,9 @@ pub struct StepCoeffs {
     pub prev_from_noise: f32,
     /// The timestep t this step runs the model at, as f32 (informational; exact up to 2^24).
     pub timestep: f32,
-    /// Padding to a 16-byte multiple for WGSL uniform layout; always 0.
-    pub _pad: f32,
+    /// Weight of the previous step's predicted x_0 (the x_0 buffer before this step writes
+    /// it) in x_{t-1}: DPM-Solver++(2M)'s second-order term; 0 for every other sampler.
+    pub prev_from_prev_x0: f32,
 }
 
 impl StepCoeffs {
@@ -54,7 +61,8 @@ impl StepCoeffs {
 
     /// CPU reference of the GPU update kernel: writes x_{t-1} to `prev_out` and the (clipped)
     /// predicted x_0 to `x0_out`, element by element, with f32 arithmetic in the kernel's order
-    /// (see the module docs).
+    /// (see the module docs). `x0_out` comes in holding the previous step's x_0, which
+    /// `prev_from_prev_x0` weighs (read before it is overwritten).
     ///
     /// `noise` may be empty when [`StepCoeffs::needs_noise`] is false (it then counts as zeros).
     ///
@@ -97,10 +105,12 @@ impl StepCoeffs {
             } else {
                 x0_raw
             };
+            let x0_before = x0_out[i];
             prev_out[i] = self.prev_from_x0 * x0
                 + self.prev_from_sample * s
                 + self.prev_from_eps * eps
-                + self.prev_from_noise * z;
+                + self.prev_from_noise * z
+                + self.prev_from_prev_x0 * x0_before;
             x0_out[i] = x0;
         }
     }

@@ -136,6 +136,9 @@ pub struct SchedulerConfig {
     pub prediction_type: PredictionType,
     /// How inference timesteps are spaced.
     pub timestep_spacing: TimestepSpacing,
+    /// Whether the config named `timestep_spacing` (absent or null: false). DPM-Solver++'s
+    /// default spacing is `"linspace"`, not DDPM's and DDIM's `"leading"`, so it needs to know.
+    pub timestep_spacing_given: bool,
     /// Added to `leading` timesteps (Stable Diffusion uses 1).
     pub steps_offset: u32,
     /// DDIM only: whether the "previous" alpha-bar of the final step is 1 (else `alphas_cumprod[0]`).
@@ -158,6 +161,7 @@ impl Default for SchedulerConfig {
             clip_sample_range: 1.0,
             prediction_type: PredictionType::Epsilon,
             timestep_spacing: TimestepSpacing::Leading,
+            timestep_spacing_given: false,
             steps_offset: 0,
             set_alpha_to_one: true,
             thresholding: false,
@@ -287,6 +291,7 @@ impl SchedulerConfig {
             clip_sample_range: get_f64(map, "clip_sample_range", d.clip_sample_range)?,
             prediction_type,
             timestep_spacing,
+            timestep_spacing_given: present(map, "timestep_spacing").is_some(),
             steps_offset: u32::try_from(steps_offset).map_err(|_| {
                 SchedulerError::InvalidNumber {
                     field: "steps_offset",

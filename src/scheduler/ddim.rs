@@ -37,7 +37,20 @@ pub(super) fn ddim_step(
     t: usize,
     prev: i64,
 ) -> StepCoeffs {
-    let s = torch_scalars(alphas_cumprod[t], abar_prev(config, alphas_cumprod, prev));
+    let abar_prev = abar_prev(config, alphas_cumprod, prev);
+    ddim_coeffs(config, alphas_cumprod[t], abar_prev, eta, t)
+}
+
+/// DDIM's update from the noise level `abar_t` to `abar_prev` (either direction: inverse DDIM
+/// runs it towards more noise) with the UNet at timestep `t`.
+pub(super) fn ddim_coeffs(
+    config: &SchedulerConfig,
+    abar_t: f32,
+    abar_prev: f32,
+    eta: f32,
+    t: usize,
+) -> StepCoeffs {
+    let s = torch_scalars(abar_t, abar_prev);
 
     let (x0_from_sample, x0_from_model) =
         x0_coeffs(config.prediction_type, s.abar_t, s.beta_prod_t);
@@ -52,7 +65,13 @@ pub(super) fn ddim_step(
 
     // (1 - abar_t / abar_prev) is s.beta_t, rounded in f32 as diffusers does.
     let variance = s.beta_prod_prev / s.beta_prod_t * s.beta_t;
-    let std = f64::from(eta) * libm::sqrt(variance);
+    // At eta = 0 the variance is not evaluated: an inverse step from abar_t = 1 would make it
+    // 0 * inf.
+    let std = if eta > 0.0 {
+        f64::from(eta) * libm::sqrt(variance)
+    } else {
+        0.0
+    };
     // Mathematically 1 - abar_prev - std^2 >= 0 for eta <= 1; clamp away rounding below zero
     // (diffusers would produce NaN there).
     let dir = libm::sqrt((s.beta_prod_prev - std * std).max(0.0));
@@ -70,6 +89,6 @@ pub(super) fn ddim_step(
         // diffusers adds noise only `if eta > 0`; std is 0 then anyway.
         prev_from_noise: if eta > 0.0 { std as f32 } else { 0.0 },
         timestep: t as f32,
-        _pad: 0.0,
+        prev_from_prev_x0: 0.0,
     }
 }

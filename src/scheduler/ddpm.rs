@@ -70,6 +70,6 @@ pub(super) fn ddpm_step(
         prev_from_eps: 0.0,
         prev_from_noise: sigma as f32,
         timestep: t as f32,
-        _pad: 0.0,
+        prev_from_prev_x0: 0.0,
     }
 }

@@ -144,4 +144,21 @@ pub enum SchedulerError {
         /// Where the bad value comes from.
         why: &'static str,
     },
+
+    /// DPM-Solver++'s timesteps repeat for this step count (more steps than the spacing can
+    /// tell apart); diffusers would then look steps up by a repeated value and skip some.
+    #[error(
+        "DPM-Solver++ with {num_inference_steps} steps over num_train_timesteps {num_train_timesteps} \
+         repeats timestep {timestep} (its spacing uses N + 1 points), which diffusers cannot step \
+         through correctly. Choose fewer steps (at most num_train_timesteps - 1 is always safe with \
+         \"linspace\" spacing; \"leading\" needs N + 1 <= num_train_timesteps)."
+    )]
+    RepeatedTimestep {
+        /// The repeated timestep.
+        timestep: i64,
+        /// The requested number of steps.
+        num_inference_steps: usize,
+        /// The config's num_train_timesteps.
+        num_train_timesteps: usize,
+    },
 }

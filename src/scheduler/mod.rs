@@ -1,5 +1,6 @@
-//! DDPM and DDIM sampling schedules, reproducing diffusers' `DDPMScheduler` and
-//! `DDIMScheduler` (diffusers 0.42.1, torch 2.15) including their quirks.
+//! DDPM, DDIM, DPM-Solver++(2M) and inverse-DDIM schedules, reproducing diffusers'
+//! `DDPMScheduler`, `DDIMScheduler`, `DPMSolverMultistepScheduler` and `DDIMInverseScheduler`
+//! (diffusers 0.42.1, torch 2.15) including their quirks.
 //!
 //! The flow is:
 //!
@@ -24,7 +25,9 @@ mod betas;
 mod coeffs;
 mod config;
 mod ddim;
+mod ddim_inverse;
 mod ddpm;
+mod dpm_solver;
 mod error;
 mod timesteps;
 
@@ -48,6 +51,24 @@ pub enum Sampler {
         /// Noise scale in [0, 1].
         eta: f32,
     },
+    /// DPM-Solver++(2M) (`DPMSolverMultistepScheduler` with its defaults): deterministic, one
+    /// network evaluation per step, each step after the first using the previous step's x_0.
+    DpmSolverPP,
+    /// Inverse DDIM (`DDIMInverseScheduler`): runs from an image x_0 towards x_T, timesteps
+    /// ascending; `DDIM eta = 0` from the result gives the image back.
+    DdimInverse,
+}
+
+impl Sampler {
+    /// The name the CLI and the wasm API use: "ddpm", "ddim", "dpmpp2m", "ddim-inverse".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sampler::Ddpm { .. } => "ddpm",
+            Sampler::Ddim { .. } => "ddim",
+            Sampler::DpmSolverPP => "dpmpp2m",
+            Sampler::DdimInverse => "ddim-inverse",
+        }
+    }
 }
 
 /// What a sampling run does: the timesteps in order, and the coefficients of each step.
@@ -57,11 +78,12 @@ pub struct Plan {
     pub sampler: Sampler,
     /// The requested number of inference steps (equal to `timesteps.len()`).
     pub num_inference_steps: usize,
-    /// The timestep the UNet runs at for each step, descending, exactly as diffusers'
-    /// `set_timesteps`.
+    /// The timestep the UNet runs at for each step, exactly as diffusers' `set_timesteps`:
+    /// descending, except for inverse DDIM (ascending).
     pub timesteps: Vec<u32>,
     /// The timestep each step lands on, as diffusers computes it (negative = past the end, i.e.
-    /// the clean image). For DDPM the next entry of `timesteps` (or -1); for DDIM `t - T // N`.
+    /// the clean image). For DDPM and DPM-Solver++ the next entry of `timesteps` (or -1); for
+    /// DDIM `t - T // N`; for inverse DDIM `t` itself (the UNet runs at the level it lands on).
     pub prev_timesteps: Vec<i64>,
     /// One set of update coefficients per step, aligned with `timesteps`.
     pub coeffs: Vec<StepCoeffs>,
@@ -83,12 +105,14 @@ impl Schedule {
         ))
     }
 
-    /// Plans a sampling run of `num_inference_steps` steps with `sampler`: diffusers'
-    /// timesteps and the per-step coefficients of `DDPMScheduler.step` / `DDIMScheduler.step`.
+    /// Plans a run of `num_inference_steps` steps with `sampler`: diffusers' timesteps and the
+    /// per-step coefficients of `DDPMScheduler.step` / `DDIMScheduler.step` /
+    /// `DPMSolverMultistepScheduler.step` / `DDIMInverseScheduler.step`.
     ///
     /// Errors: `num_inference_steps` of 0 or above `num_train_timesteps`; DDIM `eta` NaN or
     /// outside [0, 1]; a configuration for which diffusers' timesteps leave `0..T`
-    /// ([`SchedulerError::TimestepOutOfRange`]).
+    /// ([`SchedulerError::TimestepOutOfRange`]) or, for DPM-Solver++, repeat
+    /// ([`SchedulerError::RepeatedTimestep`]); inverse DDIM with `"linspace"` spacing.
     pub fn plan(
         &self,
         sampler: Sampler,
@@ -99,7 +123,13 @@ impl Schedule {
                 return Err(SchedulerError::InvalidEta { found: eta });
             }
         }
-        let raw = self.timesteps(num_inference_steps)?;
+        let n = num_inference_steps;
+        self.check_step_count(n)?;
+        let raw = match sampler {
+            Sampler::Ddpm { .. } | Sampler::Ddim { .. } => self.timesteps(n)?,
+            Sampler::DpmSolverPP => dpm_solver::timesteps(&self.config, n),
+            Sampler::DdimInverse => ddim_inverse::timesteps(&self.config, n)?,
+        };
         let t_total = self.config.num_train_timesteps;
         if let Some(&bad) = raw.iter().find(|&&t| t < 0 || t >= t_total as i64) {
             return Err(SchedulerError::TimestepOutOfRange {
@@ -112,35 +142,64 @@ impl Schedule {
                     "numpy's arange(T, 0, -T/N) has one element too many for this N, \
                      which rounds to 0 and becomes -1"
                 } else {
-                    "steps_offset pushes the first leading timestep to T or beyond"
+                    "steps_offset pushes the last leading timestep to T or beyond"
                 },
             });
         }
+        if sampler == Sampler::DpmSolverPP {
+            // diffusers finds a step's index by its timestep value: a repeated timestep would
+            // make it skip steps.
+            if let Some(w) = raw.windows(2).find(|w| w[1] >= w[0]) {
+                return Err(SchedulerError::RepeatedTimestep {
+                    timestep: w[1],
+                    num_inference_steps,
+                    num_train_timesteps: t_total,
+                });
+            }
+        }
 
-        let mut prev_timesteps = Vec::with_capacity(raw.len());
-        let mut coeffs = Vec::with_capacity(raw.len());
-        for (i, &t) in raw.iter().enumerate() {
-            let prev = match sampler {
-                // DDPMScheduler.previous_timestep: the next entry of the list, or -1.
-                Sampler::Ddpm { .. } => raw.get(i + 1).copied().unwrap_or(-1),
-                // DDIMScheduler.step: t - T // N, regardless of spacing.
-                Sampler::Ddim { .. } => t - (t_total / num_inference_steps) as i64,
-            };
-            let c = match sampler {
-                Sampler::Ddpm { variance } => ddpm::ddpm_step(
-                    &self.config,
-                    &self.alphas_cumprod,
-                    variance,
-                    t as usize,
-                    prev,
-                ),
-                Sampler::Ddim { eta } => {
-                    ddim::ddim_step(&self.config, &self.alphas_cumprod, eta, t as usize, prev)
-                }
-            };
-            check_finite(i, t as u32, &c)?;
-            prev_timesteps.push(prev);
-            coeffs.push(c);
+        let (prev_timesteps, coeffs): (Vec<i64>, Vec<StepCoeffs>) = match sampler {
+            Sampler::DpmSolverPP => (
+                (0..raw.len())
+                    .map(|i| raw.get(i + 1).copied().unwrap_or(-1))
+                    .collect(),
+                dpm_solver::steps(&self.config, &self.alphas_cumprod, &raw),
+            ),
+            Sampler::DdimInverse => (
+                raw.clone(),
+                raw.iter()
+                    .map(|&t| ddim_inverse::step(&self.config, &self.alphas_cumprod, n, t as usize))
+                    .collect(),
+            ),
+            Sampler::Ddpm { variance } => raw
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| {
+                    // DDPMScheduler.previous_timestep: the next entry of the list, or -1.
+                    let prev = raw.get(i + 1).copied().unwrap_or(-1);
+                    let c = ddpm::ddpm_step(
+                        &self.config,
+                        &self.alphas_cumprod,
+                        variance,
+                        t as usize,
+                        prev,
+                    );
+                    (prev, c)
+                })
+                .unzip(),
+            Sampler::Ddim { eta } => raw
+                .iter()
+                .map(|&t| {
+                    // DDIMScheduler.step: t - T // N, regardless of spacing.
+                    let prev = t - (t_total / n) as i64;
+                    let c =
+                        ddim::ddim_step(&self.config, &self.alphas_cumprod, eta, t as usize, prev);
+                    (prev, c)
+                })
+                .unzip(),
+        };
+        for (i, c) in coeffs.iter().enumerate() {
+            check_finite(i, raw[i] as u32, c)?;
         }
         Ok(Plan {
             sampler,
@@ -148,6 +207,24 @@ impl Schedule {
             timesteps: raw.iter().map(|&t| t as u32).collect(),
             prev_timesteps,
             coeffs,
+        })
+    }
+
+    /// alpha-bar at a plan's step `index` before the step (`at_start`) or after it: the noise
+    /// level the step's x starts from or lands on (1 past the clean end, as DDPM and
+    /// DPM-Solver++; DDIM's `set_alpha_to_one` rule for DDIM). What inpainting noises the known
+    /// pixels to.
+    pub fn plan_alpha_bar(&self, plan: &Plan, index: usize, at_start: bool) -> Option<f32> {
+        let ac = &self.alphas_cumprod;
+        let t = *plan.timesteps.get(index)? as usize;
+        if at_start {
+            return Some(ac[t]);
+        }
+        let prev = plan.prev_timesteps[index];
+        Some(match plan.sampler {
+            Sampler::Ddim { .. } => ddim::abar_prev(&self.config, ac, prev),
+            Sampler::Ddpm { .. } | Sampler::DpmSolverPP => ddpm::abar_prev(ac, prev),
+            Sampler::DdimInverse => ac[t],
         })
     }
 
@@ -174,6 +251,7 @@ fn check_finite(step: usize, timestep: u32, c: &StepCoeffs) -> Result<(), Schedu
         ("prev_from_sample", c.prev_from_sample),
         ("prev_from_eps", c.prev_from_eps),
         ("prev_from_noise", c.prev_from_noise),
+        ("prev_from_prev_x0", c.prev_from_prev_x0),
     ];
     match fields.iter().find(|(_, v)| !v.is_finite()) {
         None => Ok(()),

@@ -43,6 +43,7 @@ pub(super) fn anatomy_object(
     let (sampler, eta, variance) = match plan.sampler {
         Sampler::Ddpm { variance } => ("ddpm", JsValue::NULL, JsValue::from_str(variance.as_str())),
         Sampler::Ddim { eta } => ("ddim", num(eta), JsValue::NULL),
+        other => (other.name(), JsValue::NULL, JsValue::NULL),
     };
     let config = schedule.config();
     object(&[

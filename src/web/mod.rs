@@ -72,7 +72,13 @@ fn parse_sampler(sampler: &str, eta: f32, variance: &str) -> Result<Sampler, Inp
             },
         }),
         "ddim" => Ok(Sampler::Ddim { eta }),
-        other => Err(unknown("sampler", other, "\"ddpm\" or \"ddim\"")),
+        "dpmpp2m" => Ok(Sampler::DpmSolverPP),
+        "ddim-inverse" => Ok(Sampler::DdimInverse),
+        other => Err(unknown(
+            "sampler",
+            other,
+            "\"ddpm\", \"ddim\", \"dpmpp2m\" or \"ddim-inverse\"",
+        )),
     }
 }
 
@@ -217,7 +223,10 @@ impl Engine {
             .to_string()
     }
 
-    /// The timesteps a run would visit (validates the settings without a session).
+    /// The timesteps a run would visit (validates the settings without a session): `sampler`
+    /// "ddpm", "ddim", "dpmpp2m" or "ddim-inverse" (ascending timesteps); `eta` is read by
+    /// "ddim" only and `variance` by "ddpm" only. A run of N steps makes N network evaluations
+    /// with every sampler (inpainting with resampling makes more: `Session.networkEvaluations`).
     pub fn timesteps(
         &self,
         sampler: &str,
@@ -275,6 +284,8 @@ impl Engine {
             plan: Rc::new(RefCell::new(None)),
             seed: 0,
             last_step: std::cell::Cell::new(None),
+            inpaint: std::cell::Cell::new(None),
+            evaluations: std::cell::Cell::new(0),
         })
     }
 
@@ -398,6 +409,30 @@ pub fn initial_noise(seed: u32, batch: u32, sample_len: u32) -> Result<Vec<f32>,
         batch as usize,
         len / batch as usize,
     ))
+}
+
+/// Spherical interpolation of two noise tensors (e.g. two seeds' `initialNoise`, or two x_T from
+/// DDIM inversion): `sin((1-t)θ)/sin θ · a + sin(tθ)/sin θ · b`, θ the angle between `a` and `b`;
+/// `t = 0` returns `a` and `t = 1` returns `b` exactly. `a` and `b` must have the same length
+/// (`BadInput` otherwise) and `t` must be in [0, 1].
+#[wasm_bindgen(js_name = slerpNoise)]
+pub fn slerp_noise(a: &[f32], b: &[f32], t: f32) -> Result<Vec<f32>, JsValue> {
+    if a.len() != b.len() || a.is_empty() {
+        return Err(js_err(InputError::Length {
+            what: "slerpNoise's second tensor",
+            found: b.len(),
+            expected: a.len(),
+            shape: "two non-empty tensors of the same shape".into(),
+        }));
+    }
+    if !(0.0..=1.0).contains(&t) {
+        return Err(js_err(InputError::OutOfRange {
+            what: "slerpNoise's t",
+            found: t.to_string(),
+            accepted: "a number in [0, 1] (0 = a, 1 = b)".into(),
+        }));
+    }
+    Ok(crate::interpolate::slerp(a, b, t))
 }
 
 /// `values` ((batch, C, H, W) floats in [-1, 1]) as the RGBA grid a session's `readRgba`

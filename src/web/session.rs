@@ -20,6 +20,11 @@ pub struct Session {
     pub(super) seed: u64,
     /// The index of the latest step run since `start` / `setSample` (what `readStepParts` reads).
     pub(super) last_step: Cell<Option<usize>>,
+    /// Inpainting's resample count while `setInpaint` is in force (the known image and mask
+    /// live in the executor).
+    pub(super) inpaint: Cell<Option<usize>>,
+    /// Network evaluations since the latest `start`.
+    pub(super) evaluations: Cell<usize>,
 }
 
 #[wasm_bindgen]
@@ -33,9 +38,16 @@ impl Session {
         self.backend.to_string()
     }
 
-    /// Starts a run: `sampler` "ddpm" or "ddim", `steps` 1..=T, `eta` in [0, 1] (DDIM),
-    /// `variance` "fixed_small" or "fixed_large" (DDPM), from the seeded x_T (the same for
-    /// every sampler and backend). Returns the timesteps the run will visit.
+    /// Starts a run: `sampler` "ddpm", "ddim", "dpmpp2m" (DPM-Solver++(2M)) or "ddim-inverse"
+    /// (DDIM inversion), `steps` 1..=T, `eta` in [0, 1] (DDIM), `variance` "fixed_small" or
+    /// "fixed_large" (DDPM), from the seeded x_T (the same for every sampler and backend).
+    /// Returns the timesteps the run will visit (ascending for "ddim-inverse").
+    ///
+    /// To run from a given x_T (e.g. an inverted image or a `slerpNoise`), call `setSample(xT)`
+    /// after `start`. To invert images: `start("ddim-inverse", steps, 0, "fixed_small", 0)`,
+    /// `setSample(x0)`, `step(i)` for every i, then `readTensor("sample")` is x_T.
+    /// With `setInpaint` in force, the sampler must be "ddpm" or "ddim" (`BadInput` otherwise)
+    /// and the known pixels of the seeded x_T are replaced by their draw at the first timestep.
     pub fn start(
         &mut self,
         sampler: &str,
@@ -50,11 +62,24 @@ impl Session {
             .schedule
             .plan(sampler, steps as usize)
             .map_err(js_err)?;
+        if let Some(resample) = self.inpaint.get() {
+            crate::inpaint::check(&plan, resample).map_err(js_err)?;
+        }
         let timesteps = plan.timesteps.clone();
         self.sampler.start(seed as u64).map_err(js_err)?;
+        if self.inpaint.get().is_some() {
+            crate::inpaint::start(
+                self.sampler.as_ref(),
+                &self.shared.schedule,
+                &plan,
+                seed as u64,
+            )
+            .map_err(js_err)?;
+        }
         self.seed = seed as u64;
         *self.plan.borrow_mut() = Some(plan);
         self.last_step.set(None);
+        self.evaluations.set(0);
         Ok(timesteps)
     }
 
@@ -66,6 +91,48 @@ impl Session {
         self.sampler.set_sample(&x).map_err(js_err)?;
         self.last_step.set(None);
         Ok(())
+    }
+
+    /// Inpainting (RePaint) for the runs started from now on: `x0` is the known image, (batch,
+    /// C, H, W) floats in [-1, 1] (this session's batch); `mask` is one value per pixel, (H, W)
+    /// for every image or (batch, H, W), 1 = keep the known pixel, 0 = fill (fractions blend);
+    /// `resample` 1 = plain replacement, up to 100 = RePaint's resamplings per step (jump
+    /// length 1: each step but the last runs that many times, so a run of N steps makes
+    /// (N - 1) * resample + 1 network evaluations). Works with "ddpm" and "ddim" on both
+    /// backends. After the last step the known pixels equal x0 (DDPM; DDIM when the config's
+    /// set_alpha_to_one is true, else up to alpha-bar_0's noise). `BadInput` for wrong lengths,
+    /// mask values outside [0, 1] or a resample count outside 1..=100.
+    #[wasm_bindgen(js_name = setInpaint)]
+    pub fn set_inpaint(&self, x0: Vec<f32>, mask: Vec<f32>, resample: u32) -> Result<(), JsValue> {
+        let resample = resample as usize;
+        if !(1..=crate::inpaint::MAX_RESAMPLE).contains(&resample) {
+            return Err(js_err(InputError::OutOfRange {
+                what: "setInpaint's resample",
+                found: resample.to_string(),
+                accepted: format!("1 (no resampling) to {}", crate::inpaint::MAX_RESAMPLE),
+            }));
+        }
+        let batch = self.sampler.batch();
+        let [c, h, w] = self.shared.checkpoint.unet.sample_shape();
+        let plane = h * w;
+        let masks = if mask.len() == plane { 1 } else { batch };
+        let full = crate::inpaint::expand_mask(&mask, masks, batch, c, plane).map_err(js_err)?;
+        self.sampler.set_known(&x0, &full).map_err(js_err)?;
+        self.inpaint.set(Some(resample));
+        Ok(())
+    }
+
+    /// Ends inpainting: runs started from now on sample freely.
+    #[wasm_bindgen(js_name = clearInpaint)]
+    pub fn clear_inpaint(&self) {
+        self.inpaint.set(None);
+    }
+
+    /// Network (UNet) evaluations since the latest `start`: one per step, or `resample` per
+    /// inpainting step but the last.
+    #[wasm_bindgen(js_name = networkEvaluations)]
+    pub fn network_evaluations(&self) -> u32 {
+        self.evaluations.get() as u32
     }
 
     /// Step `index` of the started run in the posts' terms, from the engine's scheduler: the
@@ -107,6 +174,15 @@ impl Session {
                 let plan = plan
                     .as_ref()
                     .ok_or_else(|| js_err(InputError::NotStarted))?;
+                if plan.sampler == crate::scheduler::Sampler::DpmSolverPP {
+                    // Its parts would need the previous step's x_0, which the executor has
+                    // already overwritten.
+                    return Err(js_err(InputError::Unknown {
+                        what: "sampler for readStepParts",
+                        found: plan.sampler.name().into(),
+                        accepted: "\"ddpm\", \"ddim\" or \"ddim-inverse\"",
+                    }));
+                }
                 schedule_owner
                     .schedule
                     .anatomy(plan, index)
@@ -158,7 +234,8 @@ impl Session {
         })
     }
 
-    /// Step `index` of the run. On WebGPU it returns once submitted (reads wait for the GPU);
+    /// Step `index` of the run (with inpainting: the step, the known pixels' replacement and
+    /// its resampling rounds). On WebGPU it returns once submitted (reads wait for the GPU);
     /// on the CPU it returns when the step is done.
     pub fn step(&self, index: u32) -> Result<(), JsValue> {
         super::debug_trap_check();
@@ -166,14 +243,26 @@ impl Session {
         let plan = plan
             .as_ref()
             .ok_or_else(|| js_err(InputError::NotStarted))?;
-        self.sampler
-            .step(
-                &self.shared.checkpoint.unet,
+        let unet = &self.shared.checkpoint.unet;
+        let made = match self.inpaint.get() {
+            Some(resample) => crate::inpaint::step(
+                self.sampler.as_ref(),
+                unet,
+                &self.shared.schedule,
                 plan,
                 index as usize,
                 self.seed,
+                resample,
             )
-            .map_err(js_err)?;
+            .map_err(js_err)?,
+            None => {
+                self.sampler
+                    .step(unet, plan, index as usize, self.seed)
+                    .map_err(js_err)?;
+                1
+            }
+        };
+        self.evaluations.set(self.evaluations.get() + made);
         self.last_step.set(Some(index as usize));
         Ok(())
     }

@@ -6,7 +6,7 @@
 // page loads the relaxed-SIMD build (pkg/diffusion_playground_relaxed_bg.wasm, the one
 // www/engine.js gives browsers that validate relaxed SIMD) and offers only the CPU tests.
 
-import init, { Engine, debugCounters, initialNoise, rgbaGrid } from '../pkg/diffusion_playground.js';
+import init, { Engine, debugCounters, initialNoise, rgbaGrid, slerpNoise } from '../pkg/diffusion_playground.js';
 import { parseNpy } from './npy.js';
 
 const params = new URLSearchParams(location.search);
@@ -130,6 +130,13 @@ const tests = {
 
   async sampling_ddim() {
     return samplingDdim('webgpu');
+  },
+  // Issue 15: DDIM inversion against diffusers, DPM-Solver++, slerpNoise and inpainting.
+  async solvers() {
+    return beyondSampling('webgpu');
+  },
+  async solvers_cpu() {
+    return beyondSampling('cpu');
   },
   async simd_build_cpu() {
     const { executor } = (await engineFor('tiny', 'cpu')).backendInfo();
@@ -366,6 +373,89 @@ async function samplingDdim(backend) {
     detail: `${backend}: timesteps [${timesteps}], ${ms.toFixed(0)} ms for 10 steps, grid ${gw}x${gh} with ${levels.size} levels`,
     data: { shape: [batch, c, h, w], values: Array.from(sample) },
   };
+}
+
+/** The issue-15 calls of the wasm API on the tiny fixture, on `backend`. */
+async function beyondSampling(backend) {
+  await ready;
+  const engine = await engineFor('tiny', backend);
+  const [c, h, w] = engine.sampleShape();
+  const len = c * h * w;
+  const seen = [];
+  // DDIM inversion: start, then setSample(x0), then every step; x is x_T (diffusers' loop over
+  // DDIMInverseScheduler, tests/fixtures/gen_solver_fixtures.py; the tiny model's own config).
+  const x0 = parseNpy(await (await fetchOk('/__solvers__/ddim_inverse/x0.npy')).arrayBuffer());
+  const want = parseNpy(await (await fetchOk('/__solvers__/ddim_inverse/final.npy')).arrayBuffer());
+  const batch = x0.shape[0];
+  const session = engine.createSession(batch);
+  const ts = Array.from(session.start('ddim-inverse', 10, 0, 'fixed_small', 0));
+  if (ts.join() !== '0,100,200,300,400,500,600,700,800,900') return { ok: false, detail: `ddim-inverse timesteps ${ts}` };
+  session.setSample(x0.data);
+  for (let i = 0; i < ts.length; i++) session.step(i);
+  const xT = await session.readTensor('sample');
+  const inv = maxAbsDiff(xT, want.data);
+  if (!(inv.worst <= TOLERANCE)) return { ok: false, detail: `inverted x_T vs diffusers: max |diff| ${inv.worst} at ${inv.at}` };
+  if (session.networkEvaluations() !== 10) return { ok: false, detail: `networkEvaluations ${session.networkEvaluations()} after 10 inverse steps` };
+  seen.push(`ddim-inverse x_T vs diffusers ${inv.worst.toExponential(2)}`);
+  // Decoding it: start a DDIM run, then setSample(x_T).
+  session.start('ddim', 10, 0, 'fixed_small', 0);
+  session.setSample(xT);
+  for (let i = 0; i < 10; i++) session.step(i);
+  const back = await session.readTensor('sample');
+  let err = 0;
+  for (let i = 0; i < back.length; i++) err += Math.abs(back[i] - x0.data[i]);
+  seen.push(`reconstruction mean |err| ${(err / back.length).toFixed(3)} (random-weight model)`);
+
+  // DPM-Solver++(2M): the tiny config names "leading" spacing, so N = 8 uses T // 9 = 111.
+  const dts = Array.from(engine.timesteps('dpmpp2m', 8, 0, 'fixed_small'));
+  if (dts.join() !== '888,777,666,555,444,333,222,111') return { ok: false, detail: `dpmpp2m timesteps ${dts}` };
+  session.start('dpmpp2m', 8, 0, 'fixed_small', 5);
+  for (let i = 0; i < 8; i++) session.step(i);
+  const dpm = await session.readTensor('sample');
+  if (!dpm.every(Number.isFinite)) return { ok: false, detail: 'dpmpp2m gave non-finite values' };
+  if (session.networkEvaluations() !== 8) return { ok: false, detail: `dpmpp2m networkEvaluations ${session.networkEvaluations()}` };
+  seen.push('dpmpp2m 8 steps, 8 evaluations');
+
+  // slerpNoise: exact ends, a BadInput for different lengths.
+  const a = initialNoise(1, 1, len);
+  const b = initialNoise(2, 1, len);
+  if (maxAbsDiff(slerpNoise(a, b, 0), a).worst !== 0 || maxAbsDiff(slerpNoise(a, b, 1), b).worst !== 0) {
+    return { ok: false, detail: 'slerpNoise(a, b, 0 | 1) is not a | b' };
+  }
+  try {
+    slerpNoise(a, b.subarray(1), 0.5);
+    return { ok: false, detail: 'slerpNoise accepted tensors of different lengths' };
+  } catch (e) {
+    if (e.name !== 'BadInput') return { ok: false, detail: `slerpNoise's error is ${e.name}: ${e.message}` };
+  }
+
+  // Inpainting: keep the left half of x0 (mask 1), fill the right (mask 0), 2 resamplings.
+  const mask = new Float32Array(h * w).map((_, i) => (i % w < w / 2 ? 1 : 0));
+  session.setInpaint(x0.data, mask, 2);
+  try {
+    session.start('dpmpp2m', 5, 0, 'fixed_small', 3);
+    return { ok: false, detail: 'an inpainting run started with dpmpp2m' };
+  } catch (e) {
+    if (e.name !== 'BadInput') return { ok: false, detail: `inpainting with dpmpp2m: ${e.name}: ${e.message}` };
+  }
+  session.start('ddim', 5, 0, 'fixed_small', 3);
+  for (let i = 0; i < 5; i++) session.step(i);
+  const filled = await session.readTensor('sample');
+  if (session.networkEvaluations() !== 9) return { ok: false, detail: `inpainting networkEvaluations ${session.networkEvaluations()}, want (5 - 1) * 2 + 1` };
+  let known = 0;
+  let hole = 0;
+  for (let i = 0; i < filled.length; i++) {
+    const d = Math.abs(filled[i] - x0.data[i]);
+    if (mask[i % (h * w)] === 1) known = Math.max(known, d);
+    else hole += d / (filled.length / 2);
+  }
+  if (!(known <= 1e-6)) return { ok: false, detail: `inpainting moved a known pixel by ${known}` };
+  if (!(hole > 0.1)) return { ok: false, detail: `inpainting left the hole at x0 (mean |diff| ${hole})` };
+  seen.push(`inpainting: known pixels max |x - x0| ${known}, hole mean ${hole.toFixed(3)}`);
+  session.clearInpaint();
+  session.start('dpmpp2m', 5, 0, 'fixed_small', 3);
+  session.free();
+  return { ok: true, detail: `${backend}: ${seen.join('; ')}` };
 }
 
 async function exactness(name, backend) {

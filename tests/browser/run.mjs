@@ -38,11 +38,15 @@ function fail(msg) {
   process.exit(1);
 }
 
-/** Maps a URL path to a file: /__test__/ -> this folder, /__fixtures__/ -> fixtures, else target/web/. */
+/**
+ * Maps a URL path to a file: /__test__/ -> this folder, /__fixtures__/ -> fixtures,
+ * /__solvers__/ -> tests/fixtures/solvers (DPM-Solver++ and inverse DDIM), else target/web/.
+ */
 function resolve(urlPath) {
   const mounts = [
     ['/__test__/', HERE],
     ['/__fixtures__/', FIXTURES],
+    ['/__solvers__/', path.join(FIXTURES, '..', 'solvers')],
     ['/', WEB],
   ];
   for (const [prefix, dir] of mounts) {

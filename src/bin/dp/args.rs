@@ -136,6 +136,11 @@ impl Parsed {
             .and_then(|(_, v)| v.as_deref())
     }
 
+    /// A flag's value as given.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.raw(name)
+    }
+
     /// Whether a flag (switch or not) was given.
     pub fn has(&self, name: &str) -> bool {
         self.given.iter().any(|(n, _)| *n == name)

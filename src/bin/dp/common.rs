@@ -2,9 +2,14 @@
 //! errors into `error:` lines with hints.
 
 use crate::CliError;
+use diffusion_playground::exec::cpu::CpuExecutor;
+use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
+use diffusion_playground::exec::{reference, Executor};
 use diffusion_playground::gpu::{Gpu, GpuError};
+use diffusion_playground::model::UNet;
 use diffusion_playground::model::{Checkpoint, ModelError};
 use diffusion_playground::npy;
+use diffusion_playground::scheduler::{SchedulerConfig, SchedulerError};
 use std::path::{Path, PathBuf};
 
 /// `--model` when none is given.
@@ -183,4 +188,105 @@ pub fn thousands(n: usize) -> String {
 /// Milliseconds of a duration.
 pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// The scheduler config: `--scheduler-config`, else the folder's, else DDPMScheduler defaults;
+/// with where it came from.
+pub fn scheduler_config(
+    given: Option<&Path>,
+    folder: Option<SchedulerConfig>,
+) -> Result<(SchedulerConfig, String), CliError> {
+    if let Some(path) = given {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::failed(
+                format!("cannot read --scheduler-config `{}`: {e}", path.display()),
+                "check the path given to --scheduler-config",
+            )
+        })?;
+        let config = SchedulerConfig::from_json_str(&text).map_err(|e| {
+            CliError::failed(
+                format!("--scheduler-config `{}`: {e}", path.display()),
+                "give a diffusers scheduler_config.json (DDPMScheduler or DDIMScheduler)",
+            )
+        })?;
+        return Ok((config, path.display().to_string()));
+    }
+    Ok(match folder {
+        Some(c) => (c, "the model folder's scheduler_config.json".into()),
+        None => (
+            SchedulerConfig::default(),
+            "DDPMScheduler defaults (the model folder has no scheduler_config.json)".into(),
+        ),
+    })
+}
+
+/// A planning error as a command-line error with the flag to change.
+pub fn plan_error(e: SchedulerError) -> CliError {
+    match &e {
+        SchedulerError::InvalidStepCount { max, .. } => {
+            CliError::usage(e.to_string(), format!("use --steps between 1 and {max}"))
+        }
+        SchedulerError::InvalidEta { .. } => {
+            CliError::usage(e.to_string(), "use --eta between 0 and 1")
+        }
+        SchedulerError::TimestepOutOfRange { .. } | SchedulerError::RepeatedTimestep { .. } => {
+            CliError::usage(e.to_string(), "choose another --steps value")
+        }
+        _ => CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        ),
+    }
+}
+
+/// The executor of `--backend gpu|cpu|reference` for `batch` images, with the GPU weights it
+/// runs on (keep them alive as long as the executor: dropping them frees their buffers).
+pub fn executor(
+    backend: &str,
+    unet: &UNet,
+    batch: usize,
+    model: &Path,
+) -> Result<(Box<dyn Executor>, Option<GpuWeights>), CliError> {
+    let fail = |e| engine_error(e, model);
+    Ok(match backend {
+        "cpu" => (Box::new(CpuExecutor::new(unet, batch).map_err(fail)?), None),
+        "reference" => (
+            Box::new(reference::executor(unet, batch).map_err(fail)?),
+            None,
+        ),
+        _ => {
+            let gpu = std::rc::Rc::new(gpu()?);
+            let weights = GpuWeights::upload(&gpu, unet).map_err(fail)?;
+            let exec = GpuExecutor::new(gpu, &weights, unet, batch).map_err(fail)?;
+            (Box::new(exec), Some(weights))
+        }
+    })
+}
+
+/// Reads a float32 (B, C, H, W) batch of images for `flag`, B from 1 to 1024, refusing any
+/// other shape with one that would fit.
+pub fn read_batch(path: &Path, flag: &str, sample: [usize; 3]) -> Result<npy::Array, CliError> {
+    let a = read_npy(path, flag)?;
+    let [c, h, w] = sample;
+    let fits = a.shape.len() == 4 && a.shape[1..] == sample && (1..=1024).contains(&a.shape[0]);
+    if !fits {
+        return Err(CliError::usage(
+            format!(
+                "{flag} `{}` has shape {}, but this model works on (B, {c}, {h}, {w}) with B from 1 to 1024",
+                path.display(),
+                shape_str(&a.shape)
+            ),
+            format!("save it as float32 with shape (batch, {c}, {h}, {w})"),
+        ));
+    }
+    if let Some(bad) = a.data.iter().find(|v| !v.is_finite()) {
+        return Err(CliError::usage(
+            format!(
+                "{flag} `{}` holds a non-finite value ({bad})",
+                path.display()
+            ),
+            "images are float32 in [-1, 1]; replace NaN and infinities",
+        ));
+    }
+    Ok(a)
 }

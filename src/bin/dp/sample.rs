@@ -4,20 +4,15 @@
 use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, ms, shape_str};
 use crate::CliError;
-use diffusion_playground::exec::cpu::CpuExecutor;
-use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
-use diffusion_playground::exec::reference;
-use diffusion_playground::exec::{Executor, View};
+use diffusion_playground::exec::View;
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{
-    DdpmVariance, Sampler, Schedule, SchedulerConfig, SchedulerError,
-};
+use diffusion_playground::scheduler::{DdpmVariance, Sampler, Schedule};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub const HELP: &str = "\
-dp sample: generate a batch of images with DDPM or DDIM sampling on the GPU
+dp sample: generate a batch of images with DDPM, DDIM or DPM-Solver++(2M) on the GPU
 
 Usage: dp sample [OPTIONS] --out grid.png
 
@@ -26,7 +21,10 @@ Model and scheduler:
   --scheduler-config FILE   use this scheduler_config.json instead of the model folder's
                             (with neither: diffusers' DDPMScheduler defaults)
 Sampling:
-  --sampler ddpm|ddim       the reverse process [default: ddim]
+  --sampler ddpm|ddim|dpmpp2m
+                            the reverse process [default: ddim]; dpmpp2m is diffusers'
+                            DPMSolverMultistepScheduler (DPM-Solver++ 2M) with its defaults
+                            for what the scheduler config does not set
   --steps N                 inference steps, 1 to num_train_timesteps [default: 50]
   --eta E                   DDIM only: noise scale in [0, 1], 0 = deterministic [default: 0]
   --variance fixed_small|fixed_large
@@ -49,7 +47,7 @@ Output (at least one):
                             10 evenly spaced steps, first and last included
   --save-npy FILE.npy       the final x as float32 (B, C, H, W)
 
-Prints the time of every step and a summary. Image k of a batch is the same for every batch
+Prints the time of every step, the number of network evaluations and a summary. Image k of a batch is the same for every batch
 size with the same seed.
 
 Examples:
@@ -59,7 +57,7 @@ Examples:
 const FLAGS: &[Flag] = &[
     opt("--model", "DIR"),
     opt("--scheduler-config", "FILE"),
-    opt("--sampler", "ddpm|ddim"),
+    opt("--sampler", "ddpm|ddim|dpmpp2m"),
     opt("--steps", "N"),
     opt("--eta", "E"),
     opt("--variance", "fixed_small|fixed_large"),
@@ -84,6 +82,7 @@ const GAP_PX: usize = 2;
 enum Choice {
     Ddpm(Option<DdpmVariance>),
     Ddim(f32),
+    DpmSolverPP,
 }
 
 struct Options {
@@ -106,7 +105,9 @@ struct Options {
 
 fn parse(argv: &[String]) -> Result<Options, CliError> {
     let p = Parsed::new("sample", FLAGS, argv)?;
-    let sampler = p.choice("--sampler", &["ddim", "ddpm"])?.unwrap_or("ddim");
+    let sampler = p
+        .choice("--sampler", &["ddim", "ddpm", "dpmpp2m"])?
+        .unwrap_or("ddim");
     let steps = p
         .number::<usize>("--steps", "a whole number of steps, e.g. 50")?
         .unwrap_or(50);
@@ -119,6 +120,15 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
     let eta = p.number::<f32>("--eta", "a number in [0, 1], e.g. 0 or 1")?;
     let variance = p.choice("--variance", &["fixed_small", "fixed_large"])?;
     let choice = match sampler {
+        "dpmpp2m" => {
+            if eta.is_some() || variance.is_some() {
+                return Err(CliError::usage(
+                    "`--eta` and `--variance` do not apply to DPM-Solver++ (deterministic)",
+                    "drop them, or use `--sampler ddim --eta E` / `--sampler ddpm --variance V`",
+                ));
+            }
+            Choice::DpmSolverPP
+        }
         "ddpm" => {
             if eta.is_some() {
                 return Err(CliError::usage(
@@ -196,53 +206,6 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
     Ok(opts)
 }
 
-/// The scheduler config: `--scheduler-config`, else the folder's, else DDPMScheduler defaults.
-fn scheduler_config(
-    opts: &Options,
-    folder: Option<SchedulerConfig>,
-) -> Result<(SchedulerConfig, String), CliError> {
-    if let Some(path) = &opts.scheduler_config {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::failed(
-                format!("cannot read --scheduler-config `{}`: {e}", path.display()),
-                "check the path given to --scheduler-config",
-            )
-        })?;
-        let config = SchedulerConfig::from_json_str(&text).map_err(|e| {
-            CliError::failed(
-                format!("--scheduler-config `{}`: {e}", path.display()),
-                "give a diffusers scheduler_config.json (DDPMScheduler or DDIMScheduler)",
-            )
-        })?;
-        return Ok((config, path.display().to_string()));
-    }
-    Ok(match folder {
-        Some(c) => (c, "the model folder's scheduler_config.json".into()),
-        None => (
-            SchedulerConfig::default(),
-            "DDPMScheduler defaults (the model folder has no scheduler_config.json)".into(),
-        ),
-    })
-}
-
-fn plan_error(e: SchedulerError) -> CliError {
-    match &e {
-        SchedulerError::InvalidStepCount { max, .. } => {
-            CliError::usage(e.to_string(), format!("use --steps between 1 and {max}"))
-        }
-        SchedulerError::InvalidEta { .. } => {
-            CliError::usage(e.to_string(), "use --eta between 0 and 1")
-        }
-        SchedulerError::TimestepOutOfRange { .. } => {
-            CliError::usage(e.to_string(), "choose another --steps value")
-        }
-        _ => CliError::failed(
-            e,
-            "fix the scheduler config or pass another with --scheduler-config",
-        ),
-    }
-}
-
 /// About `TRAJECTORY_COLUMNS` step indices spread evenly over `0..steps`, first and last included.
 fn trajectory_steps(steps: usize) -> Vec<usize> {
     let k = TRAJECTORY_COLUMNS.min(steps);
@@ -276,7 +239,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         }
     }
     let checkpoint = common::load_checkpoint(&opts.model, opts.model_defaulted)?;
-    let (config, config_source) = scheduler_config(&opts, checkpoint.scheduler.clone())?;
+    let (config, config_source) = common::scheduler_config(
+        opts.scheduler_config.as_deref(),
+        checkpoint.scheduler.clone(),
+    )?;
     let unet = checkpoint.unet;
     let schedule = Schedule::new(&config).map_err(|e| {
         CliError::failed(
@@ -289,8 +255,11 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             variance: v.unwrap_or_else(|| DdpmVariance::from_config(&config)),
         },
         Choice::Ddim(eta) => Sampler::Ddim { eta },
+        Choice::DpmSolverPP => Sampler::DpmSolverPP,
     };
-    let plan = schedule.plan(sampler, opts.steps).map_err(plan_error)?;
+    let plan = schedule
+        .plan(sampler, opts.steps)
+        .map_err(common::plan_error)?;
 
     let [c, h, w] = unet.sample_shape();
     let init = match &opts.init_noise {
@@ -331,6 +300,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let sampler_desc = match sampler {
         Sampler::Ddpm { variance } => format!("DDPM ({})", variance.as_str()),
         Sampler::Ddim { eta } => format!("DDIM (eta {eta})"),
+        other => format!("{} ({})", sampler_title(other), other.name()),
     };
     say!(
         "model     {} ({} parameters, sample {c}x{h}x{w})",
@@ -349,15 +319,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
 
     let setup = Instant::now();
     let fail = |e| common::engine_error(e, &opts.model);
-    let gs: Box<dyn Executor> = match opts.backend {
-        "cpu" => Box::new(CpuExecutor::new(&unet, batch).map_err(fail)?),
-        "reference" => Box::new(reference::executor(&unet, batch).map_err(fail)?),
-        _ => {
-            let gpu = std::rc::Rc::new(common::gpu()?);
-            let weights = GpuWeights::upload(&gpu, &unet).map_err(fail)?;
-            Box::new(GpuExecutor::new(gpu, &weights, &unet, batch).map_err(fail)?)
-        }
-    };
+    let (gs, _weights) = common::executor(opts.backend, &unet, batch, &opts.model)?;
     match &init {
         Some(a) => gs.set_sample(&a.data),
         None => gs.start(opts.seed),
@@ -409,6 +371,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let total: Duration = step_times.iter().sum();
     let mut sorted = step_times.clone();
     sorted.sort();
+    say!(
+        "network evaluations {} (one per step)",
+        plan.timesteps.len()
+    );
     say!(
         "total     {:.1} ms for {} steps: mean {:.2} ms/step, median {:.2}, fastest {:.2} ({})",
         ms(total),
@@ -463,6 +429,16 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         say!("read-back {:.1} ms (not in the step times)", ms(readback));
     }
     Ok(())
+}
+
+/// The sampler's name in the run's summary line.
+fn sampler_title(sampler: Sampler) -> &'static str {
+    match sampler {
+        Sampler::Ddpm { .. } => "DDPM",
+        Sampler::Ddim { .. } => "DDIM",
+        Sampler::DpmSolverPP => "DPM-Solver++(2M)",
+        Sampler::DdimInverse => "inverse DDIM",
+    }
 }
 
 fn write_png(img: &Image, path: &Path, flag: &str) -> Result<(), CliError> {
