@@ -18,8 +18,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A model's parameters on the GPU, shared by every batch size.
+/// Cloning shares the buffers: every [`GpuNet`] keeps its weights' buffers alive (they are
+/// destroyed when the last clone goes), so dropping the `GpuWeights` an engine uploaded cannot
+/// pull them from under a session still running.
+#[derive(Clone)]
 pub struct GpuWeights {
-    buffers: HashMap<ParamId, GpuBuffer>,
+    buffers: Rc<HashMap<ParamId, GpuBuffer>>,
 }
 
 impl GpuWeights {
@@ -35,7 +39,9 @@ impl GpuWeights {
             }
         }
         gpu.check()?;
-        Ok(GpuWeights { buffers })
+        Ok(GpuWeights {
+            buffers: Rc::new(buffers),
+        })
     }
 
     fn get(&self, id: ParamId) -> &wgpu::Buffer {
@@ -71,6 +77,8 @@ pub struct GpuNet {
     slots: Vec<GpuBuffer>,
     slot_of: Vec<usize>,
     dispatches: Vec<Dispatch>,
+    /// The parameters the dispatches bind, kept alive as long as they are.
+    _weights: GpuWeights,
 }
 
 impl GpuNet {
@@ -103,6 +111,7 @@ impl GpuNet {
             slot_of: plan.slot_of,
             slots,
             dispatches,
+            _weights: weights.clone(),
         })
     }
 
