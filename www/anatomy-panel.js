@@ -7,6 +7,7 @@
 // by replaying the run from the nearest kept x_t (`replay`), which the runner schedules.
 
 import { anatomyText, formatNumber, formatSigned, piecesHtml, valueOf } from './anatomy-text.js';
+import { PaintThrottle } from './paint-throttle.js';
 import { drawRgba, tensorToRgba } from './render.js';
 
 /** The parts of a step (`Session.readStepParts`) as RGBA pictures of one (C, H, W) image. */
@@ -63,6 +64,8 @@ function rowsHtml(rows) {
 }
 
 export class AnatomyPanel {
+  #paint = new PaintThrottle();
+
   /**
    * `parts`: {section, lanesBox, wait, prev, next, step, of, status} (elements of the panel);
    * `replay(lane, i)` resolves to step i's parts as pictures (partsToRgba) recomputed on the
@@ -87,6 +90,7 @@ export class AnatomyPanel {
 
   /** A new run of `lanes` ({name, sampler, eta, session, recorder, ...}) starts. */
   start(lanes) {
+    this.#paint.cancel();
     this.lanes = lanes;
     this.running = true;
     this.index = null;
@@ -106,6 +110,7 @@ export class AnatomyPanel {
 
   /** The run was abandoned (new model, lost device): nothing to show. */
   abandon() {
+    this.#paint.cancel();
     this.running = false;
     this.lanes = [];
     this.p.lanesBox.replaceChildren();
@@ -116,13 +121,19 @@ export class AnatomyPanel {
   /** `lane` recorded step `i` (with its pictures) during the run: show it. */
   recorded(lane, i) {
     if (!this.running) return;
-    this.index = i;
-    this.#render(this.lanes.indexOf(lane), i);
-    this.#nav();
+    // The newest step of each lane, at most once per frame (paint-throttle.js): at ~25 ms a
+    // step, rendering every one would take the page's thread from the sampler.
+    this.#paint.request(lane, () => {
+      if (!this.running || !this.lanes.includes(lane)) return;
+      this.index = i;
+      this.#render(this.lanes.indexOf(lane), i);
+      this.#nav();
+    });
   }
 
   /** The run is over: every step can be chosen; show the last one. */
   finish() {
+    this.#paint.cancel();
     this.running = false;
     const n = this.lanes[0]?.recorder.n ?? 0;
     this.p.status.textContent = n ? 'Pick any step: ◀ ▶, the step field or the timeline.' : '';

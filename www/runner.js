@@ -14,6 +14,7 @@ import { FrameRecorder } from './frames.js';
 import { NAMES, backendNote, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
 import { gridShape, tensorToRgba } from './render.js';
+import { PaintThrottle } from './paint-throttle.js';
 import { RunQueue, runLanes } from './run-loop.js';
 
 export class Runner {
@@ -22,6 +23,7 @@ export class Runner {
   #queue = new RunQueue();
   #bootGeneration = 0;
   #loaded = null; // {engine, wasm, info, model, url}
+  #paint = new PaintThrottle(); // a run's per-step drawing, at most one paint per frame
   #hold = null; // holdEngine()'s hold on the engine this playground uses (or is loading)
   #sessions = new Map(); // batch -> Session[]
   #sessionsBackend = null; // where the sessions in #sessions run: 'webgpu' | 'cpu'
@@ -457,6 +459,7 @@ export class Runner {
       view,
       waitShown,
       onStart: (lane, xT) => {
+        this.#paint.cancel(); // nothing of a run before this one may land on its canvases
         if (lane === lanes[0]) this.lastXT = [];
         this.lastXT.push(xT);
         const g = tensorToRgba(xT, settings.batch, c, h, w);
@@ -472,18 +475,23 @@ export class Runner {
           lane.recorder.add(i, frame.sample, frame.x0, { state: frame.state ?? null, parts });
           this.#ui.timeline().recorded(lane, i);
         }
-        const shown = frame[view()] ? view() : frame.view;
-        const what = shown === 'x0' ? 'predicted x_0' : 'x_t';
-        draw(lane, frame[shown], `${what} after step ${i + 1} of ${lane.recorder.n} (t = ${lane.timesteps[i]})`);
         const done = lanes.reduce((n, l) => n + l.done, 0);
         const msPerStep = lane.msSum / lane.done;
         const steps = lanes.map((l) => `${lanes.length > 1 ? `${l.name} ` : ''}step ${l.done}/${l.recorder.n}`).join(' · ');
-        this.#progress(done / total, `${steps} · ${formatMs(msPerStep)}/step`);
+        // Drawn at the next frame due (paint-throttle.js): a newer step may replace it first.
+        this.#paint.request(lane, () => {
+          if (!isCurrent()) return;
+          const shown = frame[view()] ? view() : frame.view;
+          const what = shown === 'x0' ? 'predicted x_0' : 'x_t';
+          draw(lane, frame[shown], `${what} after step ${i + 1} of ${lane.recorder.n} (t = ${lane.timesteps[i]})`);
+        });
+        this.#paint.request('progress', () => isCurrent() && this.#progress(done / total, `${steps} · ${formatMs(msPerStep)}/step`));
         if (i === 0 && lane === lanes[0]) this.timings.firstStep = performance.now() - t0;
         this.#emit('dp-step', { i, n: lane.recorder.n, msPerStep, sampler: lane.sampler });
       },
     });
     if (!ok) return;
+    this.#paint.flush(); // the last step shows before the run is called done
     const finals = [];
     for (const lane of lanes) {
       finals.push(await lane.session.readTensor('sample'));

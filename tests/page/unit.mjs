@@ -194,6 +194,39 @@ test('unit: runLanes sends a pipelined session its next step before this one is 
   }
 });
 
+test('unit: the paint throttle paints the newest request per key, at most once per interval, and flush/cancel work', async () => {
+  const { PaintThrottle } = await import(pathToFileURL(path.join(ROOT, 'www/paint-throttle.js')).href);
+  let now = 0;
+  const frames = [];
+  const p = new PaintThrottle({ minMs: 40, now: () => now, frame: (cb) => frames.push(cb) - 1, cancelFrame: (h) => (frames[h] = null) });
+  const painted = [];
+  const tick = (ms) => {
+    now += ms;
+    const due = frames.splice(0);
+    for (const cb of due) cb?.();
+  };
+  p.request('a', () => painted.push('a1'));
+  p.request('a', () => painted.push('a2'));
+  p.request('b', () => painted.push('b1'));
+  tick(16);
+  assert(painted.join() === 'a2,b1', `first frame painted ${painted}`);
+  p.request('a', () => painted.push('a3'));
+  tick(16); // 16 ms after the last paint: too soon
+  assert(painted.length === 2, `painted within the interval: ${painted}`);
+  p.request('a', () => painted.push('a4'));
+  tick(16);
+  tick(16); // 48 ms after the last paint
+  assert(painted.join() === 'a2,b1,a4', `after the interval: ${painted}`);
+  p.request('a', () => painted.push('a5'));
+  p.flush();
+  assert(painted.at(-1) === 'a5', 'flush paints at once');
+  p.request('a', () => painted.push('a6'));
+  p.cancel();
+  tick(100);
+  tick(100);
+  assert(!painted.includes('a6'), 'a cancelled paint still landed');
+});
+
 test('unit: controls read attributes and setState() values', async () => {
   const c = await import(pathToFileURL(path.join(ROOT, 'www/controls.js')).href);
   const { DEFAULTS } = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
