@@ -106,6 +106,11 @@ export class WorkerPool {
   terminate() {
     for (const c of this.channels) c.terminate();
   }
+
+  /** Test hook: every worker's engine traps at its `n`-th next step (see the wasm debugTrapAfter). */
+  debugTrapAfter(n) {
+    return Promise.all(this.channels.map((c) => c.request('debugTrapAfter', n)));
+  }
 }
 
 /**

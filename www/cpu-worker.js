@@ -8,10 +8,10 @@
 //      compiled WebAssembly.Module, or the .wasm URL);
 //      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed) -> timesteps;
 //      step(sid, index); read(sid, view) -> Float32Array; setSample(sid, x);
-//      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid).
+//      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid); debugTrapAfter(n) (a test hook).
 
 // A literal path, so that `dist`'s bundler puts the glue into this worker's one module.
-import init, { Engine } from './pkg/diffusion_playground.js';
+import init, { Engine, debugTrapAfter } from './pkg/diffusion_playground.js';
 
 let engine = null;
 const sessions = new Map();
@@ -45,6 +45,10 @@ const ops = {
   },
   read(sid, view) {
     return session(sid).readTensor(view);
+  },
+  // Test hook (tests/page/reliability-tests.mjs): this worker's engine traps at its n-th next step.
+  debugTrapAfter(n) {
+    debugTrapAfter(n);
   },
   free(sid) {
     sessions.get(sid)?.free();

@@ -153,6 +153,36 @@ export function registerReliabilityTests({ pageTest, notes }) {
     await page.screenshot({ path: path.join(ARTIFACTS, 'trap-recovered.png'), fullPage: true });
   });
 
+  pageTest('a trap in a CPU worker: the playground says so, and retry runs on new workers [cpu]', async ({ context, base }) => {
+    await routeFixtures(context);
+    await routePage(context, base, 'worker-trap.html', `<${EL} id="a" loading="eager" backend="cpu" model="models/soak-a" steps="8" batch="4" seed="5" controls="compact"></${EL}>`);
+    const page = await open(context, `${base}worker-trap.html`);
+    const ready = await waitEvent(page, (e) => e.type === 'dp-ready', { timeout: 120000 });
+    assert(ready.detail.workers >= 1, `no CPU workers here: ${JSON.stringify(ready.detail)}`);
+    await done(page, 0);
+    const before = await lastImage(page, '#a');
+    const from = await eventCount(page);
+    await page.evaluate(async () => {
+      const base = new URL('.', document.querySelector('script[src$="diffusion-playground.js"]').src);
+      const { holdEngine } = await import(new URL('engine.js', base).href);
+      const hold = holdEngine('models/soak-a', 'cpu');
+      const loaded = await hold.promise;
+      await loaded.pool.debugTrapAfter(3);
+      hold.release();
+      document.querySelector('#a').setState({ seed: 6 });
+    });
+    const err = await waitEvent(page, (e) => e.type === 'dp-error' && e.id === 'a', { from });
+    assert(err.detail.crashed && /internal error/.test(err.detail.message), `dp-error: ${JSON.stringify(err.detail)}`);
+    await page.evaluate(() => document.querySelector('#a').shadowRoot.querySelector('.notice button.retry').click());
+    const again = await waitEvent(page, (e) => e.type === 'dp-ready' && e.id === 'a', { from });
+    assert(again.detail.workers >= 1, `after the retry: ${JSON.stringify(again.detail)}`);
+    await waitEvent(page, (e) => e.type === 'dp-done' && e.id === 'a' && e.detail.settings.seed === 6, { from, timeout: 120000 });
+    await setState(page, { seed: 5 }, '#a');
+    await waitEvent(page, (e) => e.type === 'dp-done' && e.id === 'a' && e.detail.settings.seed === 5, { from, timeout: 120000 });
+    const d = maxAbsDiff(before, await lastImage(page, '#a'));
+    assert(d <= 1e-6, `seed 5 after the restart differs from before it by ${d}`);
+  });
+
   pageTest('setState() with wrong types is refused with a clear error and the page still runs [cpu]', async ({ context, base }) => {
     await routeFixtures(context);
     await routePage(context, base, 'types.html', `<${EL} id="a" loading="eager" backend="cpu" model="models/soak-a" steps="3" controls="compact"></${EL}>`);
