@@ -98,6 +98,7 @@ impl Error {
             Error::Scheduler(e) => match e {
                 SchedulerError::InvalidStepCount { .. }
                 | SchedulerError::InvalidEta { .. }
+                | SchedulerError::ClippingNotFor { .. }
                 | SchedulerError::TimestepOutOfRange { .. } => ErrorKind::BadInput,
                 _ => ErrorKind::BadCheckpoint,
             },

@@ -169,12 +169,16 @@ fn forward_on_the_cpu_matches_diffusers() {
 
 /// DDIM eta 0 from the fixture's x_T with the fixture's scheduler config; returns (got, want).
 fn ddim_run(trajectory: &str, backend: &str) -> (npy::Array, npy::Array) {
+    ddim_run_with(trajectory, backend, &[])
+}
+
+fn ddim_run_with(trajectory: &str, backend: &str, extra: &[&str]) -> (npy::Array, npy::Array) {
     let tmp = TempDir::new("ddim");
     let out = tmp.path("final.npy");
     let model = fixture("models/tiny");
     let config = fixture(&format!("{trajectory}/scheduler_config.json"));
     let x_t = fixture(&format!("{trajectory}/x_T.npy"));
-    let stdout = ok(&dp(&[
+    let mut args = vec![
         "sample",
         "--model",
         &model,
@@ -192,7 +196,9 @@ fn ddim_run(trajectory: &str, backend: &str) -> (npy::Array, npy::Array) {
         backend,
         "--save-npy",
         &out,
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    let stdout = ok(&dp(&args));
     assert!(
         stdout.contains("step 10/10"),
         "no per-step timing in\n{stdout}"
@@ -216,6 +222,55 @@ fn ddim_sampling_matches_diffusers_unclipped() {
 fn ddim_sampling_matches_diffusers_clipped() {
     let (got, want) = ddim_run("ddim_trajectory_clip", "gpu");
     assert_close("ddim_trajectory_clip final", &got, &want, 1e-3);
+}
+
+#[test]
+fn ddim_with_use_clipped_model_output_matches_diffusers() {
+    // `--clip recompute`: diffusers' DDIMScheduler.step(..., use_clipped_model_output=True).
+    for backend in ["gpu", "cpu"] {
+        let (got, want) = ddim_run_with(
+            "ddim_trajectory_clip_recompute",
+            backend,
+            &["--clip", "recompute"],
+        );
+        assert_close(
+            &format!("ddim_trajectory_clip_recompute final ({backend})"),
+            &got,
+            &want,
+            1e-3,
+        );
+    }
+    // Without it the same x_T and config give diffusers' default step, a different image.
+    let (plain, recompute) = ddim_run_with("ddim_trajectory_clip_recompute", "cpu", &[]);
+    let differs = plain
+        .data
+        .iter()
+        .zip(&recompute.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(differs > 1e-2, "recompute changed nothing ({differs})");
+    // Off overrides the config's clip_sample: the unclipped trajectory's image.
+    let (off, _) = ddim_run_with("ddim_trajectory_clip", "cpu", &["--clip", "off"]);
+    let (_, unclipped) = ddim_run_with("ddim_trajectory", "cpu", &[]);
+    assert_close(
+        "--clip off vs clip_sample: false",
+        &off,
+        &unclipped,
+        1e-4 * max_abs(&unclipped.data) + 1e-3,
+    );
+    fails(
+        &dp(&[
+            "sample",
+            "--sampler",
+            "dpmpp2m",
+            "--clip",
+            "recompute",
+            "--save-npy",
+            "x.npy",
+        ]),
+        2,
+        &["does not apply"],
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use diffusion_playground::scheduler::{
-    BetaSchedule, DdpmVariance, PredictionType, Sampler, Schedule, SchedulerConfig, SchedulerError,
-    StepCoeffs, TimestepSpacing,
+    BetaSchedule, Clipping, DdpmVariance, PredictionType, Sampler, Schedule, SchedulerConfig,
+    SchedulerError, StepCoeffs, TimestepSpacing,
 };
 use serde_json::Value;
 
@@ -256,9 +256,13 @@ fn single_steps_match_diffusers() {
         };
         let n = usize_of(&case["num_inference_steps"]);
         let i = usize_of(&case["step_index"]);
+        // DDIM with diffusers' use_clipped_model_output=True is the clipping choice "recompute".
+        let clipping = case["clipping"]
+            .as_str()
+            .map_or(Clipping::Checkpoint, |c| Clipping::parse(c).unwrap());
         let plan = Schedule::new(&cfg)
             .unwrap()
-            .plan(sampler, n)
+            .plan_clipped(sampler, n, clipping)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             i64::from(plan.timesteps[i]),
@@ -650,4 +654,63 @@ fn schedules_that_break_float32_are_refused() {
         let config = SchedulerConfig::from_json_str(json).unwrap();
         Schedule::new(&config).unwrap_or_else(|e| panic!("{json}: {e}"));
     }
+}
+
+#[test]
+fn clipping_choices_override_the_config_and_refuse_what_does_not_apply() {
+    let cfg = SchedulerConfig::from_json_str(r#"{"clip_sample": true, "clip_sample_range": 1.5}"#)
+        .unwrap();
+    let s = Schedule::new(&cfg).unwrap();
+    let ddim = Sampler::Ddim { eta: 0.5 };
+    let clip_of = |c: Clipping, sampler| {
+        s.plan_clipped(sampler, 10, c)
+            .unwrap()
+            .coeffs
+            .iter()
+            .map(|c| (c.clip, c.clip_range))
+            .collect::<Vec<_>>()
+    };
+    assert!(clip_of(Clipping::Checkpoint, ddim)
+        .iter()
+        .all(|&c| c == (1.0, 1.5)));
+    assert!(clip_of(Clipping::Off, ddim).iter().all(|&(c, _)| c == 0.0));
+    let unclipped = Schedule::new(&SchedulerConfig::default()).unwrap();
+    let forced = unclipped
+        .plan_clipped(ddim, 10, Clipping::Clip)
+        .unwrap()
+        .coeffs;
+    assert!(forced.iter().all(|c| c.clip == 1.0 && c.clip_range == 1.0));
+    // Off and Clip leave the update itself alone; recompute moves the eps weight onto x_t.
+    let plain = s.plan(ddim, 10).unwrap().coeffs;
+    let recompute = s
+        .plan_clipped(ddim, 10, Clipping::ClipRecomputeEps)
+        .unwrap()
+        .coeffs;
+    for (p, r) in plain.iter().zip(&recompute) {
+        assert_eq!(r.prev_from_eps, 0.0);
+        assert_eq!(r.prev_from_noise, p.prev_from_noise);
+        assert!(r.prev_from_sample > 0.0 || p.prev_from_eps == 0.0);
+    }
+    for (clipping, sampler) in [
+        (
+            Clipping::ClipRecomputeEps,
+            Sampler::Ddpm {
+                variance: DdpmVariance::FixedSmall,
+            },
+        ),
+        (Clipping::Clip, Sampler::DpmSolverPP),
+        (Clipping::ClipRecomputeEps, Sampler::DpmSolverPP),
+    ] {
+        let e = s.plan_clipped(sampler, 10, clipping).unwrap_err();
+        assert!(matches!(e, SchedulerError::ClippingNotFor { .. }), "{e}");
+        assert!(e.to_string().contains("does not apply"), "{e}");
+    }
+    assert!(s
+        .plan_clipped(Sampler::DpmSolverPP, 10, Clipping::Off)
+        .is_ok());
+    assert_eq!(
+        Clipping::parse("recompute"),
+        Some(Clipping::ClipRecomputeEps)
+    );
+    assert_eq!(Clipping::parse("sometimes"), None);
 }

@@ -183,11 +183,11 @@ export class WorkerSession {
   }
 
   /** As Session.start: checks the settings now (throws BadInput) and returns the timesteps. */
-  start(sampler, steps, eta, variance, seed) {
-    const timesteps = this.#engine.timesteps(sampler, steps, eta, variance);
-    this.#plan = { sampler, steps, eta, variance };
+  start(sampler, steps, eta, variance, seed, clip) {
+    const timesteps = this.#engine.timesteps(sampler, steps, eta, variance, clip);
+    this.#plan = { sampler, steps, eta, variance, clip };
     this.#failed = null;
-    for (const p of this.#parts) this.#send(p, 'start', sampler, steps, eta, variance, seed);
+    for (const p of this.#parts) this.#send(p, 'start', sampler, steps, eta, variance, seed, clip);
     return timesteps;
   }
 
@@ -210,8 +210,8 @@ export class WorkerSession {
   /** As Session.stepAnatomy: step `index` of the started run in the posts' terms (the engine's scheduler). */
   stepAnatomy(index) {
     if (!this.#plan) throw named({ name: 'BadInput', message: 'no run has been started: call start() before step()' });
-    const { sampler, steps, eta, variance } = this.#plan;
-    return this.#wasm.stepAnatomy(this.#scheduler ?? undefined, sampler, steps, eta, variance, index);
+    const { sampler, steps, eta, variance, clip } = this.#plan;
+    return this.#wasm.stepAnatomy(this.#scheduler ?? undefined, sampler, steps, eta, variance, index, clip);
   }
 
   /** As Session.readStepParts: the latest step's update for image `image`, from the worker that has it. */

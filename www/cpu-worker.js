@@ -6,7 +6,7 @@
 // Request: {id, op, args}. Reply: {id, ok: true, value} or {id, ok: false, error: {name, message}}.
 // ops: init(wasm, config, weights, scheduler) -> executor description (wasm: the page's
 //      compiled WebAssembly.Module, or the .wasm URL);
-//      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed) -> timesteps;
+//      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed, clip) -> timesteps;
 //      step(sid, index); read(sid, view) -> Float32Array; setSample(sid, x);
 //      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid); debugTrapAfter(n) (a test hook).
 
@@ -31,8 +31,8 @@ const ops = {
   session(sid, batch, first) {
     sessions.set(sid, engine.createSession(batch, first));
   },
-  start(sid, sampler, steps, eta, variance, seed) {
-    return session(sid).start(sampler, steps, eta, variance, seed);
+  start(sid, sampler, steps, eta, variance, seed, clip) {
+    return session(sid).start(sampler, steps, eta, variance, seed, clip);
   },
   step(sid, index) {
     session(sid).step(index);

@@ -46,7 +46,7 @@ export function evenly(n, k) {
 
 /**
  * One sampler's run on its own Session: `{name, session, sampler, steps, eta, variance, seed,
- * recorder, keepState?, keepParts?}`. `runLanes` fills in `timesteps`, `done`, `msSum`.
+ * clip?, recorder, keepState?, keepParts?}` (clip: Session.start's clipping, default the checkpoint's). `runLanes` fills in `timesteps`, `done`, `msSum`.
  */
 
 /**
@@ -77,7 +77,7 @@ export function nextTask() {
  */
 export async function runLanes(lanes, { isCurrent, view, onStart, onStep, waitShown }) {
   for (const lane of lanes) {
-    lane.timesteps = lane.session.start(lane.sampler, lane.steps, lane.eta, lane.variance, lane.seed);
+    lane.timesteps = lane.session.start(lane.sampler, lane.steps, lane.eta, lane.variance, lane.seed, lane.clip);
     lane.done = 0;
     lane.msSum = 0;
   }

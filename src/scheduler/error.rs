@@ -122,6 +122,16 @@ pub enum SchedulerError {
         found: f32,
     },
 
+    /// A clipping choice the sampler does not have (see [`super::Clipping`]).
+    #[error(
+        "clipping \"{clipping}\" does not apply to {sampler}: DPM-Solver++ never clamps x_0 (use \
+         \"checkpoint\" or \"off\"), and \"recompute\" (use_clipped_model_output) is DDIM's"
+    )]
+    ClippingNotFor {
+        clipping: &'static str,
+        sampler: &'static str,
+    },
+
     /// diffusers' `set_timesteps` produced a timestep outside `0..num_train_timesteps` for this
     /// configuration; diffusers would index `alphas_cumprod` with it (Python's negative index, or an
     /// IndexError), so there is no meaningful step to reproduce.

@@ -22,6 +22,7 @@
 
 mod anatomy;
 mod betas;
+mod clipping;
 mod coeffs;
 mod config;
 mod ddim;
@@ -33,6 +34,7 @@ mod timesteps;
 
 pub use anatomy::StepAnatomy;
 pub use betas::Schedule;
+pub use clipping::Clipping;
 pub use coeffs::{StepCoeffs, StepParts};
 pub use config::{BetaSchedule, DdpmVariance, PredictionType, SchedulerConfig, TimestepSpacing};
 pub use error::SchedulerError;
@@ -113,6 +115,21 @@ impl Schedule {
     /// outside [0, 1]; a configuration for which diffusers' timesteps leave `0..T`
     /// ([`SchedulerError::TimestepOutOfRange`]) or, for DPM-Solver++, repeat
     /// ([`SchedulerError::RepeatedTimestep`]); inverse DDIM with `"linspace"` spacing.
+    /// [`Schedule::plan`] with the predicted x_0 clamped as `clipping` says (see [`Clipping`]).
+    pub fn plan_clipped(
+        &self,
+        sampler: Sampler,
+        num_inference_steps: usize,
+        clipping: Clipping,
+    ) -> Result<Plan, SchedulerError> {
+        let mut plan = self.plan(sampler, num_inference_steps)?;
+        clipping.apply(self, &mut plan)?;
+        for (i, (c, &t)) in plan.coeffs.iter().zip(&plan.timesteps).enumerate() {
+            check_finite(i, t, c)?;
+        }
+        Ok(plan)
+    }
+
     pub fn plan(
         &self,
         sampler: Sampler,

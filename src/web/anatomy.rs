@@ -99,7 +99,7 @@ fn plan_for(
 
 /// Step `index` of the plan these settings make with a scheduler config (diffusers' defaults
 /// when absent), as [`super::Session::step_anatomy`] gives it for a started run; no engine
-/// needed.
+/// needed. `clip` as in `Session.start`.
 #[wasm_bindgen(js_name = stepAnatomy)]
 pub fn step_anatomy(
     scheduler_json: Option<String>,
@@ -108,9 +108,14 @@ pub fn step_anatomy(
     eta: f32,
     variance: &str,
     index: u32,
+    clip: Option<String>,
 ) -> Result<js_sys::Object, JsValue> {
     let schedule = schedule_for(scheduler_json)?;
-    let plan = plan_for(&schedule, sampler, steps, eta, variance)?;
+    let sampler = parse_sampler(sampler, eta, variance).map_err(js_err)?;
+    let clipping = super::parse_clipping(clip.as_deref()).map_err(js_err)?;
+    let plan = schedule
+        .plan_clipped(sampler, steps as usize, clipping)
+        .map_err(js_err)?;
     anatomy_object(&schedule, &plan, index as usize)
 }
 

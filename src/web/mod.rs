@@ -17,7 +17,7 @@ use crate::exec::cpu::CpuExecutor;
 use crate::exec::gpu::{GpuExecutor, GpuNet};
 use crate::exec::Executor;
 use crate::model::{Checkpoint, CheckpointFiles};
-use crate::scheduler::{DdpmVariance, Sampler, Schedule, SchedulerConfig};
+use crate::scheduler::{Clipping, DdpmVariance, Sampler, Schedule, SchedulerConfig};
 use backend::{Choice, Device, Request};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -49,6 +49,19 @@ fn js_err(e: impl Into<crate::Error>) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     err.set_name(e.kind().name());
     err.into()
+}
+
+/// The clamp of x_0 a run asks for: `"checkpoint"` (also when absent), `"off"`, `"clip"` or
+/// `"recompute"` ([`Clipping`]).
+fn parse_clipping(clip: Option<&str>) -> Result<Clipping, InputError> {
+    match clip {
+        None => Ok(Clipping::Checkpoint),
+        Some(name) => Clipping::parse(name).ok_or_else(|| InputError::Unknown {
+            what: "clipping",
+            found: name.to_string(),
+            accepted: Clipping::ACCEPTED,
+        }),
+    }
 }
 
 fn parse_sampler(sampler: &str, eta: f32, variance: &str) -> Result<Sampler, InputError> {
@@ -227,18 +240,23 @@ impl Engine {
     /// "ddpm", "ddim", "dpmpp2m" or "ddim-inverse" (ascending timesteps); `eta` is read by
     /// "ddim" only and `variance` by "ddpm" only. A run of N steps makes N network evaluations
     /// with every sampler (inpainting with resampling makes more: `Session.networkEvaluations`).
+    /// `clip` (optional): "checkpoint" (the scheduler config's clip_sample), "off", "clip" or
+    /// "recompute" (clip, and DDIM's noise estimate from the clipped x_0); `BadInput` where the
+    /// sampler has no such choice.
     pub fn timesteps(
         &self,
         sampler: &str,
         steps: u32,
         eta: f32,
         variance: &str,
+        clip: Option<String>,
     ) -> Result<Vec<u32>, JsValue> {
         let sampler = parse_sampler(sampler, eta, variance).map_err(js_err)?;
+        let clipping = parse_clipping(clip.as_deref()).map_err(js_err)?;
         Ok(self
             .shared
             .schedule
-            .plan(sampler, steps as usize)
+            .plan_clipped(sampler, steps as usize, clipping)
             .map_err(js_err)?
             .timesteps)
     }

@@ -48,6 +48,8 @@ impl Session {
     /// `setSample(x0)`, `step(i)` for every i, then `readTensor("sample")` is x_T.
     /// With `setInpaint` in force, the sampler must be "ddpm" or "ddim" (`BadInput` otherwise)
     /// and the known pixels of the seeded x_T are replaced by their draw at the first timestep.
+    ///
+    /// `clip` (optional, as in `Engine.timesteps`): "checkpoint", "off", "clip" or "recompute".
     pub fn start(
         &mut self,
         sampler: &str,
@@ -55,12 +57,14 @@ impl Session {
         eta: f32,
         variance: &str,
         seed: u32,
+        clip: Option<String>,
     ) -> Result<Vec<u32>, JsValue> {
         let sampler = parse_sampler(sampler, eta, variance).map_err(js_err)?;
+        let clipping = super::parse_clipping(clip.as_deref()).map_err(js_err)?;
         let plan = self
             .shared
             .schedule
-            .plan(sampler, steps as usize)
+            .plan_clipped(sampler, steps as usize, clipping)
             .map_err(js_err)?;
         if let Some(resample) = self.inpaint.get() {
             crate::inpaint::check(&plan, resample).map_err(js_err)?;

@@ -297,6 +297,10 @@ const tests = {
       ['rgbaGrid of no images', () => rgbaGrid(new Float32Array(0), 0, 3, 16, 16), /image grid/],
       ['rgbaGrid of 2^64 values', () => rgbaGrid(new Float32Array(4), 65536, 65536, 65536, 65536), /image grid/],
       ['rgbaGrid with a value too many', () => rgbaGrid(new Float32Array(3 * 16 * 16 + 1), 1, 3, 16, 16), /values/],
+      // Issue 17: the clamp of x_0 is a choice; unknown names and ones the sampler lacks are refused.
+      ['timesteps with clip "sometimes"', () => engine.timesteps('ddim', 10, 0, 'fixed_small', 'sometimes'), /clipping.*"recompute"/],
+      ['start() dpmpp2m with clip "recompute"', () => session.start('dpmpp2m', 10, 0, 'fixed_small', 1, 'recompute'), /does not apply/],
+      ['cpu start() ddpm with clip "recompute"', () => cpuSession.start('ddpm', 10, 0, 'fixed_small', 1, 'recompute'), /does not apply/],
     ];
     for (const [label, call, want] of badInputs) {
       try {

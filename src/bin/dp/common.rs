@@ -229,6 +229,10 @@ pub fn plan_error(e: SchedulerError) -> CliError {
         SchedulerError::InvalidEta { .. } => {
             CliError::usage(e.to_string(), "use --eta between 0 and 1")
         }
+        SchedulerError::ClippingNotFor { .. } => CliError::usage(
+            e.to_string(),
+            "use --clip checkpoint or off with this sampler, or --sampler ddim for recompute",
+        ),
         SchedulerError::TimestepOutOfRange { .. } | SchedulerError::RepeatedTimestep { .. } => {
             CliError::usage(e.to_string(), "choose another --steps value")
         }

@@ -7,7 +7,7 @@ use crate::CliError;
 use diffusion_playground::exec::View;
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{DdpmVariance, Sampler, Schedule};
+use diffusion_playground::scheduler::{Clipping, DdpmVariance, Sampler, Schedule};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,11 @@ Sampling:
   --variance fixed_small|fixed_large
                             DDPM only: posterior variance [default: the scheduler config's
                             variance_type]
+  --clip checkpoint|off|clip|recompute
+                            the clamp of the predicted x_0: the scheduler config's clip_sample,
+                            none, clip to clip_sample_range, or clip and (DDIM only) derive the
+                            noise estimate from the clipped x_0 (diffusers'
+                            use_clipped_model_output) [default: checkpoint]
   --seed S                  seed of x_T and of the per-step noise, 0 to 2^64-1 [default: 0]
   --batch B                 images per run, 1 to 1024 [default: 1, or --init-noise's batch]
   --init-noise FILE.npy     start from this x_T instead of the seeded one: float32
@@ -61,6 +66,7 @@ const FLAGS: &[Flag] = &[
     opt("--steps", "N"),
     opt("--eta", "E"),
     opt("--variance", "fixed_small|fixed_large"),
+    opt("--clip", "checkpoint|off|clip|recompute"),
     opt("--seed", "S"),
     opt("--batch", "B"),
     opt("--init-noise", "FILE.npy"),
@@ -90,6 +96,7 @@ struct Options {
     model_defaulted: bool,
     scheduler_config: Option<PathBuf>,
     choice: Choice,
+    clipping: Clipping,
     steps: usize,
     seed: u64,
     batch: Option<usize>,
@@ -185,6 +192,11 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
         model_defaulted,
         scheduler_config: p.path("--scheduler-config"),
         choice,
+        clipping: Clipping::parse(
+            p.choice("--clip", &["checkpoint", "off", "clip", "recompute"])?
+                .unwrap_or("checkpoint"),
+        )
+        .unwrap_or_default(),
         steps,
         seed,
         batch,
@@ -258,7 +270,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         Choice::DpmSolverPP => Sampler::DpmSolverPP,
     };
     let plan = schedule
-        .plan(sampler, opts.steps)
+        .plan_clipped(sampler, opts.steps, opts.clipping)
         .map_err(common::plan_error)?;
 
     let [c, h, w] = unet.sample_shape();
