@@ -13,7 +13,7 @@ use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
 use diffusion_playground::exec::{Executor, View};
 use diffusion_playground::model::Checkpoint;
 use diffusion_playground::scheduler::{
-    DdpmVariance, Sampler, Schedule, SchedulerConfig, StepAnatomy,
+    Clipping, DdpmVariance, Sampler, Schedule, SchedulerConfig, StepAnatomy,
 };
 use serde_json::Value;
 use std::rc::Rc;
@@ -55,7 +55,11 @@ fn anatomy_of(case: &Value) -> StepAnatomy {
         },
     };
     let n = case["num_inference_steps"].as_u64().unwrap() as usize;
-    let plan = schedule.plan(sampler, n).unwrap();
+    // steps.json's DDIM cases with use_clipped_model_output=True are the clipping "recompute".
+    let clipping = case["clipping"]
+        .as_str()
+        .map_or(Clipping::Checkpoint, |c| Clipping::parse(c).unwrap());
+    let plan = schedule.plan_clipped(sampler, n, clipping).unwrap();
     schedule
         .anatomy(&plan, case["step_index"].as_u64().unwrap() as usize)
         .unwrap()
