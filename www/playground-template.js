@@ -20,7 +20,9 @@ const HTML = /* html */ `
       <legend>Sampler</legend>
       <label><input type="radio" name="sampler" value="ddpm"><span>DDPM</span></label>
       <label><input type="radio" name="sampler" value="ddim"><span>DDIM</span></label>
+      <label><input type="radio" name="sampler" value="dpmpp2m"><span>DPM-Solver++</span></label>
     </fieldset>
+    <p class="hint sampler-note" id="sampler-note" hidden></p>
 
     <div class="field">
       <label for="steps">Steps</label>
@@ -55,7 +57,12 @@ const HTML = /* html */ `
 
     <div class="field check" data-show="full">
       <input type="checkbox" id="side">
-      <label for="side">Side by side: DDPM and DDIM from the same x<sub>T</sub></label>
+      <label for="side">Side by side from the same x<sub>T</sub>:</label>
+      <select id="compare" aria-label="The two samplers side by side">
+        <option value="ddpm-ddim">DDPM and DDIM</option>
+        <option value="dpmpp2m-ddim">DPM-Solver++ and DDIM</option>
+        <option value="dpmpp2m-ddpm">DPM-Solver++ and DDPM</option>
+      </select>
     </div>
 
     <fieldset class="seg">

@@ -46,7 +46,7 @@ export function evenly(n, k) {
 
 /**
  * One sampler's run on its own Session: `{name, session, sampler, steps, eta, variance, seed,
- * recorder, keepState?, keepParts?}`. `runLanes` fills in `timesteps`, `done`, `msSum`.
+ * recorder, keepState?, keepParts?, init?}` (`init`: the x_T to start from instead of the seed's). `runLanes` fills in `timesteps`, `done`, `msSum`.
  */
 
 /**
@@ -78,6 +78,8 @@ export function nextTask() {
 export async function runLanes(lanes, { isCurrent, view, onStart, onStep, waitShown }) {
   for (const lane of lanes) {
     lane.timesteps = lane.session.start(lane.sampler, lane.steps, lane.eta, lane.variance, lane.seed);
+    // A given x_T (an inverted image's, say) instead of the seed's.
+    if (lane.init) lane.session.setSample(lane.init);
     lane.done = 0;
     lane.msSum = 0;
   }
