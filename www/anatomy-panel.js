@@ -190,9 +190,11 @@ export class AnatomyPanel {
       // readStepParts refuses DPM-Solver++: its update also needs the previous step's x̂_0.
       this.#clear(box, 'Pictures are not available for DPM-Solver++ (its update mixes this step’s x̂₀ with the previous step’s, which the engine does not split into terms); the numbers above are the engine’s.');
       box.dataset.noPictures = 'dpmpp2m';
+      box.classList.add('no-pics');
       return;
     }
     delete box.dataset.noPictures;
+    box.classList.remove('no-pics');
     const frame = lane.recorder.afterStep(i);
     if (frame?.parts) {
       this.#draw(box, frame.parts, a, text);
