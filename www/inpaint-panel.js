@@ -43,7 +43,11 @@ export class InpaintPanel {
     paint.addEventListener('pointerdown', (e) => {
       if (!this.mask || !this.#x0()) return;
       e.preventDefault();
-      paint.setPointerCapture?.(e.pointerId);
+      try {
+        paint.setPointerCapture(e.pointerId); // keeps the stroke when the finger leaves the canvas
+      } catch {
+        // a pointer the browser no longer tracks (synthetic events): paint without capture
+      }
       this.drawing = true;
       this.#paintAt(e);
     });

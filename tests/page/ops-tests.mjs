@@ -204,7 +204,7 @@ export function registerOpsTests({ pageTest, notes, h }) {
     assert((await page.locator(`${EL} #inp-run`).isDisabled()) && /needs DDPM or DDIM/.test(await text(page, '#inp-status')), 'inpainting not disabled for DPM-Solver++');
     await page.evaluate((sel) => document.querySelector(sel).setState({ sampler: 'ddpm' }), EL);
     // The mask is in the URL: a new page fills the same hole with the same result.
-    await page.waitForFunction(() => /[?&]mask=/.test(location.search));
+    await page.waitForFunction(() => /[?&]mask=/.test(location.search) && /[?&]sampler=ddpm/.test(location.search));
     const url = page.url();
     const again = await open(context, url);
     await done(again);
