@@ -121,8 +121,7 @@ export class DiffusionPlayground extends HTMLElement {
       this.#timeline?.abandon();
       this.#anatomy?.abandon();
       this.#branches?.reset();
-      for (const p of this.#opPanels()) p.reset();
-      this.#opSessions?.free();
+      this.#freeOps();
     },
   };
   #writeUrl = urlWriter(this, MODULE_URL, BASE_URL);
@@ -166,7 +165,10 @@ export class DiffusionPlayground extends HTMLElement {
     this.#gate.disconnect();
     this.#runner.disconnect();
     queueMicrotask(() => {
-      if (!this.isConnected) this.#branches?.reset();
+      if (!this.isConnected) {
+        this.#branches?.reset();
+        this.#freeOps();
+      }
     });
   }
 
@@ -321,6 +323,12 @@ export class DiffusionPlayground extends HTMLElement {
     this.#inpaint?.update(this.getState());
   }
 
+  /** Stops the op panels' work, then frees their sessions. */
+  #freeOps() {
+    const sessions = this.#opSessions;
+    Promise.all(this.#opPanels().map((p) => p.reset())).then(() => sessions?.free());
+  }
+
   #opPanels() {
     return [this.#invert, this.#interpolate, this.#inpaint].filter(Boolean);
   }
@@ -403,7 +411,7 @@ export class DiffusionPlayground extends HTMLElement {
   /** The inversion, interpolation and inpainting panels the template kept (issue 15). */
   #buildOpPanels($) {
     const runner = this.#runner;
-    this.#opSessions?.free();
+    if (this.#opSessions) this.#freeOps();
     this.#opSessions = new PanelSessions(runner);
     const sessions = this.#opSessions;
     // job(isCurrent, session) on a session of `batch` of the panels' own, one panel at a time.

@@ -233,7 +233,8 @@ export class InpaintPanel {
     this.#say(`Inpainted ${mask.reduce((a, m) => a + m, 0)} pixels of image ${image} with ${NAMES[sampler]} (${s.steps} steps, resample ${s.resample}: ${evaluations(out.evaluations)}) in ${formatMs(performance.now() - t0)}.`);
   }
 
+  /** Stops the panel's work; resolves once it has stopped. */
   reset() {
-    this.queue.cancel();
+    return this.queue.cancel();
   }
 }

@@ -164,7 +164,8 @@ export class InterpolatePanel {
     this.p.strip.replaceChildren(...figs);
   }
 
+  /** Stops the panel's work; resolves once it has stopped. */
   reset() {
-    this.queue.cancel();
+    return this.queue.cancel();
   }
 }

@@ -173,7 +173,8 @@ export class InvertPanel {
     this.p.error.textContent = `Reconstruction error (pixels in [−1, 1]): mean |x̂₀ − x₀| = ${r.meanAbs.toFixed(4)}, max = ${r.maxAbs.toFixed(4)}, after ${r.steps} inversion steps.`;
   }
 
+  /** Stops the panel's work; resolves once it has stopped. */
   reset() {
-    this.queue.cancel();
+    return this.queue.cancel();
   }
 }
