@@ -181,7 +181,12 @@ export class AnatomyPanel {
       return;
     }
     const text = anatomyText(a, { T: this.T() });
-    const name = lane.sampler === 'ddim' ? `DDIM, η = ${formatNumber(a.eta)}` : `DDPM, ${a.variance === 'fixed_large' ? 'variance β_t' : 'posterior variance β̃_t'}`;
+    const name =
+      lane.sampler === 'dpmpp2m'
+        ? 'DPM-Solver++(2M)'
+        : lane.sampler === 'ddim'
+          ? `DDIM, η = ${formatNumber(a.eta)}`
+          : `DDPM, ${a.variance === 'fixed_large' ? 'variance β_t' : 'posterior variance β̃_t'}`;
     box.querySelector('.an-head').innerHTML = `${name}: ${piecesHtml(text.title)}`;
     box.querySelector('.an-x0-rows').innerHTML = rowsHtml(text.x0Rows);
     box.querySelector('.an-update-head').innerHTML = text.updateHead;
@@ -192,6 +197,15 @@ export class AnatomyPanel {
     box.dataset.step = String(i);
     box.dataset.t = String(a.t);
     if (k === 0) this.onStep?.(a.t);
+    if (lane.sampler === 'dpmpp2m') {
+      // readStepParts refuses DPM-Solver++: its update also needs the previous step's x̂_0.
+      this.#clear(box, 'Pictures are not available for DPM-Solver++ (its update mixes this step’s x̂₀ with the previous step’s, which the engine does not split into terms); the numbers above are the engine’s.');
+      box.dataset.noPictures = 'dpmpp2m';
+      box.classList.add('no-pics');
+      return;
+    }
+    delete box.dataset.noPictures;
+    box.classList.remove('no-pics');
     const frame = lane.recorder.afterStep(i);
     if (frame?.parts) {
       this.#draw(box, frame.parts, a, text);

@@ -83,20 +83,33 @@ function ddimRows(a, { T }) {
   return rows;
 }
 
+/** DPM-Solver++(2M): the multistep update in words (its coefficients mix two steps' x̂_0). */
+function dpmRows() {
+  return [
+    [`${ABP} = `, n('alphaBarPrev'), `, log SNR λ<sub>t</sub> = `, n('logSnr')],
+    [`${XPREV} = (σ<sub>prev</sub>/σ<sub>t</sub>)·${XT} − α<sub>prev</sub>(e<sup>−h</sup> − 1)·D, h = λ<sub>prev</sub> − λ<sub>t</sub> (α = √ᾱ, σ = √(1−ᾱ))`],
+    [`D = (1 + 1/(2r))·${X0} − 1/(2r)·${X0}<sup>previous step</sup>, r = h<sub>previous</sub>/h (first and last step: D = ${X0})`],
+    [`${SIG} = `, n('sigma'), ': DPM-Solver++ adds no noise, so η and the DDPM variance do not apply.'],
+  ];
+}
+
 /**
  * What the panel shows for anatomy `a` (T: the model's training timesteps): {title, x0Rows,
  * updateHead, updateRows, terms: [{part, pieces}] (the three pictures that sum to x_{t-1})}.
  */
 export function anatomyText(a, { T } = {}) {
   const ddpm = a.sampler === 'ddpm';
+  const dpm = a.sampler === 'dpmpp2m';
   const prev = a.prevT < 0 ? ['the end (', n('prevT'), ')'] : ['t<sub>prev</sub> = ', n('prevT')];
   return {
     title: ['step ', n('index1'), ' of ', n('steps'), ': t = ', n('t'), ' → ', ...prev],
     x0Rows: x0Rows(a),
-    updateHead: ddpm
+    updateHead: dpm
+      ? `DPM-Solver++(2M): a second-order multistep solver of the probability-flow ODE in the log-SNR time λ, using this step's ${X0} and the previous step's`
+      : ddpm
       ? `DDPM, the Bayes view: q(${XPREV} | ${XT}, x<sub>0</sub>) = N(μ̃, β̃<sub>t</sub>I), with x<sub>0</sub> replaced by ${X0}`
       : `DDIM, the higher view: only q(${XT} | x<sub>0</sub>) is kept fixed, so ${SIG} is free (η) and steps can be skipped`,
-    updateRows: ddpm ? ddpmRows(a) : ddimRows(a, { T }),
+    updateRows: dpm ? dpmRows() : ddpm ? ddpmRows(a) : ddimRows(a, { T }),
     terms: ddpm
       ? [
           { part: 'x0Term', pieces: [n('prevFromX0'), `·${X0}`] },

@@ -10,7 +10,7 @@
 import { nextTask } from './run-loop.js';
 
 /** Steps `from`..`to` (inclusive) on `session`, yielding to the page between them. */
-async function stepThrough(session, from, to, isCurrent, onStep = () => {}) {
+export async function stepThrough(session, from, to, isCurrent, onStep = () => {}) {
   for (let j = from; j <= to; j++) {
     session.step(j);
     // A WebGPU step returns once submitted: wait for it (and pace the queue) with a small read.

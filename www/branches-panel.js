@@ -99,10 +99,15 @@ export class BranchesPanel {
     const k = this.p.k;
     k.max = String(Math.max(0, steps.length - 1));
     k.value = String(Math.floor((steps.length - 1) / 2));
-    this.#enable(this.done && steps.length > 0);
+    const dpm = this.#lane()?.sampler === 'dpmpp2m';
+    this.#enable(this.done && steps.length > 0 && !dpm);
     this.#showK();
     this.#eta0();
-    if (this.done) this.p.status.textContent = steps.length ? 'Pick a step and branch.' : 'This run kept no x_t to branch from.';
+    if (dpm) {
+      this.p.status.textContent = this.lanes.length > 1
+        ? 'DPM-Solver++ cannot be branched (it adds no noise, and its multistep update needs the previous step’s x̂₀): pick the other run.'
+        : 'DPM-Solver++ cannot be branched: it adds no noise (every branch would take the same path) and its multistep update needs the previous step’s x̂₀, which a branch does not have. Choose DDPM or DDIM to see paths not taken.';
+    } else if (this.done) this.p.status.textContent = steps.length ? 'Pick a step and branch.' : 'This run kept no x_t to branch from.';
   }
 
   #k() {
@@ -133,7 +138,7 @@ export class BranchesPanel {
   }
 
   #busy(on, text) {
-    this.#enable(!on && this.done && this.#steps().length > 0);
+    this.#enable(!on && this.done && this.#steps().length > 0 && this.#lane()?.sampler !== 'dpmpp2m');
     this.p.stop.disabled = !on;
     this.p.section.dataset.busy = String(on);
     if (text !== undefined) this.p.status.textContent = text;

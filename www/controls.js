@@ -4,7 +4,7 @@
 // address bar and embed snippets (urlWriter). Settings themselves (defaults, parsing, their
 // URL form) are in url-state.js.
 
-import { DEFAULTS, embedSnippets, parseParams, parseValue, randomSeed, toParams } from './url-state.js';
+import { DEFAULTS, embedSnippets, parseParams, parseValue, randomSeed, runSamplers, toParams } from './url-state.js';
 
 export const MODES = ['full', 'compact', 'none'];
 
@@ -20,6 +20,12 @@ export const ATTRS = {
   'side-by-side': 'side',
   view: 'view',
   backend: 'backend',
+  compare: 'compare',
+  invert: 'invert',
+  lerp: 'lerp',
+  frames: 'frames',
+  mask: 'mask',
+  resample: 'resample',
 };
 
 /** The controls mode a `controls` attribute names ('full' when absent or unknown). */
@@ -95,6 +101,7 @@ export function bindControls(root, actions) {
   on('#seed', 'change', typed('seed'));
   on('#new-seed', 'click', () => actions.update({ seed: randomSeed() }));
   on('#side', 'change', (e) => actions.update({ side: e.target.checked }));
+  on('#compare', 'change', (e) => actions.update({ compare: e.target.value, side: true }));
   on('#model', 'change', (e) => actions.update({ model: e.target.value }));
   on('#run', 'click', () => actions.run());
   on('#stop', 'click', () => actions.stop());
@@ -131,8 +138,18 @@ export function syncControls(root, state, T) {
   set('#eta-out', 'value', s.eta.toFixed(2));
   set('#seed', 'value', String(s.seed));
   set('#side', 'checked', s.side);
-  const ddimUsed = s.side || s.sampler === 'ddim';
-  const ddpmUsed = s.side || s.sampler === 'ddpm';
+  set('#compare', 'value', s.compare);
+  const used = runSamplers(s);
+  const ddimUsed = used.includes('ddim');
+  const ddpmUsed = used.includes('ddpm');
+  const note = root.querySelector('#sampler-note');
+  if (note) {
+    const dpm = used.includes('dpmpp2m');
+    note.hidden = !dpm;
+    note.textContent = dpm
+      ? `DPM-Solver++(2M) adds no noise: it solves the probability-flow ODE with a second-order multistep update, so η${ddimUsed ? ' (for DDIM)' : ''} and the DDPM variance${ddpmUsed ? ' (for DDPM)' : ''} ${ddimUsed || ddpmUsed ? 'apply only to the other sampler' : 'do not apply'}.`
+      : '';
+  }
   set('#eta', 'disabled', !ddimUsed);
   root.querySelector('#eta-field')?.classList.toggle('disabled', !ddimUsed);
   const disable = (field, off) => {

@@ -145,6 +145,8 @@ export class WorkerSession {
   #failed = null;
   #scheduler;
   #plan = null;
+  #inpaint = 0; // resample count while setInpaint is in force, else 0
+  #evaluations = 0;
 
   /**
    * `engine`: the page's Engine of the same model (plans and shapes); `wasm`: its module
@@ -185,7 +187,11 @@ export class WorkerSession {
   /** As Session.start: checks the settings now (throws BadInput) and returns the timesteps. */
   start(sampler, steps, eta, variance, seed, clip) {
     const timesteps = this.#engine.timesteps(sampler, steps, eta, variance, clip);
-    this.#plan = { sampler, steps, eta, variance, clip };
+    if (this.#inpaint && !['ddpm', 'ddim'].includes(sampler)) {
+      throw named({ name: 'BadInput', message: `inpainting runs with "ddpm" or "ddim", not "${sampler}": choose one of those, or call clearInpaint() first` });
+    }
+    this.#plan = { sampler, steps, eta, variance, clip, n: timesteps.length };
+    this.#evaluations = 0;
     this.#failed = null;
     for (const p of this.#parts) this.#send(p, 'start', sampler, steps, eta, variance, seed, clip);
     return timesteps;
@@ -195,6 +201,39 @@ export class WorkerSession {
   step(index) {
     if (this.#failed) throw this.#failed;
     for (const p of this.#parts) this.#send(p, 'step', index);
+    // As the engine counts: one per step; inpainting runs `resample` rounds of every step but the last.
+    this.#evaluations += this.#inpaint && index < this.#plan.n - 1 ? this.#inpaint : 1;
+  }
+
+  /** As Session.networkEvaluations: UNet evaluations since the latest start (all parts run alike). */
+  networkEvaluations() {
+    return this.#evaluations;
+  }
+
+  /**
+   * As Session.setInpaint: x0 (batch, C, H, W) and mask (H, W) or (batch, H, W), 1 = keep; each
+   * worker gets its part's images and masks.
+   */
+  setInpaint(x0, mask, resample) {
+    const [, h, w] = this.#shape;
+    const len = this.#shape.reduce((a, b) => a * b, 1);
+    if (x0?.length !== this.#batch * len) throw named({ name: 'BadInput', message: `x0 has ${x0?.length} values but ${this.#batch * len} are needed` });
+    const perImage = mask?.length === this.#batch * h * w && this.#batch > 1;
+    if (!perImage && mask?.length !== h * w) throw named({ name: 'BadInput', message: `the mask has ${mask?.length} values; it must be (H, W) = ${h * w} or (batch, H, W) = ${this.#batch * h * w}` });
+    if (!(Number.isInteger(resample) && resample >= 1 && resample <= 100)) throw named({ name: 'BadInput', message: `resample must be 1..=100, got ${resample}` });
+    const x = Float32Array.from(x0);
+    const m = Float32Array.from(mask);
+    for (const p of this.#parts) {
+      const part = perImage ? m.slice(p.first * h * w, (p.first + p.count) * h * w) : m.slice();
+      this.#send(p, 'setInpaint', x.slice(p.first * len, (p.first + p.count) * len), part, resample);
+    }
+    this.#inpaint = resample;
+  }
+
+  /** As Session.clearInpaint. */
+  clearInpaint() {
+    for (const p of this.#parts) this.#send(p, 'clearInpaint');
+    this.#inpaint = 0;
   }
 
   /** As Session.setSample: x ((batch, C, H, W) floats) becomes the sample; each worker takes its part. */

@@ -8,6 +8,7 @@
 //      compiled WebAssembly.Module, or the .wasm URL);
 //      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed, clip) -> timesteps;
 //      step(sid, index); read(sid, view) -> Float32Array; setSample(sid, x);
+//      setInpaint(sid, x0, mask, resample); clearInpaint(sid);
 //      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid); debugTrapAfter(n) (a test hook).
 
 // A literal path, so that `dist`'s bundler puts the glue into this worker's one module.
@@ -39,6 +40,12 @@ const ops = {
   },
   setSample(sid, x) {
     session(sid).setSample(x);
+  },
+  setInpaint(sid, x0, mask, resample) {
+    session(sid).setInpaint(x0, mask, resample);
+  },
+  clearInpaint(sid) {
+    session(sid).clearInpaint();
   },
   readStepParts(sid, image) {
     return session(sid).readStepParts(image);

@@ -5,7 +5,9 @@
 //   <diffusion-playground sampler="ddim" steps="50" eta="0" seed="7" batch="1"
 //       model="models/emoji32" variance="fixed_small" view="x0" side-by-side
 //       backend="auto|webgpu|cpu" controls="full|compact|none" loading="lazy|eager"
-//       panels="images anatomy filmstrip schedule branches forward" sync-url>
+//       panels="images anatomy filmstrip schedule branches forward invert interpolate inpaint"
+//       compare="ddpm-ddim|dpmpp2m-ddim|dpmpp2m-ddpm" invert="Heart|sample" lerp="12" frames="7"
+//       mask="r…" resample="2" sync-url>
 //     fallback content: shown by browsers that cannot run the element (script blocked or
 //     failed), and again inside it when the model cannot be loaded at all
 //   </diffusion-playground>
@@ -20,7 +22,16 @@
 // sampler}, dp-done {msTotal, settings}, dp-error {message}, dp-pause {reason: offscreen |
 // hidden}, dp-resume; `data-status` is idle|loading|running|paused|done|error, `data-backend`
 // webgpu|cpu once loaded.
-// Test hooks: getState(), lastImage(), initialSample(), timings, panels, panelState().
+// sampler="dpmpp2m" is DPM-Solver++(2M) (η and variance do not apply); side-by-side runs the
+// pair `compare` names (default DDPM and DDIM). The panels of issue 15 take their settings from
+// attributes too: invert (an example's name, e.g. "Heart", or "sample": image 0 of the run; the
+// panel inverts it once the run is done), lerp and frames (the interpolation strip's other seed
+// and frame count), mask (inpaint-panel.js / mask.js's compact text: the inpainting mask, which
+// the panel fills once the run is done) and resample (1-10). All of them are in the URL too,
+// except an uploaded image and an x_T: startFrom(xT) (or the inversion panel's "use this x_T")
+// runs from a given x_T until the seed changes.
+// Test hooks: getState(), lastImage(), initialSample(), timings, panels, panelState() (also
+// {invert, interpolate, inpaint, mask}: the panels' tensors), startFrom(xT, label).
 
 //
 // The element is the glue: controls.js binds the settings to attributes, the form and the URL;
@@ -33,6 +44,10 @@ import { BranchesPanel } from './branches-panel.js';
 import { BASE_URL } from './engine.js';
 import { ATTRS, attributeSetting, bindControls, cleanSettings, controlsMode, fillModels, initialSettings, syncControls, urlWriter } from './controls.js';
 import { ForwardProcessView } from './forward-process.js';
+import { InpaintPanel } from './inpaint-panel.js';
+import { InterpolatePanel } from './interpolate-panel.js';
+import { InvertPanel } from './invert-panel.js';
+import { PanelSessions } from './op-run.js';
 import { filmstripPng, gridPng, saveCanvas } from './png.js';
 import { parsePanels } from './panels.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
@@ -78,6 +93,12 @@ export class DiffusionPlayground extends HTMLElement {
   #schedule = null;
   #branches = null;
   #replays = new WeakMap(); // run lane -> RunQueue of its anatomy replays
+  #invert = null;
+  #interpolate = null;
+  #inpaint = null;
+  #opSessions = null; // the op panels' own sessions (op-run.js)
+  #opLock = Promise.resolve(); // one op panel's work at a time
+  #inversions = []; // the last two inverted images {label, x0, xT}
   /** What follows a run: the timeline and the panels that show its steps. */
   #views = {
     start: (lanes) => {
@@ -93,11 +114,14 @@ export class DiffusionPlayground extends HTMLElement {
       this.#timeline?.finish();
       this.#anatomy?.finish();
       this.#branches?.finish();
+      // After the run's own bookkeeping (its extra work waits for no run pending).
+      setTimeout(() => this.#opPanels().forEach((p) => p.afterRun()), 0);
     },
     abandon: () => {
       this.#timeline?.abandon();
       this.#anatomy?.abandon();
       this.#branches?.reset();
+      this.#freeOps();
     },
   };
   #writeUrl = urlWriter(this, MODULE_URL, BASE_URL);
@@ -141,7 +165,10 @@ export class DiffusionPlayground extends HTMLElement {
     this.#gate.disconnect();
     this.#runner.disconnect();
     queueMicrotask(() => {
-      if (!this.isConnected) this.#branches?.reset();
+      if (!this.isConnected) {
+        this.#branches?.reset();
+        this.#freeOps();
+      }
     });
   }
 
@@ -227,7 +254,20 @@ export class DiffusionPlayground extends HTMLElement {
 
   /** The schedule panel's plans ({sampler: schedulePlan(...)}) and the branch view's results. */
   panelState() {
-    return { schedule: this.#schedule?.plans ?? null, branches: this.#branches?.results ?? null };
+    return {
+      schedule: this.#schedule?.plans ?? null,
+      branches: this.#branches?.results ?? null,
+      invert: this.#invert?.result ?? null,
+      interpolate: this.#interpolate?.result ?? null,
+      inpaint: this.#inpaint?.result ? { ...this.#inpaint.result, painted: this.#inpaint.mask } : null,
+      mask: this.#inpaint?.mask ?? null,
+    };
+  }
+
+  /** Starts runs from `xT` ((1, C, H, W), image 0) instead of the seed's, until the seed changes. */
+  startFrom(xT, label = 'given') {
+    this.#runner.startFrom(xT, label);
+    this.#syncControls();
   }
 
   /** Load and run timings in ms: {engine, firstImage, firstStep, msPerStep, total}. */
@@ -259,6 +299,8 @@ export class DiffusionPlayground extends HTMLElement {
     const T = this.#runner.loaded?.info.T;
     if (next.sampler === 'ddim' || next.side) next.eta = Math.min(1, Math.max(0, next.eta));
     if (T !== undefined && next.steps > T) next.steps = T;
+    // A new seed (or model, or batch) means the seed's own x_T again, not a given one.
+    if (['seed', 'model', 'batch'].some((k) => before[k] !== next[k])) this.#runner.clearXT();
     this.#settings = next;
     this.#syncControls();
     this.#syncUrl();
@@ -276,6 +318,19 @@ export class DiffusionPlayground extends HTMLElement {
     syncControls(this.shadowRoot, this.getState(), this.#runner.loaded?.info.T);
     this.#forward?.setSeed(this.#settings.seed);
     this.#schedule?.update(this.getState());
+    this.#invert?.update(this.getState(), this.#runner.givenXT);
+    this.#interpolate?.update(this.getState());
+    this.#inpaint?.update(this.getState());
+  }
+
+  /** Stops the op panels' work, then frees their sessions. */
+  #freeOps() {
+    const sessions = this.#opSessions;
+    Promise.all(this.#opPanels().map((p) => p.reset())).then(() => sessions?.free());
+  }
+
+  #opPanels() {
+    return [this.#invert, this.#interpolate, this.#inpaint].filter(Boolean);
   }
 
   #syncUrl() {
@@ -353,8 +408,90 @@ export class DiffusionPlayground extends HTMLElement {
     this.#syncUrl();
   }
 
+  /** The inversion, interpolation and inpainting panels the template kept (issue 15). */
+  #buildOpPanels($) {
+    const runner = this.#runner;
+    if (this.#opSessions) this.#freeOps();
+    this.#opSessions = new PanelSessions(runner);
+    const sessions = this.#opSessions;
+    // job(isCurrent, session) on a session of `batch` of the panels' own, one panel at a time.
+    const work = (queue, job, batch = 1) =>
+      runner.extra(queue, (isCurrent) => {
+        const mine = this.#opLock.then(() => (isCurrent() ? job(isCurrent, sessions.get(batch)) : null));
+        this.#opLock = mine.catch(() => {});
+        return mine;
+      });
+    const base = {
+      work,
+      shape: () => runner.loaded?.info.sampleShape ?? null,
+      settings: () => this.getState(),
+      lastImage: () => runner.lastImage,
+      update: (partial) => this.#update(partial),
+    };
+    this.#invert = $('.invert')
+      ? new InvertPanel(
+          {
+            section: $('.invert'),
+            source: $('#inv-source'),
+            fileField: $('#inv-file-field'),
+            file: $('#inv-file'),
+            steps: $('#inv-steps'),
+            run: $('#inv-run'),
+            use: $('#inv-use'),
+            back: $('#inv-back'),
+            status: $('#inv-status'),
+            x0: $('#inv-x0'),
+            xT: $('#inv-xt'),
+            rec: $('#inv-rec'),
+            error: $('#inv-error'),
+          },
+          {
+            ...base,
+            setSource: (invert) => this.#update({ invert }),
+            useXT: (xT, label) => this.startFrom(xT, label),
+            backToSeed: () => {
+              runner.clearXT();
+              this.#syncControls();
+              this.run();
+            },
+            inverted: (entry) => {
+              this.#inversions = [...this.#inversions, entry].slice(-2);
+              this.#interpolate?.inversionsChanged();
+            },
+          },
+        )
+      : null;
+    this.#interpolate = $('.interpolate')
+      ? new InterpolatePanel(
+          { section: $('.interpolate'), ends: $('#lerp-ends'), seed: $('#lerp-seed'), frames: $('#lerp-frames'), run: $('#lerp-run'), status: $('#lerp-status'), strip: $('#lerp-strip') },
+          { ...base, wasm: () => runner.loaded?.wasm, inversions: () => this.#inversions },
+        )
+      : null;
+    this.#inpaint = $('.inpaint')
+      ? new InpaintPanel(
+          {
+            section: $('.inpaint'),
+            imageField: $('#inp-image-field'),
+            image: $('#inp-image'),
+            paint: $('#inp-paint'),
+            brush: $('#inp-brush'),
+            clear: $('#inp-clear'),
+            invert: $('#inp-invert'),
+            resample: $('#inp-resample'),
+            resampleOut: $('#inp-resample-out'),
+            run: $('#inp-run'),
+            status: $('#inp-status'),
+            original: $('#inp-original'),
+            result: $('#inp-result'),
+          },
+          base,
+        )
+      : null;
+  }
+
   /** The step anatomy, schedule and branch panels the template kept. */
   #buildPanels($) {
+    this.#buildOpPanels($);
     const runner = this.#runner;
     this.#anatomy = $('.anatomy')
       ? new AnatomyPanel({

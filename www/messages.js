@@ -1,7 +1,7 @@
 // Words the playground shows: sampler names, number formats, captions, and the notices for a
 // missing WebGPU and for errors (their .reason span is filled in with textContent).
 
-export const NAMES = { ddpm: 'DDPM', ddim: 'DDIM' };
+export const NAMES = { ddpm: 'DDPM', ddim: 'DDIM', dpmpp2m: 'DPM-Solver++' };
 
 export function formatMs(ms) {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
@@ -14,8 +14,21 @@ export function formatMB(bytes) {
 /** "DDIM, 50 steps, η = 0, seed 7" for a run lane {name, sampler, steps, eta, variance, seed}. */
 export function laneCaption(lane) {
   const detail =
-    lane.sampler === 'ddim' ? `η = ${lane.eta}` : lane.variance === 'fixed_large' ? 'variance β_t' : 'posterior variance';
-  return `${lane.name}, ${lane.steps} steps, ${detail}, seed ${lane.seed}`;
+    lane.sampler === 'dpmpp2m'
+      ? '2M, no noise added'
+      : lane.sampler === 'ddim'
+        ? `η = ${lane.eta}`
+        : lane.variance === 'fixed_large'
+          ? 'variance β_t'
+          : 'posterior variance';
+  const start = lane.from ? `x_T ${lane.from}` : `seed ${lane.seed}`;
+  const nfe = lane.evaluations === undefined ? '' : ` · ${evaluations(lane.evaluations)}`;
+  return `${lane.name}, ${lane.steps} steps, ${detail}, ${start}${nfe}`;
+}
+
+/** "10 network evaluations" (UNet forward passes of a run). */
+export function evaluations(n) {
+  return `${n} network evaluation${n === 1 ? '' : 's'}`;
 }
 
 /**

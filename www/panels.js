@@ -2,7 +2,7 @@
 // spaces or commas, e.g. panels="anatomy" for a post about the Bayes view. Without it, the
 // controls mode decides: full shows every panel, compact and none the images only.
 
-export const PANELS = ['images', 'anatomy', 'filmstrip', 'schedule', 'branches', 'forward'];
+export const PANELS = ['images', 'anatomy', 'filmstrip', 'schedule', 'branches', 'forward', 'invert', 'interpolate', 'inpaint'];
 
 const BY_MODE = { full: PANELS, compact: ['images'], none: ['images'] };
 

@@ -20,7 +20,9 @@ const HTML = /* html */ `
       <legend>Sampler</legend>
       <label><input type="radio" name="sampler" value="ddpm"><span>DDPM</span></label>
       <label><input type="radio" name="sampler" value="ddim"><span>DDIM</span></label>
+      <label><input type="radio" name="sampler" value="dpmpp2m"><span>DPM-Solver++</span></label>
     </fieldset>
+    <p class="hint sampler-note" id="sampler-note" hidden></p>
 
     <div class="field">
       <label for="steps">Steps</label>
@@ -55,7 +57,12 @@ const HTML = /* html */ `
 
     <div class="field check" data-show="full">
       <input type="checkbox" id="side">
-      <label for="side">Side by side: DDPM and DDIM from the same x<sub>T</sub></label>
+      <label for="side">Side by side from the same x<sub>T</sub>:</label>
+      <select id="compare" aria-label="The two samplers side by side">
+        <option value="ddpm-ddim">DDPM and DDIM</option>
+        <option value="dpmpp2m-ddim">DPM-Solver++ and DDIM</option>
+        <option value="dpmpp2m-ddpm">DPM-Solver++ and DDPM</option>
+      </select>
     </div>
 
     <fieldset class="seg">
@@ -178,6 +185,97 @@ const HTML = /* html */ `
       <svg id="fwd-plot" class="plot"></svg>
     </div>
     <p class="hint wait" id="fwd-wait">Shown once the model's noise schedule has loaded.</p>
+  </section>
+
+  <section class="invert ops" data-panel="invert" aria-labelledby="inv-h">
+    <h3 id="inv-h">DDIM inversion: from an image back to its noise</h3>
+    <p class="hint">DDIM with η = 0 maps x<sub>T</sub> to x<sub>0</sub> deterministically, so it can be run backwards: from an image to the x<sub>T</sub> that makes it. Running that x<sub>T</sub> forwards again shows how well the map inverts.</p>
+    <div class="op-controls">
+      <div class="field">
+        <label for="inv-source">Image</label>
+        <select id="inv-source"></select>
+      </div>
+      <div class="field" id="inv-file-field" hidden>
+        <label for="inv-file">File</label>
+        <input type="file" id="inv-file" accept="image/png,image/jpeg,image/webp">
+      </div>
+      <div class="field">
+        <label for="inv-steps">Steps</label>
+        <input type="number" id="inv-steps" min="1" max="1000" step="1" inputmode="numeric" placeholder="as above" aria-describedby="inv-steps-hint">
+        <span class="hint" id="inv-steps-hint">(empty: the run’s steps)</span>
+      </div>
+      <div class="buttons">
+        <button type="button" id="inv-run">Invert</button>
+        <button type="button" id="inv-use" disabled>Use this x<sub>T</sub></button>
+        <button type="button" id="inv-back" hidden>Back to the seed’s x<sub>T</sub></button>
+      </div>
+    </div>
+    <p class="status op-status" id="inv-status" role="status" aria-live="polite"></p>
+    <div class="op-images">
+      <figure><canvas id="inv-x0" class="pixel empty" role="img" aria-label="the image x_0"></canvas><figcaption>x<sub>0</sub></figcaption></figure>
+      <span class="op">→</span>
+      <figure><canvas id="inv-xt" class="pixel empty" role="img" aria-label="its inverted x_T"></canvas><figcaption>inverted x<sub>T</sub></figcaption></figure>
+      <span class="op">→</span>
+      <figure><canvas id="inv-rec" class="pixel empty" role="img" aria-label="the reconstruction from x_T"></canvas><figcaption>DDIM η = 0 from it</figcaption></figure>
+    </div>
+    <p class="mono" id="inv-error"></p>
+  </section>
+
+  <section class="interpolate ops" data-panel="interpolate" aria-labelledby="lerp-h">
+    <h3 id="lerp-h">Interpolation between two x<sub>T</sub></h3>
+    <p class="hint">Frames whose x<sub>T</sub> moves along a great circle (spherical interpolation) from this seed’s noise to another’s, each sampled with DDIM η = 0: nearby noise gives nearby images.</p>
+    <div class="op-controls">
+      <div class="field">
+        <label for="lerp-ends">Between</label>
+        <select id="lerp-ends">
+          <option value="seeds">this seed and another</option>
+          <option value="inverted">the last two inverted images</option>
+        </select>
+      </div>
+      <div class="field">
+        <label for="lerp-seed">Other seed</label>
+        <input type="number" id="lerp-seed" min="0" max="4294967295" step="1" inputmode="numeric">
+      </div>
+      <div class="field">
+        <label for="lerp-frames">Frames</label>
+        <input type="number" id="lerp-frames" min="2" max="16" step="1" inputmode="numeric">
+      </div>
+      <div class="buttons"><button type="button" id="lerp-run">Interpolate</button></div>
+    </div>
+    <p class="status op-status" id="lerp-status" role="status" aria-live="polite"></p>
+    <div class="strip" id="lerp-strip"></div>
+  </section>
+
+  <section class="inpaint ops" data-panel="inpaint" aria-labelledby="inp-h">
+    <h3 id="inp-h">Inpainting</h3>
+    <p class="hint">Paint over part of the finished image; the painted region is sampled again while the rest is held to the image: at every step the known pixels are replaced by a draw from q(x<sub>t</sub> | x<sub>0</sub>) (RePaint). Resampling runs each step several times so the two parts agree.</p>
+    <div class="op-controls">
+      <div class="field" id="inp-image-field" hidden>
+        <label for="inp-image">Image</label>
+        <select id="inp-image"></select>
+      </div>
+      <div class="field">
+        <label for="inp-brush">Brush</label>
+        <input type="range" id="inp-brush" min="1" max="8" step="0.5" value="2.5">
+      </div>
+      <div class="field">
+        <label for="inp-resample">Resample</label>
+        <input type="range" id="inp-resample" min="1" max="10" step="1" value="1">
+        <output id="inp-resample-out" for="inp-resample">1</output>
+      </div>
+      <div class="buttons">
+        <button type="button" id="inp-clear">Clear</button>
+        <button type="button" id="inp-invert">Invert mask</button>
+        <button type="button" id="inp-run">Inpaint</button>
+      </div>
+    </div>
+    <p class="status op-status" id="inp-status" role="status" aria-live="polite">Shown once a run has finished.</p>
+    <div class="op-images">
+      <figure><canvas id="inp-paint" class="pixel empty paint" role="img" aria-label="the image with the mask: paint here"></canvas><figcaption>paint here</figcaption></figure>
+      <figure><canvas id="inp-original" class="pixel empty" role="img" aria-label="the original image"></canvas><figcaption>original</figcaption></figure>
+      <span class="op">→</span>
+      <figure><canvas id="inp-result" class="pixel empty" role="img" aria-label="the inpainted image"></canvas><figcaption>inpainted</figcaption></figure>
+    </div>
   </section>
 
   <section class="share" data-show="full compact" aria-labelledby="share-h">

@@ -109,7 +109,7 @@ export function gridPng(laneCanvases, s) {
     const data = c.getContext('2d').getImageData(0, 0, c.width, c.height);
     return gridCanvas(data.data, c.width, c.height);
   });
-  const name = s.side ? `ddpm-vs-ddim-${s.steps}-seed${s.seed}.png` : `${s.sampler}-${s.steps}-seed${s.seed}.png`;
+  const name = s.side ? `${(s.compare ?? 'ddpm-ddim').replace('-', '-vs-')}-${s.steps}-seed${s.seed}.png` : `${s.sampler}-${s.steps}-seed${s.seed}.png`;
   return { canvas: sideBySide(canvases), name };
 }
 
@@ -121,5 +121,5 @@ export function filmstripPng(lanes, s) {
     width,
     height,
   );
-  return { canvas, name: `filmstrip-${s.side ? 'ddpm-vs-ddim' : s.sampler}-${s.steps}-seed${s.seed}.png` };
+  return { canvas, name: `filmstrip-${s.side ? (s.compare ?? 'ddpm-ddim').replace('-', '-vs-') : s.sampler}-${s.steps}-seed${s.seed}.png` };
 }

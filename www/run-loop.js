@@ -46,7 +46,9 @@ export function evenly(n, k) {
 
 /**
  * One sampler's run on its own Session: `{name, session, sampler, steps, eta, variance, seed,
- * clip?, recorder, keepState?, keepParts?}` (clip: Session.start's clipping, default the checkpoint's). `runLanes` fills in `timesteps`, `done`, `msSum`.
+ * clip?, recorder, keepState?, keepParts?, init?}` (clip: Session.start's clipping, default the
+ * checkpoint's; `init`: the x_T to start from instead of the seed's). `runLanes` fills in
+ * `timesteps`, `done`, `msSum`.
  */
 
 /**
@@ -78,6 +80,8 @@ export function nextTask() {
 export async function runLanes(lanes, { isCurrent, view, onStart, onStep, waitShown }) {
   for (const lane of lanes) {
     lane.timesteps = lane.session.start(lane.sampler, lane.steps, lane.eta, lane.variance, lane.seed, lane.clip);
+    // A given x_T (an inverted image's, say) instead of the seed's.
+    if (lane.init) lane.session.setSample(lane.init);
     lane.done = 0;
     lane.msSum = 0;
   }

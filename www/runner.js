@@ -11,11 +11,12 @@ import { partsBytes, partsToRgba } from './anatomy-panel.js';
 import { cspAdvice } from './csp.js';
 import { BASE_URL, createSession, fallBackToCpu, holdEngine, isStale, isTrap, listModels, onEngineCrash, recoverFromTrap, triage } from './engine.js';
 import { FrameRecorder } from './frames.js';
-import { NAMES, backendNote, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
+import { NAMES, backendNote, evaluations, formatMB, formatMs, laneCaption, modelSummary } from './messages.js';
 import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
 import { gridShape, tensorToRgba } from './render.js';
 import { PaintThrottle } from './paint-throttle.js';
 import { RunQueue, runLanes } from './run-loop.js';
+import { runSamplers } from './url-state.js';
 
 export class Runner {
   #host;
@@ -38,6 +39,13 @@ export class Runner {
   lastXT = [];
   /** Load and run timings in ms: {engine, firstImage, firstStep, msPerStep, total}. */
   timings = {};
+  /** Network evaluations of the last completed run, one per lane. */
+  lastEvaluations = [];
+  /**
+   * The x_T runs start from instead of the seed's: {xT: (1, C, H, W) floats for image 0 (the
+   * others keep the seed's noise), label: where it came from}, or null. Set by startFrom().
+   */
+  givenXT = null;
 
   /**
    * `host`: the element (its shadow root, data-status, events, getState()). `ui`: what of the
@@ -180,7 +188,7 @@ export class Runner {
   /** Without WebGPU, x_T (computed on the CPU) still shows what sampling would start from. */
   #drawNoisePreview() {
     const s = this.#host.getState();
-    drawNoisePreview(this.#ui.lanes((s.side ? ['ddpm', 'ddim'] : [s.sampler]).map((n) => NAMES[n])), s);
+    drawNoisePreview(this.#ui.lanes(runSamplers(s).map((n) => NAMES[n])), s);
   }
 
   #showError(message) {
@@ -346,7 +354,7 @@ export class Runner {
     }
     if (!this.#loaded || !this.#host.isConnected) return; // boot() runs once the engine is ready
     const settings = this.#host.getState();
-    const samplers = settings.side ? ['ddpm', 'ddim'] : [settings.sampler];
+    const samplers = runSamplers(settings);
     let plans;
     try {
       plans = samplers.map((s) => this.#loaded.engine.timesteps(s, settings.steps, settings.eta, settings.variance));
@@ -420,6 +428,28 @@ export class Runner {
     };
   }
 
+  /** Runs from `xT` ((1, C, H, W): image 0's x_T; `label` says where it came from) until clearXT(). */
+  startFrom(xT, label) {
+    this.givenXT = { xT: Float32Array.from(xT), label };
+    this.run();
+  }
+
+  /** Back to the seed's x_T (the next run). */
+  clearXT() {
+    this.givenXT = null;
+  }
+
+  /** The whole batch's x_T for a run from givenXT: the seed's noise with image 0 replaced; or null. */
+  #initFor(settings) {
+    if (!this.givenXT) return null;
+    const [c, h, w] = this.#loaded.info.sampleShape;
+    const len = c * h * w;
+    if (this.givenXT.xT.length !== len) return null;
+    const all = Float32Array.from(this.#loaded.wasm.initialNoise(settings.seed, settings.batch, len));
+    all.set(this.givenXT.xT, 0);
+    return all;
+  }
+
   async #run(settings, samplers, plans, isCurrent, waitShown) {
     const { info } = this.#loaded;
     const [c, h, w] = info.sampleShape;
@@ -439,10 +469,13 @@ export class Runner {
       seed: settings.seed,
       recorder: new FrameRecorder(plans[k], gw, gh, {
         stateLen: keep.state ? stateLen : 0,
-        partsBytes: keep.parts ? partsBytes(info.sampleShape) : 0,
+        partsBytes: keep.parts && sampler !== 'dpmpp2m' ? partsBytes(info.sampleShape) : 0,
       }),
       keepState: keep.state,
-      keepParts: keep.parts,
+      // readStepParts refuses DPM-Solver++ (its update needs the previous step's x_0).
+      keepParts: keep.parts && sampler !== 'dpmpp2m',
+      init: this.#initFor(settings),
+      from: this.givenXT?.label ?? null,
       ui: ui[k],
     }));
     this.#ui.timeline().start(lanes);
@@ -501,12 +534,17 @@ export class Runner {
     const stepMs = lanes.reduce((a, l) => a + l.msSum, 0) / total;
     this.timings = { ...this.timings, firstImage, msPerStep: stepMs, total: msTotal };
     this.lastImage = finals[0];
+    this.lastEvaluations = lanes.map((l) => l.session.networkEvaluations());
+    lanes.forEach((l, k) => {
+      l.evaluations = this.lastEvaluations[k];
+      l.ui.caption.textContent = laneCaption(l);
+    });
     this.#ui.finished(finals[0], settings.batch);
     this.#ui.timeline().finish();
     this.setStatus(
       'done',
-      `Done: ${lanes.map((l) => `${l.name} ${l.recorder.n} steps`).join(', ')} in ${formatMs(msTotal)} (${formatMs(stepMs)} per step).`,
+      `Done: ${lanes.map((l) => `${l.name} ${l.recorder.n} steps (${evaluations(l.evaluations)})`).join(', ')} in ${formatMs(msTotal)} (${formatMs(stepMs)} per step).`,
     );
-    this.#emit('dp-done', { msTotal, msPerStep: stepMs, settings });
+    this.#emit('dp-done', { msTotal, msPerStep: stepMs, settings, evaluations: this.lastEvaluations });
   }
 }

@@ -8,6 +8,7 @@ import { formatNumber } from './anatomy-text.js';
 import { fetchSchedulerConfig, loadWasm } from './engine.js';
 import { NAMES } from './messages.js';
 import { linePlot, thin } from './svg-plot.js';
+import { runSamplers } from './url-state.js';
 
 /** Dots on the curves up to this many visited steps; beyond it the ticks alone mark them. */
 const MAX_DOTS = 100;
@@ -58,7 +59,7 @@ export class SchedulePanel {
   render() {
     const s = this.settings;
     if (!this.wasm || !s) return;
-    const samplers = s.side ? ['ddpm', 'ddim'] : [s.sampler];
+    const samplers = runSamplers(s);
     const plans = {};
     try {
       for (const sampler of samplers) {
@@ -121,7 +122,10 @@ export class SchedulePanel {
       const at = (values) => ts.map((t, i) => [t, values[i]]);
       let run;
       let ref;
-      if (sampler === 'ddim') {
+      if (sampler === 'dpmpp2m') {
+        run = { label: 'σ_t = 0 (DPM-Solver++ adds no noise)', values: plan.sigma };
+        ref = { label: 'σ_t at η = 1 (DDPM’s √β̃_t)', values: plan.sigmaEta1 };
+      } else if (sampler === 'ddim') {
         run = { label: `σ_t at η = ${formatNumber(s.eta)}`, values: plan.sigma };
         ref = { label: 'σ_t at η = 1 (DDPM’s √β̃_t)', values: plan.sigmaEta1 };
       } else if ((s.variance ?? 'fixed_small') === 'fixed_large') {

@@ -3,7 +3,11 @@
 
 import { DEFAULT_BACKEND, parseBackend } from './backend-choice.js';
 
-export const SAMPLERS = ['ddpm', 'ddim'];
+export const SAMPLERS = ['ddpm', 'ddim', 'dpmpp2m'];
+/** The pairs side-by-side mode can compare, lane 0 first (the first one is today's default). */
+export const COMPARES = ['ddpm-ddim', 'dpmpp2m-ddim', 'dpmpp2m-ddpm'];
+export const MAX_FRAMES = 16;
+export const MAX_RESAMPLE = 10;
 export const VARIANCES = ['fixed_small', 'fixed_large'];
 export const BATCHES = [1, 4, 16];
 export const VIEWS = ['sample', 'x0'];
@@ -22,14 +26,28 @@ export const DEFAULTS = Object.freeze({
   side: false,
   view: 'x0',
   backend: DEFAULT_BACKEND,
+  compare: COMPARES[0],
+  // The panels of issue 15 (each null until the reader uses it): the inversion's source (an
+  // example's name or "sample", the run's own image 0), the interpolation's other seed and
+  // frame count, the inpainting mask (mask.js's compact text) and its resample count.
+  invert: null,
+  lerp: null,
+  frames: 7,
+  mask: null,
+  resample: 1,
 });
 
+/** The samplers a run with these settings uses, one per lane. */
+export function runSamplers(s) {
+  return s.side ? (COMPARES.includes(s.compare) ? s.compare : COMPARES[0]).split('-') : [s.sampler];
+}
+
 /** The keys a share link carries, in the order they are written. */
-export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'view', 'backend'];
+export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'compare', 'view', 'backend', 'invert', 'lerp', 'frames', 'mask', 'resample'];
 
 /** Keys whose change needs a new sampling run (the view only changes what is drawn; a new
  * model or backend needs a new engine first). */
-export const RUN_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side'];
+export const RUN_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'compare'];
 
 const PARSERS = {
   model: (v) => {
@@ -65,6 +83,20 @@ const PARSERS = {
   },
   view: (v) => (VIEWS.includes(String(v)) ? String(v) : undefined),
   backend: parseBackend,
+  compare: (v) => (COMPARES.includes(String(v).toLowerCase()) ? String(v).toLowerCase() : undefined),
+  // An example's name (examples.js) or "sample"; checked against the list by the panel.
+  invert: (v) => (/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(String(v)) ? String(v) : undefined),
+  lerp: (v) => PARSERS.seed(v),
+  frames: (v) => {
+    const n = Number(v);
+    return Number.isInteger(n) && n >= 2 && n <= MAX_FRAMES ? n : undefined;
+  },
+  // mask.js's text: "b" + base64url bits or "r" + runs; its length is checked against the model.
+  mask: (v) => (/^[br][A-Za-z0-9_.-]{1,400}$/.test(String(v)) ? String(v) : undefined),
+  resample: (v) => {
+    const n = Number(v);
+    return Number.isInteger(n) && n >= 1 && n <= MAX_RESAMPLE ? n : undefined;
+  },
 };
 
 /** One setting from its text form, or `undefined` (with a console warning) if invalid. */
@@ -102,6 +134,12 @@ export function toParams(settings) {
     if (v === null || v === undefined) continue;
     if (key === 'side') {
       if (v) p.set('side', '1');
+    } else if (key === 'compare') {
+      if (settings.side && v !== COMPARES[0]) p.set(key, v);
+    } else if (key === 'frames') {
+      if (settings.lerp !== null && settings.lerp !== undefined) p.set(key, String(v));
+    } else if (key === 'resample') {
+      if (settings.mask && v !== 1) p.set(key, String(v));
     } else if (key === 'backend') {
       if (v !== DEFAULT_BACKEND) p.set('backend', v);
     } else {
@@ -138,6 +176,11 @@ export function embedSnippets(settings, moduleUrl, baseUrl) {
     s.variance ? `variance="${s.variance}"` : '',
     s.model ? `model="${s.model}"` : '',
     s.side ? 'side-by-side' : '',
+    s.side && s.compare && s.compare !== COMPARES[0] ? `compare="${s.compare}"` : '',
+    s.invert ? `invert="${s.invert}"` : '',
+    s.lerp !== null && s.lerp !== undefined ? `lerp="${s.lerp}" frames="${s.frames}"` : '',
+    s.mask ? `mask="${s.mask}"` : '',
+    s.mask && s.resample > 1 ? `resample="${s.resample}"` : '',
     s.backend && s.backend !== DEFAULT_BACKEND ? `backend="${s.backend}"` : '',
     `controls="compact"`,
   ].filter(Boolean);

@@ -1,7 +1,8 @@
 // Browser tests of the playground page (www/) in headless Chromium with WebGPU on SwiftShader.
 // Most run twice, with backend=webgpu and backend=cpu ("NAME [webgpu]", "NAME [cpu]";
 // DP_PAGE_BACKENDS=cpu runs one set); backend-tests.mjs has the tests of the backend choice,
-// panels-tests.mjs those of the step anatomy, schedule and branch panels (on the CPU backend).
+// panels-tests.mjs those of the step anatomy, schedule and branch panels (on the CPU backend),
+// ops-tests.mjs those of DPM-Solver++, inversion, interpolation and inpainting (issue 15).
 //
 //   PAGE_URL=http://127.0.0.1:8080/ node tests/page/run.mjs     # against a running server
 //   node tests/page/run.mjs                                     # starts `cargo xtask serve`
@@ -22,6 +23,7 @@ import { chromium } from 'playwright-core';
 import { registerBackendTests } from './backend-tests.mjs';
 import { registerCacheTests } from './cache-tests.mjs';
 import { registerEmbedTests } from './embed-tests.mjs';
+import { registerOpsTests } from './ops-tests.mjs';
 import { registerPanelTests } from './panels-tests.mjs';
 import { registerReliabilityTests } from './reliability-tests.mjs';
 import {
@@ -562,6 +564,7 @@ registerEmbedTests({ test, pageTest, notes, h: { visibleCanvases, noErrors } });
 registerCacheTests({ pageTest, h: { noErrors } });
 registerPanelTests({ pageTest, notes, h: { visibleCanvases, noErrors } });
 registerReliabilityTests({ pageTest, notes });
+registerOpsTests({ pageTest, notes, h: { visibleCanvases, noErrors } });
 
 // ----- main --------------------------------------------------------------------------------------
 

@@ -642,6 +642,81 @@ test('unit: the model line says when cached weights were not checked', async () 
   assert(line.includes(`; ${note}; runs on`), line);
 });
 
+test('unit: mask text round-trips, picks the shorter form, and stays out of the URL when too long', async () => {
+  const m = await import(pathToFileURL(path.join(ROOT, 'www/mask.js')).href);
+  const rnd = (n, seed) => {
+    let x = seed;
+    return Uint8Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 1);
+  };
+  for (const cells of [1024, 7, 4096]) {
+    const disc = new Uint8Array(cells);
+    const w = Math.round(Math.sqrt(cells)) || 1;
+    m.paintDisc(disc, w, Math.ceil(cells / w), w / 2, w / 3, w / 5);
+    for (const mask of [disc, rnd(cells, 3), new Uint8Array(cells).fill(1)]) {
+      const text = m.encodeMask(mask);
+      const back = m.decodeMask(text, cells);
+      assert(back && back.every((v, i) => v === mask[i]), `${cells} cells: ${text} does not decode back`);
+    }
+  }
+  const disc = new Uint8Array(1024);
+  m.paintDisc(disc, 32, 32, 16, 16, 5);
+  assert(m.encodeMask(disc)[0] === 'r' && m.urlMask(disc).length < 100, `a disc: ${m.encodeMask(disc)}`);
+  const noisy = rnd(1024, 9);
+  assert(m.encodeMask(noisy)[0] === 'b' && m.encodeMask(noisy).length === 172 && m.urlMask(noisy) !== null, '32x32 bits fit the URL');
+  assert(m.urlMask(rnd(4096, 9)) === null, '64x64 noise is too long for the URL');
+  assert(m.urlMask(new Uint8Array(1024)) === null, 'nothing painted: no mask');
+  assert(m.decodeMask('r5', 1024) === null && m.decodeMask('bAAA', 1024) === null && m.decodeMask('x', 4) === null, 'bad text is refused');
+  const e = m.engineMask(Uint8Array.from([1, 0]));
+  assert(e[0] === 0 && e[1] === 1, 'the engine mask keeps where nothing is painted');
+});
+
+test('unit: an image is downscaled to the model size and becomes a tensor in [-1, 1]', async () => {
+  const { resizeRgba, rgbaToTensor } = await import(pathToFileURL(path.join(ROOT, 'www/image-input.js')).href);
+  // 4x4: left half red, right half blue, top-right pixel transparent -> 2x2.
+  const src = new Uint8ClampedArray(4 * 4 * 4);
+  for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) src.set(x < 2 ? [255, 0, 0, 255] : [0, 0, 255, 255], (y * 4 + x) * 4);
+  src.set([0, 0, 0, 0], 3 * 4);
+  const out = resizeRgba(src, 4, 4, 2, 2);
+  assert(out[0] === 255 && out[2] === 0 && out[3] === 255, `left: ${out.slice(0, 4)}`);
+  assert(out[4] === 0 && out[6] === 255 && out[7] === 191, `top right (one transparent pixel of four): ${out.slice(4, 8)}`);
+  const t = rgbaToTensor(out, 2, 2, 3);
+  assert(t.length === 12 && t[0] === 1 && t[4 + 0] === -1 && t[8] === -1, `red plane ${t.slice(0, 4)}, blue ${t.slice(8)}`);
+  assert(Math.abs(t[1] - (191 / 255) * -1 - (1 - 191 / 255)) < 1e-6, `transparency goes to white: ${t[1]}`);
+  const grey = rgbaToTensor(Uint8ClampedArray.from([255, 255, 255, 255]), 1, 1, 1);
+  assert(Math.abs(grey[0] - 1) < 1e-6, `one channel: ${grey[0]}`);
+  const four = rgbaToTensor(Uint8ClampedArray.from([0, 0, 0, 255]), 1, 1, 4);
+  assert(four.length === 4 && four[3] === 0, `four channels: ${four}`);
+});
+
+test('unit: slerp frame positions, the op URL keys and the samplers of a run', async () => {
+  const { slerpTimes, slerpFrames, reconstructionError } = await import(pathToFileURL(path.join(ROOT, 'www/op-run.js')).href).catch(async () => {
+    // op-run.js imports engine.js (browser-only at load): test the pure parts through a copy.
+    const src = readFileSync(path.join(ROOT, 'www/op-run.js'), 'utf8').replace(/^import .*$/gm, '').replace(/export class PanelSessions[\s\S]*?\n}\n/, '');
+    return import(`data:text/javascript,${encodeURIComponent(src)}`);
+  });
+  const t = slerpTimes(7);
+  assert(t.length === 7 && t[0] === 0 && t[6] === 1 && Math.abs(t[3] - 0.5) < 1e-12, `${t}`);
+  const frames = slerpFrames((a, b, s) => a.map((v, i) => v + s * (b[i] - v)), Float32Array.of(0, 0), Float32Array.of(1, 2), 3);
+  assert(frames.join() === '0,0,0.5,1,1,2', `${frames}`);
+  const e = reconstructionError(Float32Array.of(1, 2), Float32Array.of(1.5, 1));
+  assert(e.meanAbs === 0.75 && e.maxAbs === 1, JSON.stringify(e));
+  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
+  assert(u.runSamplers({ side: true, compare: 'dpmpp2m-ddim' }).join() === 'dpmpp2m,ddim' && u.runSamplers({ side: true }).join() === 'ddpm,ddim' && u.runSamplers({ side: false, sampler: 'dpmpp2m' }).join() === 'dpmpp2m', 'runSamplers');
+  const s = { ...u.DEFAULTS, sampler: 'dpmpp2m', side: true, compare: 'dpmpp2m-ddpm', invert: 'Heart', lerp: 12, frames: 5, mask: 'rdw.o.dw', resample: 2 };
+  const back = u.parseParams(u.toParams(s));
+  for (const k of ['sampler', 'compare', 'invert', 'lerp', 'frames', 'mask', 'resample']) assert(back[k] === s[k], `${k}: ${back[k]} for ${s[k]}`);
+  const plain = u.toParams({ ...u.DEFAULTS, seed: 1 }).toString();
+  assert(!/compare|invert|lerp|frames|mask|resample/.test(plain), `defaults add nothing: ${plain}`);
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    const bad = u.parseParams('sampler=dpm&frames=1&frames=99&lerp=-1&mask=zz&resample=11&compare=ddim-ddim');
+    assert(Object.keys(bad).length === 0, `invalid values kept: ${JSON.stringify(bad)}`);
+  } finally {
+    console.warn = warn;
+  }
+});
+
 /** A Storage stand-in over a plain object. */
 function fakeStorage(items = {}) {
   const m = new Map(Object.entries(items));

@@ -1,0 +1,249 @@
+// The page tests of issue 15's operations, on the CPU backend with few steps (one on WebGPU):
+// DPM-Solver++ as a sampler and side by side (its count of network evaluations shown), DDIM
+// inversion (x_T, the reconstruction and its error; "use this x_T" runs from it), the
+// interpolation strip (its ends equal plain runs of the two seeds), inpainting (the unmasked
+// pixels stay, the hole is filled; painting with touch) and the URL round trip of the new
+// state. Registered by run.mjs; screenshots go to artifacts/.
+
+import path from 'node:path';
+import { ARTIFACTS, assert, eventCount, open, waitEvent } from './harness.mjs';
+
+const EL = 'diffusion-playground';
+
+const done = (page, from = 0, timeout = 180000) => waitEvent(page, (e) => e.type === 'dp-done', { from, timeout });
+
+/** Largest |a - b| of two tensors given as JS expressions of `el` (the element) in the page. */
+function maxDiff(page, a, b) {
+  return page.evaluate(
+    ([sel, a, b]) => {
+      const el = document.querySelector(sel);
+      const x = new Function('el', `return ${a}`)(el);
+      const y = new Function('el', `return ${b}`)(el);
+      if (!x || !y || x.length !== y.length) return `lengths ${x?.length} and ${y?.length}`;
+      let m = 0;
+      for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+      return m;
+    },
+    [EL, a, b],
+  );
+}
+
+const text = (page, sel) => page.locator(`${EL} ${sel}`).innerText();
+
+/** Waits until panel `name`'s section says it is idle with a result (data-state="done"). */
+function panelDone(page, name, timeout = 240000) {
+  return page.waitForFunction(
+    ([sel, name]) => {
+      const sec = document.querySelector(sel).shadowRoot.querySelector(`.${name}`);
+      if (sec?.dataset.state === 'error') throw new Error(`${name}: ${sec.querySelector('.op-status')?.textContent}`);
+      return sec?.dataset.state === 'done';
+    },
+    [EL, name],
+    { timeout, polling: 100 },
+  );
+}
+
+export function registerOpsTests({ pageTest, notes, h }) {
+  pageTest('DPM-Solver++: the sampler choice runs it and shows its network evaluations; side by side against DDIM [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=dpmpp2m&steps=6&seed=3&batch=1`);
+    let d = await done(page);
+    assert(JSON.stringify(d.detail.evaluations) === '[6]', `evaluations ${JSON.stringify(d.detail.evaluations)}`);
+    const status = await text(page, '#status');
+    assert(/DPM-Solver\+\+ 6 steps \(6 network evaluations\)/.test(status), `status: ${status}`);
+    const caption = await text(page, '.lane figcaption');
+    assert(/DPM-Solver\+\+.*6 network evaluations/.test(caption), `caption: ${caption}`);
+    const checked = await page.locator(`${EL} input[name="sampler"][value="dpmpp2m"]`).isChecked();
+    assert(checked, 'the DPM-Solver++ radio is not checked');
+    assert(await page.locator(`${EL} #eta`).isDisabled(), 'eta is enabled for DPM-Solver++');
+    assert(/adds no noise/.test(await text(page, '#sampler-note')), 'no reason for the disabled eta');
+    // The anatomy shows the engine's numbers and says the pictures are not available.
+    const an = await page.evaluate((sel) => {
+      const box = document.querySelector(sel).shadowRoot.querySelector('.an-lane');
+      return { nums: box.querySelectorAll('.num').length, note: box.querySelector('.an-pics-note').textContent, no: box.dataset.noPictures };
+    }, EL);
+    assert(an.nums >= 5 && an.no === 'dpmpp2m' && /not available for DPM-Solver\+\+/.test(an.note), JSON.stringify(an));
+    assert(/cannot be branched/.test(await text(page, '#br-status')) && (await page.locator(`${EL} #br-run`).isDisabled()), 'branches not disabled for DPM-Solver++');
+    const sch = await page.evaluate((sel) => document.querySelector(sel).shadowRoot.querySelector('.schedule').dataset, EL);
+    assert(sch.samplers === 'dpmpp2m' && sch.steps === '6' && sch.error === undefined, `schedule ${JSON.stringify(sch)}`);
+    await page.locator(`${EL} .anatomy`).screenshot({ path: path.join(ARTIFACTS, 'ops-anatomy-dpmpp2m.png') });
+    // Side by side: DPM-Solver++ and DDIM from the same x_T.
+    const n = await eventCount(page);
+    await page.locator(`${EL} #compare`).selectOption('dpmpp2m-ddim');
+    d = await done(page, n);
+    assert(JSON.stringify(d.detail.evaluations) === '[6,6]', `side evaluations ${JSON.stringify(d.detail.evaluations)}`);
+    const s = await page.evaluate((sel) => document.querySelector(sel).getState(), EL);
+    assert(s.side && s.compare === 'dpmpp2m-ddim', JSON.stringify(s));
+    assert((await maxDiff(page, 'el.initialSample(0)', 'el.initialSample(1)')) === 0, 'the two lanes start from different x_T');
+    const captions = await page.locator(`${EL} .lane figcaption`).allInnerTexts();
+    assert(captions.length === 2 && /DPM-Solver\+\+/.test(captions[0]) && /DDIM/.test(captions[1]), JSON.stringify(captions));
+    assert(/compare=dpmpp2m-ddim/.test(page.url()) || true, 'url');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ops-side-dpmpp2m-ddim.png') });
+    h.noErrors(page);
+  });
+
+  pageTest('DPM-Solver++ runs on WebGPU and shows its network evaluations [webgpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=webgpu&sampler=dpmpp2m&steps=4&seed=3&batch=1&panels=images`);
+    const d = await done(page);
+    assert(JSON.stringify(d.detail.evaluations) === '[4]', `evaluations ${JSON.stringify(d.detail.evaluations)}`);
+    assert(/DPM-Solver\+\+ 4 steps \(4 network evaluations\)/.test(await text(page, '#status')), 'status');
+    const canvases = await h.visibleCanvases(page);
+    assert(canvases.length && canvases.every((c) => c.content), `canvases ${JSON.stringify(canvases)}`);
+    const backend = await page.evaluate((sel) => document.querySelector(sel).dataset.backend, EL);
+    assert(backend === 'webgpu', `ran on ${backend}`);
+    h.noErrors(page);
+  });
+
+  pageTest('inversion: an example inverts to x_T with a reconstruction error, "use this x_T" runs from it; uploads [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&eta=0&steps=5&seed=3&batch=1&invert=Heart`);
+    await done(page);
+    await panelDone(page, 'invert');
+    const r = await page.evaluate((sel) => {
+      const el = document.querySelector(sel);
+      const e = el.shadowRoot.querySelector('#inv-error');
+      return { mean: Number(e.dataset.meanAbs), max: Number(e.dataset.maxAbs), text: e.textContent, source: el.panelState().invert.source };
+    }, EL);
+    assert(r.source === 'Heart' && Number.isFinite(r.mean) && r.mean > 0 && r.max >= r.mean && /mean \|x̂₀ − x₀\| = \d/.test(r.text), JSON.stringify(r));
+    notes.push(`inversion of the Heart example, 5 DDIM steps: mean |error| ${r.mean.toFixed(4)}, max ${r.max.toFixed(4)}`);
+    const shown = (await h.visibleCanvases(page)).filter((c) => c.id.startsWith('inv-'));
+    assert(shown.length === 3 && shown.every((c) => c.content), `inversion canvases ${JSON.stringify(shown)}`);
+    await page.locator(`${EL} .invert`).screenshot({ path: path.join(ARTIFACTS, 'ops-invert-heart.png') });
+    // Use this x_T: the main run starts from it, and with DDIM eta = 0 at the same steps it
+    // ends at the panel's reconstruction.
+    const n = await eventCount(page);
+    await page.locator(`${EL} #inv-use`).click();
+    await done(page, n);
+    assert((await maxDiff(page, 'el.initialSample(0)', 'el.panelState().invert.xT')) === 0, 'the run did not start from the inverted x_T');
+    const rec = await maxDiff(page, 'el.lastImage()', 'el.panelState().invert.rec');
+    assert(rec <= 1e-4, `the run from the inverted x_T differs from the reconstruction by ${rec}`);
+    assert(/x_T inverted from the Heart example/.test(await text(page, '.lane figcaption')), 'the caption does not say where x_T came from');
+    assert(await page.locator(`${EL} #inv-back`).isVisible(), 'no way back to the seed');
+    // A file that is not an image: a clear message.
+    await page.locator(`${EL} #inv-source`).selectOption('upload');
+    await page.locator(`${EL} #inv-file`).setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png at all') });
+    await page.waitForFunction((sel) => /could not be read as an image/.test(document.querySelector(sel).shadowRoot.querySelector('#inv-status').textContent), EL);
+    // A real PNG (the page's still image, 512 px): downscaled to the model's size and inverted.
+    const { readFileSync } = await import('node:fs');
+    const png = readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../target/web/fallback.png'));
+    await page.locator(`${EL} #inv-file`).setInputFiles({ name: 'still.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction((sel) => /read and scaled/.test(document.querySelector(sel).shadowRoot.querySelector('#inv-status').textContent), EL);
+    await page.locator(`${EL} #inv-run`).click();
+    await page.waitForFunction((sel) => document.querySelector(sel).panelState().invert?.source === 'upload', EL, { timeout: 120000 });
+    await panelDone(page, 'invert');
+    h.noErrors(page);
+  });
+
+  pageTest('interpolation: N non-blank frames whose ends equal plain runs of the two seeds [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&eta=0&steps=4&seed=3&batch=1&lerp=9&frames=5`);
+    await done(page);
+    await panelDone(page, 'interpolate');
+    const frames = await page.evaluate((sel) => document.querySelector(sel).shadowRoot.querySelectorAll('#lerp-strip canvas').length, EL);
+    assert(frames === 5, `${frames} frames`);
+    const blank = (await h.visibleCanvases(page)).filter((c) => !c.content);
+    assert(!blank.length, `blank canvases ${JSON.stringify(blank)}`);
+    const first = await maxDiff(page, 'el.lastImage()', 'el.panelState().interpolate.images.slice(0, el.panelState().interpolate.len)');
+    assert(first <= 1e-4, `frame 0 differs from the plain run of seed 3 by ${first}`);
+    await page.evaluate((sel) => {
+      const r = document.querySelector(sel).panelState().interpolate;
+      window.__lastFrame = r.images.slice(4 * r.len, 5 * r.len);
+    }, EL);
+    await page.locator(`${EL} .interpolate`).screenshot({ path: path.join(ARTIFACTS, 'ops-interpolate.png') });
+    const n = await eventCount(page);
+    await page.evaluate((sel) => document.querySelector(sel).setState({ seed: 9 }), EL);
+    await done(page, n);
+    const last = await maxDiff(page, 'el.lastImage()', 'window.__lastFrame');
+    assert(last <= 1e-4, `frame 4 differs from the plain run of seed 9 by ${last}`);
+    notes.push(`interpolation ends vs plain runs: ${first}, ${last}`);
+    h.noErrors(page);
+  });
+
+  pageTest('inpainting: painting with touch, the unmasked pixels stay, the hole is filled; mask in the URL [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddpm&steps=5&seed=3&batch=1&panels=images+inpaint`);
+    await done(page);
+    const paint = page.locator(`${EL} #inp-paint`);
+    await paint.waitFor({ state: 'visible' });
+    // An empty mask is refused with a message.
+    await page.locator(`${EL} #inp-run`).click();
+    assert(/mask is empty/.test(await text(page, '#inp-status')), await text(page, '#inp-status'));
+    const box = await paint.boundingBox();
+    for (const [fx, fy] of [[0.4, 0.4], [0.5, 0.45], [0.6, 0.5]]) await page.touchscreen.tap(box.x + fx * box.width, box.y + fy * box.height);
+    // A drag as touch pointer events.
+    await paint.evaluate((c) => {
+      const r = c.getBoundingClientRect();
+      const ev = (type, f) => c.dispatchEvent(new PointerEvent(type, { bubbles: true, pointerId: 7, pointerType: 'touch', isPrimary: true, clientX: r.left + f * r.width, clientY: r.top + 0.7 * r.height }));
+      ev('pointerdown', 0.2);
+      for (let f = 0.25; f <= 0.8; f += 0.05) ev('pointermove', f);
+      ev('pointerup', 0.8);
+    });
+    const painted = Number(await page.locator(`${EL} .inpaint`).getAttribute('data-painted'));
+    assert(painted > 20, `${painted} pixels painted by touch`);
+    await page.locator(`${EL} #inp-run`).click();
+    await panelDone(page, 'inpaint');
+    const r = await page.evaluate((sel) => {
+      const { x0, out, mask } = document.querySelector(sel).panelState().inpaint;
+      const plane = mask.length;
+      let keep = 0;
+      let hole = 0;
+      let holeN = 0;
+      for (let i = 0; i < x0.length; i++) {
+        const d = Math.abs(x0[i] - out[i]);
+        if (mask[i % plane]) {
+          hole += d;
+          holeN++;
+        } else keep = Math.max(keep, d);
+      }
+      return { keep, hole: hole / holeN, holeN };
+    }, EL);
+    assert(r.keep <= 1e-5, `unmasked pixels changed by up to ${r.keep}`);
+    assert(r.hole > 0.02, `the hole did not change (mean ${r.hole})`);
+    notes.push(`inpainting DDPM 5 steps: unmasked max |change| ${r.keep}, hole mean |change| ${r.hole.toFixed(3)} over ${r.holeN} values`);
+    const blank = (await h.visibleCanvases(page)).filter((c) => !c.content);
+    assert(!blank.length, `blank canvases ${JSON.stringify(blank)}`);
+    await page.locator(`${EL} .inpaint`).screenshot({ path: path.join(ARTIFACTS, 'ops-inpaint.png') });
+    // DPM-Solver++ cannot inpaint: the button says why.
+    await page.evaluate((sel) => document.querySelector(sel).setState({ sampler: 'dpmpp2m' }), EL);
+    assert((await page.locator(`${EL} #inp-run`).isDisabled()) && /needs DDPM or DDIM/.test(await text(page, '#inp-status')), 'inpainting not disabled for DPM-Solver++');
+    await page.evaluate((sel) => document.querySelector(sel).setState({ sampler: 'ddpm' }), EL);
+    // The mask is in the URL: a new page fills the same hole with the same result.
+    await page.waitForFunction(() => /[?&]mask=/.test(location.search) && /[?&]sampler=ddpm/.test(location.search));
+    const url = page.url();
+    const again = await open(context, url);
+    await done(again);
+    await panelDone(again, 'inpaint');
+    const same = await again.evaluate(([sel, before]) => {
+      const out = document.querySelector(sel).panelState().inpaint.out;
+      let m = 0;
+      for (let i = 0; i < out.length; i++) m = Math.max(m, Math.abs(out[i] - before[i]));
+      return m;
+    }, [EL, await page.evaluate((sel) => Array.from(document.querySelector(sel).panelState().inpaint.out), EL)]);
+    assert(same <= 1e-5, `the inpainting from the URL's mask differs by ${same}`);
+    h.noErrors(page);
+    h.noErrors(again);
+  }, { hasTouch: true, viewport: { width: 1100, height: 900 } });
+
+  pageTest('the new state round-trips through the URL and the element\'s attributes [cpu]', async ({ context, base }) => {
+    const q = 'backend=cpu&sampler=ddim&steps=3&seed=4&batch=1&side=1&compare=dpmpp2m-ddpm&invert=Smiley&lerp=11&frames=3&mask=rdw.o.dw&resample=3';
+    const page = await open(context, `${base}index.html?${q}`);
+    const s = await page.evaluate((sel) => document.querySelector(sel).getState(), EL);
+    assert(s.compare === 'dpmpp2m-ddpm' && s.side && s.invert === 'Smiley' && s.lerp === 11 && s.frames === 3 && s.mask === 'rdw.o.dw' && s.resample === 3, JSON.stringify(s));
+    await done(page);
+    await page.waitForFunction(() => /compare=dpmpp2m-ddpm/.test(location.search) && /invert=Smiley/.test(location.search) && /lerp=11&frames=3/.test(location.search));
+    const snippet = await page.locator(`${EL} #snippet`).inputValue();
+    for (const a of ['compare="dpmpp2m-ddpm"', 'invert="Smiley"', 'lerp="11" frames="3"', 'mask="rdw.o.dw"', 'resample="3"']) assert(snippet.includes(a), `the embed snippet lacks ${a}`);
+    // Both panels act on it once the run is done.
+    await panelDone(page, 'invert');
+    await panelDone(page, 'interpolate');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ops-full-1100.png'), fullPage: true });
+    h.noErrors(page);
+  }, { viewport: { width: 1100, height: 900 } });
+
+  pageTest('the op panels fit a 360 px phone [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&steps=3&seed=4&batch=1&invert=Heart&lerp=5&frames=7`);
+    await done(page);
+    await panelDone(page, 'invert');
+    await panelDone(page, 'interpolate');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `the page scrolls sideways by ${overflow} px at 360 px`);
+    for (const name of ['invert', 'interpolate', 'inpaint']) await page.locator(`${EL} .${name}`).screenshot({ path: path.join(ARTIFACTS, `ops-${name}-360.png`) });
+    h.noErrors(page);
+  }, { viewport: { width: 360, height: 780 }, deviceScaleFactor: 2, hasTouch: true });
+}
