@@ -15,6 +15,7 @@ export const ATTRS = {
   steps: 'steps',
   eta: 'eta',
   variance: 'variance',
+  clip: 'clip',
   seed: 'seed',
   batch: 'batch',
   'side-by-side': 'side',
@@ -101,6 +102,7 @@ export function bindControls(root, actions) {
   on('#seed', 'change', typed('seed'));
   on('#new-seed', 'click', () => actions.update({ seed: randomSeed() }));
   on('#side', 'change', (e) => actions.update({ side: e.target.checked }));
+  on('#clip', 'change', (e) => actions.update({ clip: e.target.value }));
   on('#compare', 'change', (e) => actions.update({ compare: e.target.value, side: true }));
   on('#model', 'change', (e) => actions.update({ model: e.target.value }));
   on('#run', 'click', () => actions.run());
@@ -139,6 +141,7 @@ export function syncControls(root, state, T) {
   set('#seed', 'value', String(s.seed));
   set('#side', 'checked', s.side);
   set('#compare', 'value', s.compare);
+  set('#clip', 'value', s.clip ?? 'checkpoint');
   const used = runSamplers(s);
   const ddimUsed = used.includes('ddim');
   const ddpmUsed = used.includes('ddpm');
@@ -158,6 +161,9 @@ export function syncControls(root, state, T) {
     field.classList.toggle('disabled', off);
   };
   disable(root.querySelector('#variance-field'), !ddpmUsed);
+  // DPM-Solver++ never clamps x_0: the choice applies to DDPM and DDIM lanes only.
+  set('#clip', 'disabled', !ddimUsed && !ddpmUsed);
+  root.querySelector('#clip-field')?.classList.toggle('disabled', !ddimUsed && !ddpmUsed);
   disable(root.querySelector('input[name="sampler"]')?.closest('fieldset'), s.side);
   if (T !== undefined) {
     set('#steps', 'max', String(T));

@@ -21,9 +21,10 @@ export function laneCaption(lane) {
         : lane.variance === 'fixed_large'
           ? 'variance β_t'
           : 'posterior variance';
+  const clip = { off: ', x̂_0 not clipped', clip: ', x̂_0 clipped', recompute: ', x̂_0 clipped and ε̂ recomputed' }[lane.clip] ?? '';
   const start = lane.from ? `x_T ${lane.from}` : `seed ${lane.seed}`;
   const nfe = lane.evaluations === undefined ? '' : ` · ${evaluations(lane.evaluations)}`;
-  return `${lane.name}, ${lane.steps} steps, ${detail}, ${start}${nfe}`;
+  return `${lane.name}, ${lane.steps} steps, ${detail}${clip}, ${start}${nfe}`;
 }
 
 /** "10 network evaluations" (UNet forward passes of a run). */

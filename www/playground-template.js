@@ -42,6 +42,17 @@ const HTML = /* html */ `
       <label><input type="radio" name="variance" value="fixed_large"><span>β<sub>t</sub></span></label>
     </fieldset>
 
+    <div class="field" id="clip-field" data-show="full">
+      <label for="clip">Clip x̂<sub>0</sub></label>
+      <select id="clip" aria-describedby="clip-hint">
+        <option value="checkpoint">as the checkpoint says</option>
+        <option value="off">off</option>
+        <option value="clip">clip to [−1, 1]</option>
+        <option value="recompute">clip and recompute ε̂</option>
+      </select>
+      <span class="hint" id="clip-hint">Clipping clamps the model's estimate x̂<sub>0</sub> to the image range before each update; "recompute" also makes DDIM use the noise ε̂ that the clamped x̂<sub>0</sub> implies (diffusers' use_clipped_model_output; DDPM just clips, DPM-Solver++ never clips).</span>
+    </div>
+
     <div class="field">
       <label for="seed">Seed</label>
       <input type="number" id="seed" min="0" max="4294967295" step="1" inputmode="numeric">

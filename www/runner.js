@@ -16,7 +16,7 @@ import { drawNoisePreview, hideNotice, showNotice } from './notices.js';
 import { gridShape, tensorToRgba } from './render.js';
 import { PaintThrottle } from './paint-throttle.js';
 import { RunQueue, runLanes } from './run-loop.js';
-import { runSamplers } from './url-state.js';
+import { laneClip, runSamplers } from './url-state.js';
 
 export class Runner {
   #host;
@@ -357,7 +357,7 @@ export class Runner {
     const samplers = runSamplers(settings);
     let plans;
     try {
-      plans = samplers.map((s) => this.#loaded.engine.timesteps(s, settings.steps, settings.eta, settings.variance));
+      plans = samplers.map((s) => this.#loaded.engine.timesteps(s, settings.steps, settings.eta, settings.variance, laneClip(s, settings.clip)));
     } catch (e) {
       this.#queue.cancel();
       if (isTrap(e)) this.#trapped(e);
@@ -466,6 +466,7 @@ export class Runner {
       steps: settings.steps,
       eta: sampler === 'ddim' ? settings.eta : 0,
       variance: settings.variance,
+      clip: laneClip(sampler, settings.clip),
       seed: settings.seed,
       recorder: new FrameRecorder(plans[k], gw, gh, {
         stateLen: keep.state ? stateLen : 0,

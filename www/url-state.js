@@ -9,6 +9,8 @@ export const COMPARES = ['ddpm-ddim', 'dpmpp2m-ddim', 'dpmpp2m-ddpm'];
 export const MAX_FRAMES = 16;
 export const MAX_RESAMPLE = 10;
 export const VARIANCES = ['fixed_small', 'fixed_large'];
+/** The clamp of the predicted x_0 (Session.start's `clip`): the checkpoint's, none, clamp, or clamp and recompute eps. */
+export const CLIPS = ['checkpoint', 'off', 'clip', 'recompute'];
 export const BATCHES = [1, 4, 16];
 export const VIEWS = ['sample', 'x0'];
 export const MAX_SEED = 0xffffffff;
@@ -21,6 +23,7 @@ export const DEFAULTS = Object.freeze({
   steps: 50,
   eta: 0,
   variance: null,
+  clip: 'checkpoint',
   seed: 7,
   batch: 1,
   side: false,
@@ -43,11 +46,22 @@ export function runSamplers(s) {
 }
 
 /** The keys a share link carries, in the order they are written. */
-export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'compare', 'view', 'backend', 'invert', 'lerp', 'frames', 'mask', 'resample'];
+export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'clip', 'seed', 'batch', 'side', 'compare', 'view', 'backend', 'invert', 'lerp', 'frames', 'mask', 'resample'];
 
 /** Keys whose change needs a new sampling run (the view only changes what is drawn; a new
  * model or backend needs a new engine first). */
-export const RUN_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'seed', 'batch', 'side', 'compare'];
+export const RUN_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'clip', 'seed', 'batch', 'side', 'compare'];
+
+/**
+ * The clipping a lane of `sampler` runs with: DPM-Solver++ never clamps x_0 (the checkpoint's
+ * setting, which it ignores), and DDPM's update has no noise estimate to recompute, so
+ * "recompute" clamps only.
+ */
+export function laneClip(sampler, clip) {
+  if (sampler === 'dpmpp2m') return 'checkpoint';
+  if (sampler === 'ddpm' && clip === 'recompute') return 'clip';
+  return clip ?? 'checkpoint';
+}
 
 const PARSERS = {
   model: (v) => {
@@ -83,6 +97,7 @@ const PARSERS = {
   },
   view: (v) => (VIEWS.includes(String(v)) ? String(v) : undefined),
   backend: parseBackend,
+  clip: (v) => (CLIPS.includes(String(v).toLowerCase()) ? String(v).toLowerCase() : undefined),
   compare: (v) => (COMPARES.includes(String(v).toLowerCase()) ? String(v).toLowerCase() : undefined),
   // An example's name (examples.js) or "sample"; checked against the list by the panel.
   invert: (v) => (/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(String(v)) ? String(v) : undefined),
@@ -136,6 +151,8 @@ export function toParams(settings) {
       if (v) p.set('side', '1');
     } else if (key === 'compare') {
       if (settings.side && v !== COMPARES[0]) p.set(key, v);
+    } else if (key === 'clip') {
+      if (v !== 'checkpoint') p.set(key, v);
     } else if (key === 'frames') {
       if (settings.lerp !== null && settings.lerp !== undefined) p.set(key, String(v));
     } else if (key === 'resample') {
@@ -174,6 +191,7 @@ export function embedSnippets(settings, moduleUrl, baseUrl) {
     `seed="${s.seed}"`,
     `batch="${s.batch}"`,
     s.variance ? `variance="${s.variance}"` : '',
+    s.clip && s.clip !== 'checkpoint' ? `clip="${s.clip}"` : '',
     s.model ? `model="${s.model}"` : '',
     s.side ? 'side-by-side' : '',
     s.side && s.compare && s.compare !== COMPARES[0] ? `compare="${s.compare}"` : '',

@@ -236,6 +236,30 @@ export function registerOpsTests({ pageTest, notes, h }) {
     h.noErrors(page);
   }, { viewport: { width: 1100, height: 900 } });
 
+  pageTest('clip x̂0 (issue 17): off, clip and recompute each change the image, show in the caption and the URL; DPM-Solver++ disables it [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&steps=5&seed=3&batch=1`);
+    await done(page);
+    const image = () => page.evaluate((sel) => Array.from(document.querySelector(sel).lastImage()), EL);
+    const images = { checkpoint: await image() };
+    for (const clip of ['off', 'recompute']) {
+      const from = await eventCount(page);
+      await page.locator(`${EL} #clip`).selectOption(clip);
+      const d = await done(page, from);
+      assert(d.detail.settings.clip === clip, `dp-done settings: ${JSON.stringify(d.detail.settings)}`);
+      images[clip] = await image();
+      assert(new URL(page.url()).searchParams.get('clip') === clip, `URL ${page.url()}`);
+    }
+    const caption = await text(page, 'figcaption');
+    assert(/ε̂ recomputed/.test(caption), `caption: ${caption}`);
+    const diff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const [offVsClip, recVsClip] = [diff(images.off, images.checkpoint), diff(images.recompute, images.checkpoint)];
+    assert(offVsClip > 1e-3 && recVsClip > 1e-3, `clipping changed nothing: off ${offVsClip}, recompute ${recVsClip}`);
+    await page.locator(`${EL} input[name="sampler"][value="dpmpp2m"]`).check({ force: true });
+    const disabled = await page.evaluate((sel) => document.querySelector(sel).shadowRoot.querySelector('#clip').disabled, EL);
+    assert(disabled, 'the clip choice stays enabled for DPM-Solver++');
+    notes.push(`[clip] DDIM 5, seed 3: max |off - checkpoint| ${offVsClip.toFixed(3)}, max |recompute - checkpoint| ${recVsClip.toFixed(3)}`);
+  });
+
   pageTest('the op panels fit a 360 px phone [cpu]', async ({ context, base }) => {
     const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&steps=3&seed=4&batch=1&invert=Heart&lerp=5&frames=7`);
     await done(page);

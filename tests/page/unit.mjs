@@ -17,6 +17,25 @@ import { ROOT, assert, runTests } from './harness.mjs';
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
 
+test('unit: the clipping choice parses, round-trips only when not the checkpoint\'s, and fits each lane\'s sampler', async () => {
+  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    assert(u.parseParams('clip=recompute').clip === 'recompute' && u.parseParams('clip=OFF').clip === 'off', 'parse');
+    assert(u.parseParams('clip=sometimes').clip === undefined, 'accepted a bad clip');
+    assert(!u.toParams({ ...u.DEFAULTS }).has('clip'), 'the default is written');
+    assert(u.toParams({ ...u.DEFAULTS, clip: 'off' }).get('clip') === 'off', 'off is not written');
+    assert(u.RUN_KEYS.includes('clip'), 'a clip change does not start a run');
+    assert(u.laneClip('ddim', 'recompute') === 'recompute' && u.laneClip('ddpm', 'recompute') === 'clip', 'ddim/ddpm');
+    assert(u.laneClip('dpmpp2m', 'clip') === 'checkpoint' && u.laneClip('ddim', undefined) === 'checkpoint', 'dpmpp2m/absent');
+    const snip = u.embedSnippets({ ...u.DEFAULTS, clip: 'off' }, 'https://x/diffusion-playground.js', 'https://x/');
+    assert(/clip="off"/.test(snip.element), snip.element);
+  } finally {
+    console.warn = warn;
+  }
+});
+
 test('unit: url-state parses, validates and round-trips settings', async () => {
   const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
   const warn = console.warn;
