@@ -81,6 +81,10 @@ def parse_args(argv=None):
                     "and --num-samples: results.md becomes that report with this run's settings rows and engine "
                     "checks put into its tables (every other line kept), this run's grid saved as "
                     "settings_grid_<settings>.png; refused unless its floor equals this run's (the same FD)")
+    ap.add_argument("--merge-new-classifier", action="store_true",
+                    help="with --merge-md: accept a floor that differs from the earlier report's (a retrained "
+                    "classifier) and put this run's rows into a table of their own; include some of the earlier "
+                    "settings in --settings to show the offset")
     ap.add_argument("--render-only", action="store_true", help="rewrite results.md from the out dir's "
                     "results.json (after a change to the report's wording) and exit")
     return ap.parse_args(argv)
@@ -235,7 +239,8 @@ def report(a, run, command, clf_info, floor, results, checks, nn, t_start):
            "time": time.strftime("%Y-%m-%d %H:%M:%S %z")}
     if a.merge_md:
         with open(a.merge_md) as f:
-            out.update(merge_md=f.read(), merge_md_path=a.merge_md, merge_grid=merge_grid_name(run.settings))
+            out.update(merge_md=f.read(), merge_md_path=a.merge_md, merge_grid=merge_grid_name(run.settings),
+                       merge_new_classifier=a.merge_new_classifier)
     write_results(run.out_dir, out)
     log(f"wrote {os.path.join(run.out_dir, 'results.md')} and results.json ({fmt_s(out['elapsed_s'])})")
     if failed:

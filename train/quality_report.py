@@ -224,29 +224,52 @@ def merged_md(o):
     into its tables, a note saying which rows came later and from what command, and this run's
     settings grid (o['merge_grid']) appended. Every other line of the earlier report is kept as it
     is. Refused unless the earlier report is of the same model, data, seed and number of samples
-    and its floor equals this run's (the same classifier features, i.e. the same FD)."""
+    and its floor equals this run's (the same classifier features, i.e. the same FD) -- or, with
+    o['merge_new_classifier'], the floor differs (the classifier was retrained: its training is not
+    bit-reproducible across runs): then this run's rows go into a table of their own under the
+    earlier one, with this run's classifier and floors, and the earlier rows stay as they are."""
     base = o["merge_md"]
     fl = o["floor"]
+    c = o["classifier"]
+    floor_line = f"**Floor**: FD({fl['n']} random training images, held-out) = **{fl['fd']:.3f}**"
     need = {"model key": f"(key {o['model_key']})", "data": f"data sha256 `{o['data_sha256'][:16]}…`",
-            "seed": f", seed {o['seed']},", "classifier": o["classifier"]["spec"],
-            "floor": f"**Floor**: FD({fl['n']} random training images, held-out) = **{fl['fd']:.3f}**"}
+            "seed": f", seed {o['seed']},", "classifier": c["spec"], "floor": floor_line}
     bad = [k for k, v in need.items() if v not in base]
+    same_fd = not bad
+    if bad == ["floor"] and o.get("merge_new_classifier"):
+        bad = []
     if bad:
         raise SystemExit(f"--merge-md: the earlier report differs from this run in {', '.join(bad)} "
-                         f"(this run: {'; '.join(need[k] for k in bad)}): its FDs are not comparable")
+                         f"(this run: {'; '.join(need[k] for k in bad)}): its FDs are not comparable"
+                         + (" (--merge-new-classifier puts them into a table of their own)" if bad == ["floor"] else ""))
     lines = base.rstrip("\n").split("\n")
-    _put_rows(lines, "| setting | sampler |", [(r["setting"], settings_row(r)) for r in o["settings"]])
     if o["engine_check"]["results"]:
         _put_rows(lines, "| setting | K |", [(r["setting"], engine_row(r)) for r in o["engine_check"]["results"]])
     names = ", ".join(r["setting"] for r in o["settings"])
-    note = (f"Rows {names} (and their engine check) added on {o['time']} by `{o['command']}`: the same "
-            f"classifier and reference (the floor {fl['fd']:.3f} reproduced), {o['num_samples']} samples each, "
-            f"seed {o['seed']}; their wall times are of that run ({o['threads']} torch "
-            f"thread{'' if o['threads'] == 1 else 's'}, with whatever else shared the machine then).")
+    threads = f"{o['threads']} torch thread{'' if o['threads'] == 1 else 's'}"
     k = next((k for k, line in enumerate(lines) if line.startswith("Sampling: diffusers")), None)
     if k is None:
         raise SystemExit("--merge-md: no 'Sampling: diffusers' line in the earlier report")
-    lines[k + 1:k + 1] = ["", note]
+    if same_fd:
+        _put_rows(lines, "| setting | sampler |", [(r["setting"], settings_row(r)) for r in o["settings"]])
+        add = ["", f"Rows {names} (and their engine check) added on {o['time']} by `{o['command']}`: the same "
+               f"classifier and reference (the floor {fl['fd']:.3f} reproduced), {o['num_samples']} samples each, "
+               f"seed {o['seed']}; their wall times are of that run ({threads}, with whatever else shared the "
+               "machine then)."]
+    else:
+        add = ["", f"#### Added later: {names}", "",
+               f"Added on {o['time']} by `{o['command']}` ({o['num_samples']} samples each, seed {o['seed']}, "
+               f"{threads}). The FD classifier was retrained for this run: the same recipe, seed, data and "
+               f"reference, but its training is not bit-reproducible across runs, so this one differs slightly "
+               f"(held-out accuracy {c['accuracy']:.3f}, balanced {c['balanced_accuracy']:.3f}) and so does the "
+               f"floor: {fl['fd']:.3f} (all training images {fl['fd_all_training']:.3f}"
+               + (f", group-balanced draw {fl['fd_group_weighted']:.3f}" if fl.get("fd_group_weighted") is not None
+                  else "") + "). Compare these rows with each other, not with the table above; settings of the "
+               "table above re-scored here show the offset.", "",
+               "| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
+               "| s/step per 100 samples |",
+               "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"] + [settings_row(r) for r in o["settings"]]
+    lines[k + 1:k + 1] = add
     lines += ["", f"![{names}]({o['merge_grid']})", "",
               f"The first {SETTINGS_GRID_COLS} samples of {names}, one row each, from the same x_T as the columns "
               "above.", ""]
