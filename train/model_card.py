@@ -171,9 +171,9 @@ def main():
     # DDIM inversion error on held-out images (train/inversion_error.py), linked when measured
     inversion_md = ""
     if os.path.exists(os.path.join(card, "inversion.md")):
-        inversion_md = ("\nDDIM inversion (image -> x_T -> image) on held-out emoji, its reconstruction error at 50 "
+        inversion_md = ("\n\nDDIM inversion (image -> x_T -> image) on held-out emoji, its reconstruction error at 50 "
                         "and 100 steps and a check against diffusers: [card/inversion.md](card/inversion.md) "
-                        "(`train/inversion_error.py`).\n")
+                        "(`train/inversion_error.py`).")
 
     blocks = config["down_block_types"]
     hp = facts.get("hyperparameters", {})
@@ -233,8 +233,7 @@ Trajectory of image 0 (top: x_t, bottom: the model's prediction of x_0), DDIM 50
 
 ## Quality
 
-{quality_md or "Not measured yet: run train/quality.py and pass its output dir to train/model_card.py --quality."}
-{inversion_md}
+{quality_md or "Not measured yet: run train/quality.py and pass its output dir to train/model_card.py --quality."}{inversion_md}
 {"" if not notes_md else chr(10) + "### Reading the numbers (written by hand, `card/notes.md`)" + chr(10) + chr(10) + notes_md + chr(10)}
 
 {LICENCE_TEXT}
