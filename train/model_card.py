@@ -10,6 +10,7 @@ Everything in the card is measured, by the commands the card lists:
   card/ddim10.png      DDIM 10 steps, eta 0                     }
   card/trajectory_*.png  image 0's x_t and predicted x_0 along the DDIM 50 and DDPM 1000 runs
   card/quality.md, card/nn_*.png   copied from train/quality.py's output dir (--quality)
+  card/inversion.md    train/inversion_error.py (DDIM inversion error on held-out images), linked when present
   card/notes.md        optional, written by hand: what the numbers and pictures show; kept as is
 
 Engine runs whose PNG already exists are skipped unless --force (DDPM 1000 steps takes
@@ -151,7 +152,7 @@ def main():
             raise SystemExit(f"{src} is missing: run train/quality.py first (see train/README.md)")
         shutil.copy(src, os.path.join(card, "quality.md"))
         for png in sorted(os.listdir(a.quality)):
-            if (png.startswith("nn_") or png == "settings_grid.png") and png.endswith(".png"):
+            if (png.startswith("nn_") or png.startswith("settings_grid")) and png.endswith(".png"):
                 shutil.copy(os.path.join(a.quality, png), os.path.join(card, png))
     if os.path.exists(os.path.join(card, "quality.md")):
         with open(os.path.join(card, "quality.md")) as f:
@@ -166,6 +167,13 @@ def main():
     if os.path.exists(notes_path):
         with open(notes_path) as f:
             notes_md = f.read().strip()
+
+    # DDIM inversion error on held-out images (train/inversion_error.py), linked when measured
+    inversion_md = ""
+    if os.path.exists(os.path.join(card, "inversion.md")):
+        inversion_md = ("\n\nDDIM inversion (image -> x_T -> image) on held-out emoji, its reconstruction error at 50 "
+                        "and 100 steps and a check against diffusers: [card/inversion.md](card/inversion.md) "
+                        "(`train/inversion_error.py`).")
 
     blocks = config["down_block_types"]
     hp = facts.get("hyperparameters", {})
@@ -225,7 +233,7 @@ Trajectory of image 0 (top: x_t, bottom: the model's prediction of x_0), DDIM 50
 
 ## Quality
 
-{quality_md or "Not measured yet: run train/quality.py and pass its output dir to train/model_card.py --quality."}
+{quality_md or "Not measured yet: run train/quality.py and pass its output dir to train/model_card.py --quality."}{inversion_md}
 {"" if not notes_md else chr(10) + "### Reading the numbers (written by hand, `card/notes.md`)" + chr(10) + chr(10) + notes_md + chr(10)}
 
 {LICENCE_TEXT}

@@ -18,12 +18,15 @@ Measures, on the emoji32 data:
   the first --check-engine samples of each checked setting are re-made by dp and compared
   (max abs diff <= 1e-3, else FAIL and exit status 1).
 
-Settings: ddpm<N>-beta, ddpm<N>-posterior, ddim<N>-eta<E> (N steps, E in [0, 1]); the default
+Settings: ddpm<N>-beta, ddpm<N>-posterior, ddim<N>-eta<E> (N steps, E in [0, 1]), dpmpp2m<N>; the default
 is the 14 of the table. Samples are cached per setting as float32 chunks in
 <out-dir>/samples/<model hash>-seed<seed>/<setting>/ as they complete, so an interrupted run
 continues where it stopped (and a larger --num-samples extends the cache).
 
-Writes <out-dir>/results.json, results.md, settings_grid.png, nn_<setting>.png.
+Writes <out-dir>/results.json, results.md, settings_grid.png, nn_<setting>.png. New settings
+can be added to an earlier report without re-running its settings: --settings NEW --merge-md
+OLD.md writes results.md as OLD.md with the new rows in its tables (refused unless the floor,
+i.e. the FD's classifier and reference, is the same).
 Run from the repository root, e.g.
 
     train/.venv/bin/python train/quality.py --model models/emoji32
@@ -61,7 +64,8 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads [default: 2]")
     ap.add_argument("--batch", type=int, default=100, help="diffusers sampling chunk size [default: 100]")
     ap.add_argument("--settings", default=",".join(DEFAULT_SETTINGS),
-                    help="comma list of ddpm<N>-beta|posterior and ddim<N>-eta<E> [default: the 14 of the table]")
+                    help="comma list of ddpm<N>-beta|posterior, ddim<N>-eta<E> and dpmpp2m<N> [default: the 14 "
+                    "of the table]")
     ap.add_argument("--check-engine", type=int, default=4, metavar="K",
                     help="samples per checked setting re-made by dp and compared; 0 = skip [default: 4]")
     ap.add_argument("--check-settings", default="all",
@@ -72,6 +76,15 @@ def parse_args(argv=None):
     ap.add_argument("--nn-samples", type=int, default=8, help="samples shown in the nearest-neighbour "
                     "table/PNG per setting [default: 8]")
     ap.add_argument("--classifier-epochs", type=int, default=10, help=argparse.SUPPRESS)
+    ap.add_argument("--merge-md", default=None, metavar="RESULTS_MD",
+                    help="an earlier results.md (e.g. models/emoji32/card/quality.md) of the same model, data, seed "
+                    "and --num-samples: results.md becomes that report with this run's settings rows and engine "
+                    "checks put into its tables (every other line kept), this run's grid saved as "
+                    "settings_grid_<settings>.png; refused unless its floor equals this run's (the same FD)")
+    ap.add_argument("--merge-new-classifier", action="store_true",
+                    help="with --merge-md: accept a floor that differs from the earlier report's (a retrained "
+                    "classifier) and put this run's rows into a table of their own; include some of the earlier "
+                    "settings in --settings to show the offset")
     ap.add_argument("--render-only", action="store_true", help="rewrite results.md from the out dir's "
                     "results.json (after a change to the report's wording) and exit")
     return ap.parse_args(argv)
@@ -203,8 +216,14 @@ def score_settings(a, run, caches, clf, f_held, floor):
                         "n": a.num_samples, "sampler_wall_s": secs,
                         "s_per_step_per_100": (secs / sample_steps * 100) if sample_steps else None})
         log(f"FD {s.name:>20}: {fd:9.3f}   (floor {floor:.3f})")
-    save_settings_grid(run.out_dir, run.settings, samples)
+    # merged into an earlier report: the earlier settings_grid.png (all its settings) stays the card's
+    save_settings_grid(run.out_dir, run.settings, samples,
+                       merge_grid_name(run.settings) if a.merge_md else "settings_grid.png")
     return results, samples
+
+
+def merge_grid_name(settings):
+    return "settings_grid_" + "_".join(s.name for s in settings) + ".png"
 
 
 def report(a, run, command, clf_info, floor, results, checks, nn, t_start):
@@ -218,6 +237,10 @@ def report(a, run, command, clf_info, floor, results, checks, nn, t_start):
            "nearest_neighbours": nn,
            "elapsed_s": time.perf_counter() - t_start,
            "time": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    if a.merge_md:
+        with open(a.merge_md) as f:
+            out.update(merge_md=f.read(), merge_md_path=a.merge_md, merge_grid=merge_grid_name(run.settings),
+                       merge_new_classifier=a.merge_new_classifier)
     write_results(run.out_dir, out)
     log(f"wrote {os.path.join(run.out_dir, 'results.md')} and results.json ({fmt_s(out['elapsed_s'])})")
     if failed:
@@ -235,6 +258,8 @@ def main(a):
     if a.render_only:
         render_only(default_out_dir(a, model_dir))
         return 0
+    if a.merge_md and not os.path.isfile(a.merge_md):
+        raise SystemExit(f"--merge-md {a.merge_md} not found")
     run = prepare(a, model_dir)
     # phase 2: the classifier, the reference statistics (held-out split) and the floors
     clf, clf_info = get_classifier(run.data, run.out_dir, a.classifier_epochs)

@@ -21,7 +21,7 @@ def dp_command(dp, setting, seed, k, model_dir, sched_path):
            "--steps", str(setting.steps), "--seed", str(seed), "--batch", str(k)]
     if setting.sampler == "ddim":
         cmd += ["--eta", f"{setting.eta:g}"]
-    else:
+    elif setting.sampler == "ddpm":
         cmd += ["--variance", setting.variance]
     return cmd
 

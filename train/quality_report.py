@@ -29,9 +29,9 @@ def save_grid(path, rows, scale=3, pad=1):
     Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST).save(path)
 
 
-def save_settings_grid(out_dir, settings, samples):
+def save_settings_grid(out_dir, settings, samples, name="settings_grid.png"):
     """settings_grid.png: row = setting (in --settings order), column = sample k (same x_T)."""
-    save_grid(os.path.join(out_dir, "settings_grid.png"), [list(to_u8(samples[s.name][:SETTINGS_GRID_COLS]))
+    save_grid(os.path.join(out_dir, name), [list(to_u8(samples[s.name][:SETTINGS_GRID_COLS]))
                                                            for s in settings], scale=2)
 
 
@@ -112,20 +112,37 @@ def _md_head(o):
     return L
 
 
+SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp2m": "DPM-Solver++(2M)"}
+
+
+def settings_row(r):
+    """One row of the settings table."""
+    var = {"fixed_large": "beta_t (fixed_large)", "fixed_small": "posterior (fixed_small)"}.get(r["variance"], "")
+    sps = f"{r['s_per_step_per_100']:.3f}" if r["s_per_step_per_100"] else ""
+    return (f"| {r['setting']} | {SAMPLER_NAMES.get(r['sampler'], r['sampler'].upper())} | {r['steps']} | "
+            f"{'' if r['eta'] is None else '%g' % r['eta']} | {var} | {r['fd']:.3f} | "
+            f"{'' if r.get('fd_sd') is None else '%.2f' % r['fd_sd']} | "
+            f"{'' if r.get('full_frame') is None else '%.0f%%' % (100 * r['full_frame'])} | {r['n']} | "
+            f"{fmt_s(r['sampler_wall_s'])} | {sps} |")
+
+
+def engine_row(r):
+    """One row of the engine check's table."""
+    md = "" if r.get("max_abs_diff") is None else f"{r['max_abs_diff']:.2e}"
+    mn = "" if r.get("mean_abs_diff") is None else f"{r['mean_abs_diff']:.1e}"
+    ms = "" if r.get("dp_ms_per_step") is None else f"{r['dp_ms_per_step']:.1f}"
+    wall = "" if r.get("dp_wall_s") is None else fmt_s(r["dp_wall_s"])
+    return (f"| {r['setting']} | {r['k']} | {md} | {mn} | {'ok' if r['ok'] else '**FAIL**'} | {ms} | "
+            f"{wall} | {r.get('adapter') or ''} |")
+
+
 def _md_settings(o):
     """The table of every setting and the notes under it."""
     fl = o["floor"]
     L = ["| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
          "| s/step per 100 samples |",
          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for r in o["settings"]:
-        var = {"fixed_large": "beta_t (fixed_large)", "fixed_small": "posterior (fixed_small)"}.get(r["variance"], "")
-        sps = f"{r['s_per_step_per_100']:.3f}" if r["s_per_step_per_100"] else ""
-        L.append(f"| {r['setting']} | {r['sampler'].upper()} | {r['steps']} | "
-                 f"{'' if r['eta'] is None else '%g' % r['eta']} | {var} | {r['fd']:.3f} | "
-                 f"{'' if r.get('fd_sd') is None else '%.2f' % r['fd_sd']} | "
-                 f"{'' if r.get('full_frame') is None else '%.0f%%' % (100 * r['full_frame'])} | {r['n']} | "
-                 f"{fmt_s(r['sampler_wall_s'])} | {sps} |")
+    L += [settings_row(r) for r in o["settings"]]
     if any(r.get("fd_sd") is not None for r in o["settings"]):
         L += ["", f"FD sd: the standard deviation of the FD over {BOOTSTRAP} bootstrap resamples of the "
               f"{o['num_samples']} samples (held-out side fixed), how far the FD of this many samples moves from draw "
@@ -152,13 +169,7 @@ def _md_engine_check(o):
               f"with the diffusers samples (tolerance {ec['tolerance']:g}).", "",
               "| setting | K | max abs diff | mean abs diff | result | dp ms/step | dp wall time | adapter |",
               "|---|---:|---:|---:|---|---:|---:|---|"]
-        for r in ec["results"]:
-            md = "" if r.get("max_abs_diff") is None else f"{r['max_abs_diff']:.2e}"
-            mn = "" if r.get("mean_abs_diff") is None else f"{r['mean_abs_diff']:.1e}"
-            ms = "" if r.get("dp_ms_per_step") is None else f"{r['dp_ms_per_step']:.1f}"
-            wall = "" if r.get("dp_wall_s") is None else fmt_s(r["dp_wall_s"])
-            L.append(f"| {r['setting']} | {r['k']} | {md} | {mn} | {'ok' if r['ok'] else '**FAIL**'} | {ms} | "
-                     f"{wall} | {r.get('adapter') or ''} |")
+        L += [engine_row(r) for r in ec["results"]]
         L.append("")
     return L
 
@@ -184,8 +195,91 @@ def _md_nearest(o):
     return L
 
 
+# ---------------------------------------------------------------- --merge-md
+
+def _table_span(lines, header):
+    """(first row, end) line indices of the table whose header line starts with `header`."""
+    i = next((k for k, line in enumerate(lines) if line.startswith(header)), None)
+    if i is None:
+        raise SystemExit(f"--merge-md: no table starting {header!r} in the earlier report")
+    j = i + 2
+    while j < len(lines) and lines[j].startswith("|"):
+        j += 1
+    return i + 2, j
+
+
+def _put_rows(lines, header, rows):
+    """Replace the rows of the same setting in the table under `header`, append the others."""
+    for setting, row in rows:
+        lo, hi = _table_span(lines, header)
+        k = next((k for k in range(lo, hi) if lines[k].startswith(f"| {setting} |")), None)
+        if k is None:
+            lines.insert(hi, row)
+        else:
+            lines[k] = row
+
+
+def merged_md(o):
+    """An earlier results.md (o['merge_md']: text) with this run's settings and engine-check rows put
+    into its tables, a note saying which rows came later and from what command, and this run's
+    settings grid (o['merge_grid']) appended. Every other line of the earlier report is kept as it
+    is. Refused unless the earlier report is of the same model, data, seed and number of samples
+    and its floor equals this run's (the same classifier features, i.e. the same FD) -- or, with
+    o['merge_new_classifier'], the floor differs (the classifier was retrained: its training is not
+    bit-reproducible across runs): then this run's rows go into a table of their own under the
+    earlier one, with this run's classifier and floors, and the earlier rows stay as they are."""
+    base = o["merge_md"]
+    fl = o["floor"]
+    c = o["classifier"]
+    floor_line = f"**Floor**: FD({fl['n']} random training images, held-out) = **{fl['fd']:.3f}**"
+    need = {"model key": f"(key {o['model_key']})", "data": f"data sha256 `{o['data_sha256'][:16]}…`",
+            "seed": f", seed {o['seed']},", "classifier": c["spec"], "floor": floor_line}
+    bad = [k for k, v in need.items() if v not in base]
+    same_fd = not bad
+    if bad == ["floor"] and o.get("merge_new_classifier"):
+        bad = []
+    if bad:
+        raise SystemExit(f"--merge-md: the earlier report differs from this run in {', '.join(bad)} "
+                         f"(this run: {'; '.join(need[k] for k in bad)}): its FDs are not comparable"
+                         + (" (--merge-new-classifier puts them into a table of their own)" if bad == ["floor"] else ""))
+    lines = base.rstrip("\n").split("\n")
+    if o["engine_check"]["results"]:
+        _put_rows(lines, "| setting | K |", [(r["setting"], engine_row(r)) for r in o["engine_check"]["results"]])
+    names = ", ".join(r["setting"] for r in o["settings"])
+    threads = f"{o['threads']} torch thread{'' if o['threads'] == 1 else 's'}"
+    k = next((k for k, line in enumerate(lines) if line.startswith("Sampling: diffusers")), None)
+    if k is None:
+        raise SystemExit("--merge-md: no 'Sampling: diffusers' line in the earlier report")
+    if same_fd:
+        _put_rows(lines, "| setting | sampler |", [(r["setting"], settings_row(r)) for r in o["settings"]])
+        add = ["", f"Rows {names} (and their engine check) added on {o['time']} by `{o['command']}`: the same "
+               f"classifier and reference (the floor {fl['fd']:.3f} reproduced), {o['num_samples']} samples each, "
+               f"seed {o['seed']}; their wall times are of that run ({threads}, with whatever else shared the "
+               "machine then)."]
+    else:
+        add = ["", f"#### Added later: {names}", "",
+               f"Added on {o['time']} by `{o['command']}` ({o['num_samples']} samples each, seed {o['seed']}, "
+               f"{threads}). The FD classifier was retrained for this run: the same recipe, seed, data and "
+               f"reference, but its training is not bit-reproducible across runs, so this one differs slightly "
+               f"(held-out accuracy {c['accuracy']:.3f}, balanced {c['balanced_accuracy']:.3f}) and so does the "
+               f"floor: {fl['fd']:.3f} (all training images {fl['fd_all_training']:.3f}"
+               + (f", group-balanced draw {fl['fd_group_weighted']:.3f}" if fl.get("fd_group_weighted") is not None
+                  else "") + "). Compare these rows with each other, not with the table above; settings of the "
+               "table above re-scored here show the offset.", "",
+               "| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
+               "| s/step per 100 samples |",
+               "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"] + [settings_row(r) for r in o["settings"]]
+    lines[k + 1:k + 1] = add
+    lines += ["", f"![{names}]({o['merge_grid']})", "",
+              f"The first {SETTINGS_GRID_COLS} samples of {names}, one row each, from the same x_T as the columns "
+              "above.", ""]
+    return "\n".join(lines)
+
+
 def render_md(o):
-    """results.md from the results.json object."""
+    """results.md from the results.json object (merged into an earlier report with --merge-md)."""
+    if o.get("merge_md"):
+        return merged_md(o)
     return "\n".join(_md_head(o) + _md_settings(o) + table1(o["settings"]) + _md_engine_check(o) + _md_nearest(o))
 
 

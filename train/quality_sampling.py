@@ -44,7 +44,7 @@ def ddpm_noise_injection():
 def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
     """Samples lo..hi (engine sample indices) of `setting`: float32 (hi-lo, 3, 32, 32),
     exactly (up to float rounding) images lo..hi-1 of `dp sample --seed seed --batch >= hi`."""
-    from diffusers import DDIMScheduler, DDPMScheduler
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
     n = hi - lo
     c, h, w = 3, model.config.sample_size, model.config.sample_size
@@ -52,6 +52,10 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
     x = torch.from_numpy(engine_rng.initial_noise(seed, n, length, first_sample=lo).reshape(n, c, h, w))
     if setting.sampler == "ddim":
         sched = DDIMScheduler.from_config(sched_cfg)
+    elif setting.sampler == "dpmpp2m":
+        # the class's defaults for what the config does not set (dpmsolver++, order 2,
+        # lower_order_final, final sigma 0); deterministic, so no step noise is drawn
+        sched = DPMSolverMultistepScheduler.from_config(sched_cfg)
     else:
         sched = DDPMScheduler.from_config(sched_cfg, variance_type=setting.variance)
     sched.set_timesteps(setting.steps)
@@ -66,7 +70,9 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
             # draws it only when the step's noise coefficient is non-zero; diffusers draws when
             # eta > 0 (DDIM) or t > 0 (DDPM). Where they differ (DDIM's last step with
             # set_alpha_to_one: std = 0) the noise is multiplied by 0, so the streams never shift.
-            if setting.sampler == "ddim":
+            if setting.sampler == "dpmpp2m":
+                x = sched.step(eps, t, x).prev_sample
+            elif setting.sampler == "ddim":
                 noise = None
                 if setting.eta > 0:
                     noise = torch.from_numpy(engine_rng.step_noise(seed, i, n, length, first_sample=lo)
@@ -144,6 +150,11 @@ class SampleCache:
         save_text_atomic(base + ".json", json.dumps(meta))
 
 
+def describe(s):
+    """', eta E' (DDIM), ', <variance>' (DDPM) or '' (DPM-Solver++) for the log."""
+    return {"ddim": f", eta {s.eta:g}", "ddpm": f", {s.variance}"}.get(s.sampler, "")
+
+
 def sample_settings(model, sched_cfg, settings, caches, num_samples, seed, batch):
     """Sample what `caches` lack of the first `num_samples` of every setting, in chunks of
     `batch`, saving each chunk as it completes; logs progress and ETAs."""
@@ -154,7 +165,7 @@ def sample_settings(model, sched_cfg, settings, caches, num_samples, seed, batch
         if not todo[s.name]:
             continue
         log(f"[{s.name}] sampling {remaining[s.name] // s.steps} of {num_samples} samples "
-            f"({s.steps} steps{', eta %g' % s.eta if s.sampler == 'ddim' else ', ' + s.variance})")
+            f"({s.steps} steps{describe(s)})")
         t_set = time.perf_counter()
         for lo0, hi0 in todo[s.name]:
             for lo in range(lo0, hi0, batch):

@@ -1,8 +1,10 @@
-"""The sample settings of quality.py: DDPM / DDIM x steps x eta, parsed from their names.
+"""The sample settings of quality.py: DDPM / DDIM x steps x eta and DPM-Solver++(2M) x steps,
+parsed from their names.
 
 Names: ddpm<N>-beta (variance beta_t, diffusers' fixed_large), ddpm<N>-posterior (posterior
-variance beta~_t, fixed_small), ddim<N>-eta<E> (N steps, E in [0, 1]). DEFAULT_SETTINGS are the
-14 of the table. Standard library only (quality.py's argument parser uses it before torch loads).
+variance beta~_t, fixed_small), ddim<N>-eta<E> (N steps, E in [0, 1]), dpmpp2m<N> (diffusers'
+DPMSolverMultistepScheduler from the model's config, N steps; deterministic). DEFAULT_SETTINGS
+are the 14 of the table (the dpmpp2m rows were added later with --settings dpmpp2m10,dpmpp2m20). Standard library only (quality.py's argument parser uses it before torch loads).
 """
 import re
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ DEFAULT_SETTINGS = (["ddpm1000-beta", "ddpm1000-posterior"]
 @dataclass(frozen=True)
 class Setting:
     name: str
-    sampler: str          # "ddpm" | "ddim"
+    sampler: str          # "ddpm" | "ddim" | "dpmpp2m"
     steps: int
     eta: float = 0.0      # DDIM
     variance: str = ""    # DDPM: "fixed_large" (beta_t) | "fixed_small" (posterior beta~_t)
@@ -24,17 +26,19 @@ class Setting:
         return self.sampler == "ddpm" or self.eta > 0
 
 
-_SETTING_RE = re.compile(r"^(?:ddpm(\d+)-(beta|posterior)|ddim(\d+)-eta([0-9]*\.?[0-9]+))$")
+_SETTING_RE = re.compile(r"^(?:ddpm(\d+)-(beta|posterior)|ddim(\d+)-eta([0-9]*\.?[0-9]+)|dpmpp2m(\d+))$")
 
 
 def parse_setting(text, num_train_timesteps):
     m = _SETTING_RE.match(text.strip())
     if not m:
-        raise SystemExit(f"bad setting {text!r}: use ddpm<N>-beta, ddpm<N>-posterior or ddim<N>-eta<E> "
-                         f"(e.g. ddpm1000-posterior, ddim50-eta0.5)")
-    steps = int(m.group(1) or m.group(3))
+        raise SystemExit(f"bad setting {text!r}: use ddpm<N>-beta, ddpm<N>-posterior, ddim<N>-eta<E> or "
+                         f"dpmpp2m<N> (e.g. ddpm1000-posterior, ddim50-eta0.5, dpmpp2m20)")
+    steps = int(m.group(1) or m.group(3) or m.group(5))
     if not 1 <= steps <= num_train_timesteps:
         raise SystemExit(f"bad setting {text!r}: steps must be 1..{num_train_timesteps}")
+    if m.group(5):
+        return Setting(f"dpmpp2m{steps}", "dpmpp2m", steps)
     if m.group(1):
         var = {"beta": "fixed_large", "posterior": "fixed_small"}[m.group(2)]
         return Setting(f"ddpm{steps}-{m.group(2)}", "ddpm", steps, variance=var)
