@@ -249,7 +249,7 @@ export function registerOpsTests({ pageTest, notes, h }) {
       images[clip] = await image();
       assert(new URL(page.url()).searchParams.get('clip') === clip, `URL ${page.url()}`);
     }
-    const caption = await text(page, 'figcaption');
+    const caption = await page.locator(`${EL} #lanes figcaption`).first().innerText();
     assert(/ε̂ recomputed/.test(caption), `caption: ${caption}`);
     const diff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
     const [offVsClip, recVsClip] = [diff(images.off, images.checkpoint), diff(images.recompute, images.checkpoint)];
