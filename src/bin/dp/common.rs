@@ -9,7 +9,7 @@ use diffusion_playground::gpu::{Gpu, GpuError};
 use diffusion_playground::model::UNet;
 use diffusion_playground::model::{Checkpoint, ModelError};
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{SchedulerConfig, SchedulerError};
+use diffusion_playground::scheduler::{Schedule, SchedulerConfig, SchedulerError};
 use std::path::{Path, PathBuf};
 
 /// `--model` when none is given.
@@ -218,6 +218,58 @@ pub fn scheduler_config(
             "DDPMScheduler defaults (the model folder has no scheduler_config.json)".into(),
         ),
     })
+}
+
+/// What every sampling command loads: the model folder's UNet, the scheduler config in force
+/// ([`scheduler_config`]: where it came from, too) and its schedule.
+pub struct Model {
+    pub unet: UNet,
+    pub config: SchedulerConfig,
+    pub config_source: String,
+    pub schedule: Schedule,
+}
+
+/// Loads [`Model`] from `dir` (`defaulted`: no `--model` was given) with `--scheduler-config`.
+pub fn load_model(
+    dir: &Path,
+    defaulted: bool,
+    scheduler: Option<&Path>,
+) -> Result<Model, CliError> {
+    let checkpoint = load_checkpoint(dir, defaulted)?;
+    let (config, config_source) = scheduler_config(scheduler, checkpoint.scheduler)?;
+    let schedule = Schedule::new(&config).map_err(|e| {
+        CliError::failed(
+            e,
+            "fix the scheduler config or pass another with --scheduler-config",
+        )
+    })?;
+    Ok(Model {
+        unet: checkpoint.unet,
+        config,
+        config_source,
+        schedule,
+    })
+}
+
+/// `--out` and `--save-npy`, at least one of them, each checked writable; `example` is a
+/// command line that gives one.
+pub fn outputs(
+    out: Option<PathBuf>,
+    save: Option<PathBuf>,
+    example: &str,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), CliError> {
+    if out.is_none() && save.is_none() {
+        return Err(CliError::usage(
+            "nothing to write: give --out or --save-npy",
+            format!("e.g. `{example}`"),
+        ));
+    }
+    for (path, flag) in [(&out, "--out"), (&save, "--save-npy")] {
+        if let Some(path) = path {
+            check_output(path, flag)?;
+        }
+    }
+    Ok((out, save))
 }
 
 /// A planning error as a command-line error with the flag to change.

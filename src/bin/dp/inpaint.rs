@@ -7,7 +7,7 @@ use diffusion_playground::exec::View;
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::inpaint;
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{DdpmVariance, Sampler, Schedule};
+use diffusion_playground::scheduler::{DdpmVariance, Sampler};
 
 pub const HELP: &str = "\
 dp inpaint: fill the masked-out pixels of images (RePaint: the known pixels are replaced by a
@@ -88,31 +88,18 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let backend = p
         .choice("--backend", &["gpu", "cpu", "reference"])?
         .unwrap_or("gpu");
-    let (out, save) = (p.path("--out"), p.path("--save-npy"));
-    if out.is_none() && save.is_none() {
-        return Err(CliError::usage(
-            "nothing to write: give --out or --save-npy",
-            "e.g. `dp inpaint --input x0.npy --mask mask.npy --out grid.png`",
-        ));
-    }
-    for (path, flag) in [(&out, "--out"), (&save, "--save-npy")] {
-        if let Some(path) = path {
-            common::check_output(path, flag)?;
-        }
-    }
-    let (model, defaulted) = common::model_dir(p.path("--model"));
-    let checkpoint = common::load_checkpoint(&model, defaulted)?;
-    let (config, _) = common::scheduler_config(
-        p.path("--scheduler-config").as_deref(),
-        checkpoint.scheduler,
+    let (out, save) = common::outputs(
+        p.path("--out"),
+        p.path("--save-npy"),
+        "dp inpaint --input x0.npy --mask mask.npy --out grid.png",
     )?;
-    let unet = checkpoint.unet;
-    let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(
-            e,
-            "fix the scheduler config or pass another with --scheduler-config",
-        )
-    })?;
+    let (model, defaulted) = common::model_dir(p.path("--model"));
+    let common::Model {
+        unet,
+        config,
+        schedule,
+        ..
+    } = common::load_model(&model, defaulted, p.path("--scheduler-config").as_deref())?;
     let sampler = match sampler {
         "ddpm" => Sampler::Ddpm {
             variance: DdpmVariance::from_config(&config),

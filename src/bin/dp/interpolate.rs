@@ -6,7 +6,7 @@ use crate::common::{self, shape_str};
 use crate::CliError;
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::interpolate::slerp;
-use diffusion_playground::scheduler::{Sampler, Schedule};
+use diffusion_playground::scheduler::Sampler;
 use diffusion_playground::{npy, rng};
 
 pub const HELP: &str = "\
@@ -79,31 +79,14 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let backend = p
         .choice("--backend", &["gpu", "cpu", "reference"])?
         .unwrap_or("gpu");
-    let (out, save) = (p.path("--out"), p.path("--save-npy"));
-    if out.is_none() && save.is_none() {
-        return Err(CliError::usage(
-            "nothing to write: give --out or --save-npy",
-            "e.g. `dp interpolate --seeds 1,2 --out strip.png`",
-        ));
-    }
-    for (path, flag) in [(&out, "--out"), (&save, "--save-npy")] {
-        if let Some(path) = path {
-            common::check_output(path, flag)?;
-        }
-    }
-    let (model, defaulted) = common::model_dir(p.path("--model"));
-    let checkpoint = common::load_checkpoint(&model, defaulted)?;
-    let (config, _) = common::scheduler_config(
-        p.path("--scheduler-config").as_deref(),
-        checkpoint.scheduler,
+    let (out, save) = common::outputs(
+        p.path("--out"),
+        p.path("--save-npy"),
+        "dp interpolate --seeds 1,2 --out strip.png",
     )?;
-    let unet = checkpoint.unet;
-    let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(
-            e,
-            "fix the scheduler config or pass another with --scheduler-config",
-        )
-    })?;
+    let (model, defaulted) = common::model_dir(p.path("--model"));
+    let common::Model { unet, schedule, .. } =
+        common::load_model(&model, defaulted, p.path("--scheduler-config").as_deref())?;
     let plan = schedule
         .plan(Sampler::Ddim { eta: 0.0 }, steps)
         .map_err(common::plan_error)?;

@@ -4,7 +4,7 @@ use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, shape_str};
 use crate::CliError;
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{Sampler, Schedule};
+use diffusion_playground::scheduler::Sampler;
 use std::path::PathBuf;
 
 pub const HELP: &str = "\
@@ -59,18 +59,12 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         common::check_output(path, "--reconstruct")?;
     }
     let (model, defaulted) = common::model_dir(p.path("--model"));
-    let checkpoint = common::load_checkpoint(&model, defaulted)?;
-    let (config, source) = common::scheduler_config(
-        p.path("--scheduler-config").as_deref(),
-        checkpoint.scheduler,
-    )?;
-    let unet = checkpoint.unet;
-    let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(
-            e,
-            "fix the scheduler config or pass another with --scheduler-config",
-        )
-    })?;
+    let common::Model {
+        unet,
+        config_source: source,
+        schedule,
+        ..
+    } = common::load_model(&model, defaulted, p.path("--scheduler-config").as_deref())?;
     let plan = schedule
         .plan(Sampler::DdimInverse, steps)
         .map_err(common::plan_error)?;

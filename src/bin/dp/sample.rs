@@ -7,7 +7,7 @@ use crate::CliError;
 use diffusion_playground::exec::View;
 use diffusion_playground::image::{self, Image};
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{Clipping, DdpmVariance, Sampler, Schedule};
+use diffusion_playground::scheduler::{Clipping, DdpmVariance, Sampler};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -250,18 +250,16 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
             common::check_output(path, flag)?;
         }
     }
-    let checkpoint = common::load_checkpoint(&opts.model, opts.model_defaulted)?;
-    let (config, config_source) = common::scheduler_config(
+    let common::Model {
+        unet,
+        config,
+        config_source,
+        schedule,
+    } = common::load_model(
+        &opts.model,
+        opts.model_defaulted,
         opts.scheduler_config.as_deref(),
-        checkpoint.scheduler.clone(),
     )?;
-    let unet = checkpoint.unet;
-    let schedule = Schedule::new(&config).map_err(|e| {
-        CliError::failed(
-            e,
-            "fix the scheduler config or pass another with --scheduler-config",
-        )
-    })?;
     let sampler = match opts.choice {
         Choice::Ddpm(v) => Sampler::Ddpm {
             variance: v.unwrap_or_else(|| DdpmVariance::from_config(&config)),
