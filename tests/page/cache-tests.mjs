@@ -1,6 +1,6 @@
 // The page tests of the weights' cache (www/weights-cache.js): cached weights are used again
 // only when the server still has the same contents. A copy of the built page (DP_WEB_DIR,
-// default target/web) on a static host that sends no ETag, whose weights a test rewrites
+// default target/web under CARGO_TARGET_DIR) on a static host that sends no ETag, whose weights a test rewrites
 // between visits as a retrained checkpoint of the same size would be (and its manifest.json as
 // `build-web` writes it); and, on the server under test, a freshness check that cannot be made
 // (the manifest's request fails), which the model line must own up to. Registered by run.mjs.
@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, assert, open, waitEvent } from './harness.mjs';
+import { WEB_DIR, assert, open, waitEvent } from './harness.mjs';
 import { serveStatic } from './static-server.mjs';
 
 const WEIGHTS = 'diffusion_pytorch_model.safetensors';
 
 function webDir() {
-  const dir = path.resolve(ROOT, process.env.DP_WEB_DIR ?? 'target/web');
+  const dir = WEB_DIR;
   assert(existsSync(path.join(dir, 'models', 'index.json')), `${dir} has no models/index.json: run \`cargo xtask build-web\` (or set DP_WEB_DIR)`);
   return dir;
 }

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = path.join(ROOT, 'artifacts');
+/** The built page (`cargo xtask build-web`): DP_WEB_DIR, else target/web under CARGO_TARGET_DIR. */
+export const WEB_DIR = path.resolve(ROOT, process.env.DP_WEB_DIR ?? path.join(process.env.CARGO_TARGET_DIR || 'target', 'web'));
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const COMMON_FLAGS = [
   '--no-sandbox',

@@ -6,7 +6,7 @@
 // state. Registered by run.mjs; screenshots go to artifacts/.
 
 import path from 'node:path';
-import { ARTIFACTS, assert, eventCount, open, waitEvent } from './harness.mjs';
+import { ARTIFACTS, WEB_DIR, assert, eventCount, open, waitEvent } from './harness.mjs';
 
 const EL = 'diffusion-playground';
 
@@ -123,7 +123,7 @@ export function registerOpsTests({ pageTest, notes, h }) {
     await page.waitForFunction((sel) => /could not be read as an image/.test(document.querySelector(sel).shadowRoot.querySelector('#inv-status').textContent), EL);
     // A real PNG (the page's still image, 512 px): downscaled to the model's size and inverted.
     const { readFileSync } = await import('node:fs');
-    const png = readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../target/web/fallback.png'));
+    const png = readFileSync(path.join(WEB_DIR, 'fallback.png'));
     await page.locator(`${EL} #inv-file`).setInputFiles({ name: 'still.png', mimeType: 'image/png', buffer: png });
     await page.waitForFunction((sel) => /read and scaled/.test(document.querySelector(sel).shadowRoot.querySelector('#inv-status').textContent), EL);
     await page.locator(`${EL} #inv-run`).click();
