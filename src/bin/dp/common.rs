@@ -1,6 +1,7 @@
 //! What the commands share: loading a model folder, `.npy` files, the GPU, and turning library
 //! errors into `error:` lines with hints.
 
+use crate::args::Parsed;
 use crate::CliError;
 use diffusion_playground::exec::cpu::CpuExecutor;
 use diffusion_playground::exec::gpu::{GpuExecutor, GpuWeights};
@@ -249,6 +250,26 @@ pub fn load_model(
         config_source,
         schedule,
     })
+}
+
+/// `--cell-px` (1 to 4096, default 64): the smallest shown size of one image in a PNG.
+pub fn cell_px(p: &Parsed) -> Result<usize, CliError> {
+    let px = p
+        .number::<usize>("--cell-px", "a whole number of pixels from 1 to 4096")?
+        .unwrap_or(64);
+    if !(1..=4096).contains(&px) {
+        return Err(CliError::usage(
+            format!("`--cell-px` is {px}, but it must be 1 to 4096"),
+            "use e.g. `--cell-px 256` for 256 px per image",
+        ));
+    }
+    Ok(px)
+}
+
+/// `--backend gpu|cpu|reference` (default gpu).
+pub fn backend(p: &Parsed) -> Result<&'static str, CliError> {
+    Ok(p.choice("--backend", &["gpu", "cpu", "reference"])?
+        .unwrap_or("gpu"))
 }
 
 /// `--out` and `--save-npy`, at least one of them, each checked writable; `example` is a

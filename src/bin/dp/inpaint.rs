@@ -81,13 +81,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let resample = p
         .number::<usize>("--resample", "a whole number from 1 to 100")?
         .unwrap_or(1);
-    let cell_px = p
-        .number::<usize>("--cell-px", "a whole number of pixels from 1 to 4096")?
-        .unwrap_or(64)
-        .clamp(1, 4096);
-    let backend = p
-        .choice("--backend", &["gpu", "cpu", "reference"])?
-        .unwrap_or("gpu");
+    let cell_px = common::cell_px(&p)?;
+    let backend = common::backend(&p)?;
     let (out, save) = common::outputs(
         p.path("--out"),
         p.path("--save-npy"),

@@ -72,13 +72,8 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let steps = p
         .number::<usize>("--steps", "a whole number of steps, e.g. 50")?
         .unwrap_or(50);
-    let cell_px = p
-        .number::<usize>("--cell-px", "a whole number of pixels from 1 to 4096")?
-        .unwrap_or(64)
-        .clamp(1, 4096);
-    let backend = p
-        .choice("--backend", &["gpu", "cpu", "reference"])?
-        .unwrap_or("gpu");
+    let cell_px = common::cell_px(&p)?;
+    let backend = common::backend(&p)?;
     let (out, save) = common::outputs(
         p.path("--out"),
         p.path("--save-npy"),

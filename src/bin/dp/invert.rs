@@ -50,9 +50,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let steps = p
         .number::<usize>("--steps", "a whole number of steps, e.g. 50")?
         .unwrap_or(50);
-    let backend = p
-        .choice("--backend", &["gpu", "cpu", "reference"])?
-        .unwrap_or("gpu");
+    let backend = common::backend(&p)?;
     let reconstruct = p.path("--reconstruct");
     common::check_output(&out, "--out")?;
     if let Some(path) = &reconstruct {

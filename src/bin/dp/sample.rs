@@ -79,8 +79,6 @@ const FLAGS: &[Flag] = &[
 
 /// Columns of the trajectory strip (at most).
 const TRAJECTORY_COLUMNS: usize = 10;
-/// Smallest shown size of one image, in pixels, unless `--cell-px` says otherwise.
-const MIN_CELL_PX: usize = 64;
 /// Gap between the strip's cells, in pixels.
 const GAP_PX: usize = 2;
 
@@ -177,15 +175,7 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
             ));
         }
     }
-    let cell_px = p
-        .number::<usize>("--cell-px", "a whole number of pixels from 1 to 4096")?
-        .unwrap_or(MIN_CELL_PX);
-    if !(1..=4096).contains(&cell_px) {
-        return Err(CliError::usage(
-            format!("`--cell-px` is {cell_px}, but it must be 1 to 4096"),
-            "use e.g. `--cell-px 256` for 256 px per image",
-        ));
-    }
+    let cell_px = common::cell_px(&p)?;
     let (model, model_defaulted) = common::model_dir(p.path("--model"));
     let opts = Options {
         model,
@@ -201,9 +191,7 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
         seed,
         batch,
         init_noise: p.path("--init-noise"),
-        backend: p
-            .choice("--backend", &["gpu", "cpu", "reference"])?
-            .unwrap_or("gpu"),
+        backend: common::backend(&p)?,
         out: p.path("--out"),
         trajectory: p.path("--trajectory"),
         save_npy: p.path("--save-npy"),
