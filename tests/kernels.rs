@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_close, data, gpu};
+use diffusion_playground::cpu::winograd::Tile;
 use diffusion_playground::exec::gpu::dispatch_op;
 use diffusion_playground::gpu::Gpu;
 use diffusion_playground::ops::*;
@@ -17,6 +18,10 @@ fn read(gpu: &Gpu, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
     pollster::block_on(gpu.read_f32(b, len)).expect("read back")
 }
 
+/// The CPU kernels' tolerance for a convolution: F(4x4, 3x3) Winograd's transforms (constants
+/// up to 8 and 1/24) round more than a direct sum, by a few 1e-5 on these operands.
+const WINOGRAD_F4_TOL: (f32, f32) = (1e-4, 1e-4);
+
 /// Runs `op` through the `Op` trait on the GPU (params packed as the executor packs them) and
 /// on its CPU reference, with the given operands, and compares.
 fn check(
@@ -26,6 +31,19 @@ fn check(
     inputs: &[Vec<f32>],
     params: &[Vec<f32>],
     tol: (f32, f32),
+) {
+    check_tols(gpu, what, op, inputs, params, tol, tol)
+}
+
+/// [`check`] with the CPU kernels held to `cpu_tol`.
+fn check_tols(
+    gpu: &Gpu,
+    what: &str,
+    op: &dyn Op,
+    inputs: &[Vec<f32>],
+    params: &[Vec<f32>],
+    tol: (f32, f32),
+    cpu_tol: (f32, f32),
 ) {
     let sig = op.signature();
     let lens: Vec<usize> = inputs.iter().map(Vec::len).collect();
@@ -55,7 +73,7 @@ fn check(
     .unwrap();
     gpu.run(&[&d]);
     assert_close(what, &read(gpu, &out, sig.output), &want, tol.0, tol.1);
-    check_cpu(what, op, &ins, params, &want, tol);
+    check_cpu(what, op, &ins, params, &want, cpu_tol);
 }
 
 /// The op's fast CPU path (`Op::cpu`, params packed by `pack_cpu_param`) against `want`, the
@@ -112,8 +130,17 @@ fn conv_case(
         offset: 3,
     });
     let op = Conv2d::new(shape, cout, k, stride, pad, tb).unwrap();
-    let what = format!("conv2d {shape:?} cout {cout} k {k} s {stride} pad {pad:?} time {time}");
-    check_random(gpu, &what, &op, 1, 0.7, (ATOL, RTOL));
+    let tile = Tile::of(&op);
+    let what = format!(
+        "conv2d {shape:?} cout {cout} k {k} s {stride} pad {pad:?} time {time} (CPU: {tile:?})"
+    );
+    let cpu_tol = if tile == Some(Tile::F4) {
+        WINOGRAD_F4_TOL
+    } else {
+        (ATOL, RTOL)
+    };
+    let (inputs, params) = operands(&op, 1, 0.7);
+    check_tols(gpu, &what, &op, &inputs, &params, (ATOL, RTOL), cpu_tol);
 }
 
 #[test]
@@ -132,12 +159,35 @@ fn conv2d_matches_cpu() {
     conv_case(&gpu, [3, 5, 3, 7], 6, 1, 1, [0; 4], true);
     conv_case(&gpu, [1, 2, 3, 3], 3, 1, 1, [1; 4], false);
     conv_case(&gpu, [1, 2, 6, 7], 3, 5, 1, [2; 4], false);
-    // The CPU's Winograd path (3x3 "same" on even sizes): several chunks of images (8x8 images
-    // are 16 tiles, a chunk 256 tiles), Cin above the GEMM's K block, Cout not a multiple of
-    // the register tile, and the smallest image.
+    // The CPU's Winograd paths (3x3 "same" on even sizes; a chunk is 1024 output pixels).
+    // F(4x4, 3x3) where an image has at least 16 4x4 tiles: one 32x32 image per chunk over
+    // three chunks, a non-square image two to a chunk, Cin above the GEMM's K block and Cout
+    // not a multiple of the register tile.
+    conv_case(&gpu, [3, 9, 32, 32], 6, 3, 1, [1; 4], false);
+    conv_case(&gpu, [2, 6, 16, 20], 5, 3, 1, [1; 4], true);
+    conv_case(&gpu, [1, 300, 16, 16], 5, 3, 1, [1; 4], false);
+    // F(2x2, 3x3) otherwise: several chunks of 8x8 images (16 and 2), sides not multiples of
+    // 4, too few 4x4 tiles (8 of 16x8), and the smallest image.
     conv_case(&gpu, [18, 5, 8, 8], 7, 3, 1, [1; 4], true);
     conv_case(&gpu, [1, 300, 4, 6], 5, 3, 1, [1; 4], false);
+    conv_case(&gpu, [2, 6, 16, 8], 5, 3, 1, [1; 4], false);
     conv_case(&gpu, [3, 4, 2, 2], 3, 3, 1, [1; 4], true);
+}
+
+/// Which Winograd algorithm the CPU runs a 3x3 convolution with: F(4x4, 3x3) where an image has
+/// at least 16 4x4 tiles (emoji32's 32x32 and 16x16 levels), else F(2x2, 3x3), whatever the
+/// batch; strided convolutions are not Winograd's.
+#[test]
+fn winograd_tile_choice() {
+    let tile = |shape: [usize; 4], stride: usize| {
+        Tile::of(&Conv2d::new(shape, 8, 3, stride, [1; 4], None).unwrap())
+    };
+    assert_eq!(tile([1, 32, 32, 32], 1), Some(Tile::F4));
+    assert_eq!(tile([1, 64, 16, 16], 1), Some(Tile::F4));
+    assert_eq!(tile([1, 128, 8, 8], 1), Some(Tile::F2));
+    assert_eq!(tile([16, 128, 8, 8], 1), Some(Tile::F2));
+    assert_eq!(tile([16, 3, 6, 6], 1), Some(Tile::F2));
+    assert_eq!(tile([1, 8, 16, 16], 2), None);
 }
 
 #[test]

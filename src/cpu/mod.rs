@@ -1,7 +1,8 @@
 //! Fast CPU kernels for the ops (the [`crate::exec::cpu::CpuExecutor`] runs them through
 //! [`crate::ops::Op::cpu`]): a packed, register-tiled GEMM ([`gemm`]) that convolutions
-//! run on (3x3 by Winograd F(2x2, 3x3) in [`winograd`], the others by im2col in [`conv`]), group normalisation with a vectorised SiLU ([`norm`]) and attention
-//! ([`attention`]). Each is tested against its op's plain-loop reference in `tests/kernels.rs`.
+//! run on (3x3 by Winograd F(4x4, 3x3) or F(2x2, 3x3) in [`winograd`], the others by im2col in
+//! [`conv`]), group normalisation with a vectorised SiLU ([`norm`]) and attention
+//! ([`attention`]); [`lanes`] is a four-float vector for loops the compiler leaves scalar. Each is tested against its op's plain-loop reference in `tests/kernels.rs`.
 
 /// Defines `fn $name(args)` to run its body compiled for AVX2 + FMA when the CPU has them
 /// (checked at run time, cached by std), else as built (SSE2 natively; simd128 in wasm). The
@@ -42,6 +43,7 @@ pub fn avx2_fma() -> bool {
 pub mod attention;
 pub mod conv;
 pub mod gemm;
+pub mod lanes;
 pub mod norm;
 pub mod winograd;
 

@@ -237,7 +237,8 @@ impl Op for Conv2d {
         }
     }
 
-    /// 3x3 "same" convolutions by Winograd F(2x2, 3x3), the rest by GEMM (`crate::cpu`).
+    /// 3x3 "same" convolutions by Winograd (F(4x4, 3x3) or F(2x2, 3x3)), the rest by GEMM
+    /// (`crate::cpu`).
     fn cpu(&self, inputs: &[&[f32]], params: &[&[f32]], out: &mut [f32], scratch: &mut [f32]) {
         let (x, time, weight, bias) = (inputs[0], inputs.get(1).copied(), params[0], params[1]);
         if crate::cpu::winograd::applies(self) {

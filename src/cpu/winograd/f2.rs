@@ -1,117 +1,41 @@
-//! 3x3 stride-1 "same" convolutions by Winograd's F(2x2, 3x3): each 2x2 output tile costs 16
-//! multiplies per (in, out) channel pair instead of 36, so 2.25x fewer than direct. Per chunk of
-//! tiles (at most [`CHUNK`], over the batch), three passes:
-//! 1. input transform: each 4x4 input patch d (stride 2, zero outside) becomes V = Bᵀ d B,
-//!    scattered into 16 matrices V_ξ (Cin x tiles);
-//! 2. 16 GEMMs M_ξ = U_ξ V_ξ with the transformed weights U = G g Gᵀ (packed once);
-//! 3. output transform: Y = Aᵀ M A per tile, plus bias and the time-embedding term.
+//! F(2x2, 3x3): 4x4 input patches at stride 2, 2x2 output tiles. The transforms use only 0,
+//! ±1 and ±1/2, so f32 results stay within ~1e-6 of the direct sum.
 //!
-//! Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2015). The transforms
-//! use only 0, ±1 and ±1/2, so f32 results stay within ~1e-6 of the direct sum.
+//! Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
+//! Aᵀ = [1 1 1 0; 0 1 -1 -1].
 
-use super::gemm::{self, PackedA, Rows};
 use crate::ops::Conv2d;
 
-/// Most tiles transformed at once: small enough that a chunk's V and M (16 x (Cin + Cout) x
-/// CHUNK floats) stay near L2 (1024 was 2x slower at batch 16 than 256).
-const CHUNK: usize = 256;
-
-/// Whether `conv` is one this module computes: 3x3, stride 1, padding 1 all round, even
-/// height and width (whole 2x2 tiles; every UNet level of a power-of-two sample is).
-pub fn applies(c: &Conv2d) -> bool {
-    c.k == 3
-        && c.stride == 1
-        && c.pad_top == 1
-        && c.pad_left == 1
-        && c.ho == c.h
-        && c.wo == c.w
-        && c.h.is_multiple_of(2)
-        && c.w.is_multiple_of(2)
-}
-
-/// Images transformed at once: as many as fit in [`CHUNK`] tiles, at least one.
-fn images_per_chunk(c: &Conv2d) -> usize {
-    (CHUNK / (c.h / 2 * c.w / 2)).clamp(1, c.n)
-}
-
-/// U_ξ = (G g Gᵀ)_ξ for ξ in 0..16, each packed as a GEMM A (Cout x Cin).
-pub fn pack_weight(c: &Conv2d, weight: &[f32]) -> Vec<f32> {
-    let mut u = vec![0f32; 16 * c.cout * c.cin];
-    for (pair, g) in weight.chunks_exact(9).enumerate() {
-        // G g: 4x3, then (G g) Gᵀ: 4x4. G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
-        let mut gg = [[0f32; 3]; 4];
-        for col in 0..3 {
-            let (a, b, cc) = (g[col], g[3 + col], g[6 + col]);
-            gg[0][col] = a;
-            gg[1][col] = 0.5 * (a + b + cc);
-            gg[2][col] = 0.5 * (a - b + cc);
-            gg[3][col] = cc;
-        }
-        for (row, r) in gg.iter().enumerate() {
-            let t = [
-                r[0],
-                0.5 * (r[0] + r[1] + r[2]),
-                0.5 * (r[0] - r[1] + r[2]),
-                r[2],
-            ];
-            for (col, v) in t.into_iter().enumerate() {
-                u[(row * 4 + col) * c.cout * c.cin + pair] = v;
-            }
-        }
+/// G g Gᵀ (4x4, row-major) of one 3x3 kernel g (row-major).
+pub(super) fn transform_kernel(g: &[f32; 9]) -> [f32; 16] {
+    // G g: 4x3, then (G g) Gᵀ: 4x4.
+    let mut gg = [[0f32; 3]; 4];
+    for col in 0..3 {
+        let (a, b, cc) = (g[col], g[3 + col], g[6 + col]);
+        gg[0][col] = a;
+        gg[1][col] = 0.5 * (a + b + cc);
+        gg[2][col] = 0.5 * (a - b + cc);
+        gg[3][col] = cc;
     }
-    let per = c.cout * c.cin;
-    u.chunks_exact(per)
-        .flat_map(|m| gemm::pack_a(c.cout, c.cin, |r, col| m[r * c.cin + col]))
-        .collect()
-}
-
-pub fn scratch_len(c: &Conv2d) -> usize {
-    let t = images_per_chunk(c) * (c.h / 2) * (c.w / 2);
-    16 * (c.cin + c.cout) * t + gemm::scratch_len(c.cin).max(rows_len(c)).max(4 * t)
-}
-
-/// `x` (N, Cin, H, W) -> `out` (N, Cout, H, W); `weight` from [`pack_weight`].
-pub fn run(
-    c: &Conv2d,
-    x: &[f32],
-    time: Option<&[f32]>,
-    weight: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-    scratch: &mut [f32],
-) {
-    let per_image = (c.h / 2) * (c.w / 2);
-    let packed_len = weight.len() / 16;
-    let chunk = images_per_chunk(c);
-    for n0 in (0..c.n).step_by(chunk) {
-        let images = chunk.min(c.n - n0);
-        let t = images * per_image;
-        let (v, rest) = scratch.split_at_mut(16 * c.cin * t);
-        let (m, blocks) = rest.split_at_mut(16 * c.cout * t);
-        input_transform(c, &x[n0 * c.cin * c.h * c.w..], images, v, blocks);
-        for xi in 0..16 {
-            let a = PackedA {
-                m: c.cout,
-                k: c.cin,
-                data: &weight[xi * packed_len..(xi + 1) * packed_len],
-            };
-            let b = Rows {
-                b: &v[xi * c.cin * t..(xi + 1) * c.cin * t],
-                n: t,
-            };
-            let mx = &mut m[xi * c.cout * t..(xi + 1) * c.cout * t];
-            gemm::gemm(a, &b, t, &|_| 0.0, mx, t, blocks);
-        }
-        output_transform(c, m, t, n0, images, time, bias, out, blocks);
+    let mut u = [0f32; 16];
+    for (row, r) in gg.iter().enumerate() {
+        let t = [
+            r[0],
+            0.5 * (r[0] + r[1] + r[2]),
+            0.5 * (r[0] - r[1] + r[2]),
+            r[2],
+        ];
+        u[row * 4..row * 4 + 4].copy_from_slice(&t);
     }
+    u
 }
 
-super::simd_fn! {
+crate::cpu::simd_fn! {
     /// V_ξ[ci][tile] for `images` images starting at `x`. Vectorised along a row of tiles:
     /// each input row is split into even and odd columns (of the zero-padded row), so the
     /// 4 taps of tile tx are e[tx], o[tx], e[tx+1], o[tx+1], all contiguous in tx. `rows`
     /// holds the row-transformed rows of one channel, [`rows_len`] floats.
-    fn input_transform(c: &Conv2d, x: &[f32], images: usize, v: &mut [f32], rows: &mut [f32]) {
+    pub(super) fn input_transform(c: &Conv2d, x: &[f32], images: usize, v: &mut [f32], rows: &mut [f32]) {
         let (th, tw) = (c.h / 2, c.w / 2);
         let t = images * th * tw;
         let plane = t * c.cin;
@@ -166,16 +90,16 @@ super::simd_fn! {
 }
 
 /// Floats of [`input_transform`]'s `rows`.
-fn rows_len(c: &Conv2d) -> usize {
+pub(super) fn rows_len(c: &Conv2d) -> usize {
     2 * (c.w / 2 + 1) + (c.h + 2) * 4 * (c.w / 2)
 }
 
-super::simd_fn! {
+crate::cpu::simd_fn! {
     /// out[n0 + img][co] from M_ξ[co][tile]: Aᵀ M A per tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], plus
     /// bias and time term. Per output channel, the transform runs along all the chunk's tiles
     /// (long contiguous loops that vectorise even for 8x8 images) into four planes y_rc
     /// (`ys`, 4 x tiles floats), which are then interleaved into the image rows.
-    fn output_transform(
+    pub(super) fn output_transform(
         c: &Conv2d,
         m: &[f32],
         t: usize,
