@@ -1,13 +1,18 @@
-//! Self-attention on the CPU, per (image, head): scores transposed (key j by query i) so every
-//! inner loop runs along contiguous queries and vectorises: S^T = K^T Q * scale, a softmax down
-//! each column, then out = V S^T (normalised by the column sums).
+//! Self-attention on the CPU, per (image, head), on the packed GEMM ([`super::gemm`]): scores
+//! transposed (key j by query i), S^T = (K^T * scale) Q, so the softmax runs down each column
+//! with contiguous loops over the queries; then out = V P, normalised by the column sums.
 
+use super::gemm::{self, PackedA, Rows};
 use super::norm::exp;
 use crate::ops::Attention;
 
-/// Scratch: one head's T x T scores plus two rows of T.
+/// Scratch: one head's T x T scores, two rows of T, the packed K^T or V, and the GEMM's blocks.
 pub fn scratch_len(att: &Attention) -> usize {
-    att.t * att.t + 2 * att.t
+    let (t, d) = (att.t, att.head_dim());
+    t * t
+        + 2 * t
+        + gemm::packed_a_len(t, d).max(gemm::packed_a_len(d, t))
+        + gemm::scratch_len(d).max(gemm::scratch_len(t))
 }
 
 super::simd_fn! {
@@ -16,22 +21,18 @@ super::simd_fn! {
         let (c, t, d) = (att.c, att.t, att.head_dim());
         let scale = 1.0 / (d as f32).sqrt();
         let (s, rest) = scratch[..scratch_len(att)].split_at_mut(t * t);
-        let (max, total) = rest.split_at_mut(t);
+        let (max, rest) = rest.split_at_mut(t);
+        let (total, rest) = rest.split_at_mut(t);
+        let (packed, blocks) = rest.split_at_mut(gemm::packed_a_len(t, d).max(gemm::packed_a_len(d, t)));
         for b in 0..att.n {
             for h in 0..att.heads {
                 let q = &qkv[(b * 3 * c + h * d) * t..][..d * t];
                 let k = &qkv[(b * 3 * c + c + h * d) * t..][..d * t];
                 let v = &qkv[(b * 3 * c + 2 * c + h * d) * t..][..d * t];
-                s.fill(0.0);
-                for e in 0..d {
-                    let qe = &q[e * t..][..t];
-                    for j in 0..t {
-                        let kj = k[e * t + j] * scale;
-                        for (sv, &qv) in s[j * t..][..t].iter_mut().zip(qe) {
-                            *sv += kj * qv;
-                        }
-                    }
-                }
+                // S^T (T x T) = (K^T scale) (T x D) Q (D x T).
+                gemm::pack_a_into(t, d, |j, e| k[e * t + j] * scale, packed);
+                let a = PackedA { m: t, k: d, data: packed };
+                gemm::gemm(a, &Rows { b: q, n: t }, t, &|_| 0.0, s, t, blocks);
                 max.fill(f32::NEG_INFINITY);
                 for row in s.chunks_exact(t) {
                     for (m, &v) in max.iter_mut().zip(row) {
@@ -45,16 +46,13 @@ super::simd_fn! {
                         *sum += *v;
                     }
                 }
-                for e in 0..d {
-                    let o = &mut out[(b * c + h * d + e) * t..][..t];
-                    o.fill(0.0);
-                    for j in 0..t {
-                        let ve = v[e * t + j];
-                        for (ov, &p) in o.iter_mut().zip(&s[j * t..][..t]) {
-                            *ov += ve * p;
-                        }
-                    }
-                    for (ov, &sum) in o.iter_mut().zip(total.iter()) {
+                // out (D x T) = V (D x T) P (T x T), then each column over its sum.
+                gemm::pack_a_into(d, t, |e, j| v[e * t + j], packed);
+                let a = PackedA { m: d, k: t, data: packed };
+                let o = &mut out[(b * c + h * d) * t..][..d * t];
+                gemm::gemm(a, &Rows { b: s, n: t }, t, &|_| 0.0, o, t, blocks);
+                for row in o.chunks_exact_mut(t) {
+                    for (ov, &sum) in row.iter_mut().zip(total.iter()) {
                         *ov /= sum;
                     }
                 }

@@ -29,8 +29,22 @@ pub struct PackedA<'a> {
 
 /// Packs the (M x K) matrix whose element (row, col) is `at(row, col)` for [`PackedA`].
 pub fn pack_a(m: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    let mut data = vec![0.0; packed_a_len(m, k)];
+    pack_a_into(m, k, at, &mut data);
+    data
+}
+
+/// Floats of an (M x K) matrix packed by [`pack_a`].
+pub fn packed_a_len(m: usize, k: usize) -> usize {
+    m.div_ceil(MR) * MR * k
+}
+
+/// [`pack_a`] into `data` ([`packed_a_len`] floats), for operands packed per call (attention's
+/// keys and values) without allocating.
+pub fn pack_a_into(m: usize, k: usize, at: impl Fn(usize, usize) -> f32, data: &mut [f32]) {
     let panels = m.div_ceil(MR);
-    let mut data = vec![0.0; panels * MR * k];
+    let data = &mut data[..panels * MR * k];
+    data.fill(0.0);
     for p in 0..panels {
         for col in 0..k {
             for r in 0..MR {
@@ -41,7 +55,6 @@ pub fn pack_a(m: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Vec<f32> 
             }
         }
     }
-    data
 }
 
 impl PackedA<'_> {
