@@ -7,6 +7,7 @@
 //   node benches/cpu.mjs                        # emoji32, batch 1 and 16 (WebGPU at batch 16 skipped)
 //   node benches/cpu.mjs --webgpu-b16           # also WebGPU at batch 16 (~16 s per step on SwiftShader)
 //   node benches/cpu.mjs --batches 1 --runs 3 --steps 4       # a quick smoke run
+//   node benches/cpu.mjs --rounds 3 --steps 50                # both, alternately, three times
 //   node benches/cpu.mjs --skip-page | --skip-ort             # one half only
 //   node benches/cpu.mjs --help
 //
@@ -44,6 +45,10 @@ const USAGE = `usage: node benches/cpu.mjs [OPTIONS]
                      build on one worker (\`?simd=simd128&workers=1\`), for comparison
 --webgpu-b16         also run backend=webgpu at batch 16 (SwiftShader: ~16 s per step)
 --webgpu-b16-steps N DDIM steps for that cell (default 3)
+--rounds N           repeat the whole measurement N times (default 1), alternating onnxruntime-web
+                     and the page, so that a machine whose speed drifts (a shared VM) slows both
+                     alike; cells pool every round's times, and the target ratio is also given per
+                     round
 --skip-ort           only the page
 --skip-page          only onnxruntime-web
 -h, --help           this text`;
@@ -54,7 +59,7 @@ if (argv.includes('-h') || argv.includes('--help')) {
   process.exit(0);
 }
 const KNOWN_FLAGS = ['--webgpu-b16', '--skip-ort', '--skip-page'];
-const KNOWN_VALUES = ['--model', '--onnx', '--batches', '--runs', '--warmup', '--ort-threads', '--steps', '--backends', '--webgpu-b16-steps'];
+const KNOWN_VALUES = ['--model', '--onnx', '--batches', '--runs', '--warmup', '--ort-threads', '--steps', '--backends', '--webgpu-b16-steps', '--rounds'];
 for (let i = 0; i < argv.length; i++) {
   if (KNOWN_VALUES.includes(argv[i])) i++;
   else if (!KNOWN_FLAGS.includes(argv[i])) fail(`unknown option ${argv[i]}\n\n${USAGE}`);
@@ -92,6 +97,7 @@ for (const t of ortThreads) {
   if (!['default', 'all'].includes(t) && !(Number.isInteger(Number(t)) && Number(t) >= 1)) fail(`--ort-threads: ${t} is not a count, "default" or "all"`);
 }
 const steps = intOption('steps', 10, 2);
+const rounds = intOption('rounds', 1);
 // The page's URL parameters for each backend the bench can time.
 const PAGE_BACKENDS = {
   cpu: { backend: 'cpu' },
@@ -342,9 +348,36 @@ async function measurePage() {
 const started = new Date();
 const loadBefore = load();
 if (!skipOrt) ensureOnnx();
-const ort = skipOrt ? null : await measureOrt();
-const page = skipPage ? null : await measurePage();
+const ortRounds = [];
+const pageRounds = [];
+for (let r = 0; r < rounds; r++) {
+  if (rounds > 1) console.error(`# round ${r + 1} of ${rounds}`);
+  if (!skipOrt) ortRounds.push(await measureOrt());
+  if (!skipPage) pageRounds.push(await measurePage());
+}
 const loadAfter = load();
+
+/** Every round's times of one cell, pooled (the rounds have the same rows and cells). */
+const pooled = (cells) => cells.flatMap((c) => c?.times ?? []);
+const ort = skipOrt
+  ? null
+  : {
+      chromium: ortRounds[0].chromium,
+      results: ortRounds[0].results.map((res, k) =>
+        res.same ? res : { ...res, cells: res.cells.map((c, j) => ({ ...c, times: pooled(ortRounds.map((o) => o.results[k].cells[j])) })) },
+      ),
+    };
+const page = skipPage
+  ? null
+  : {
+      info: pageRounds[0].info,
+      cells: pageRounds[0].cells.map((c, k) => {
+        const all = pageRounds.map((p) => p.cells[k]);
+        if (!c.times) return c;
+        const times = pooled(all);
+        return { ...c, times, mean: all.reduce((a, x) => a + (x.mean ?? 0), 0) / all.length };
+      }),
+    };
 
 const ortRows = (ort?.results ?? []).map((r) => {
   if (r.same) return { label: `onnxruntime-web's thread setting "${r.setting}" resolves to ${r.threads} thread(s) here: that row above`, same: r.threads, threads: r.threads };
@@ -412,9 +445,23 @@ if (ort && ortRows.filter((r) => r.cells).length > 1) {
   for (const r of ortRows.filter((r) => r.cells && r.threads !== 1)) ratios.push([`ORT ${r.threads} threads / ORT 1 thread`, (b) => ratio(ortTimes(r.threads, b), ortTimes(1, b))]);
 }
 if (ratios.length) {
-  console.log(`\n| ratio of medians | ${batches.map((b) => `batch ${b}`).join(' | ')} |`);
+  console.log(`\n| ratio of medians${rounds > 1 ? ` (all ${rounds} rounds pooled)` : ''} | ${batches.map((b) => `batch ${b}`).join(' | ')} |`);
   console.log(`|---|${batches.map(() => '---:').join('|')}|`);
   for (const [label, f] of ratios) console.log(`| ${label} | ${batches.map(f).join(' | ')} |`);
+}
+if (rounds > 1 && page && ort) {
+  // The target ratio within each round: ORT and the page measured minutes apart, not a run apart.
+  const perRound = (b) =>
+    ortRounds
+      .map((o, r) => {
+        const ortCell = o.results.find((x) => x.threads === 1 && x.cells)?.cells.find((c) => c.batch === b);
+        const pageCellR = pageRounds[r].cells.find((c) => c.backend === 'cpu' && c.batch === b);
+        return ratio(pageCellR?.times, ortCell?.times);
+      })
+      .join(', ');
+  console.log(`\n| page CPU ms/step / ORT 1-thread ms/forward, per round | ${batches.map((b) => `batch ${b}`).join(' | ')} |`);
+  console.log(`|---|${batches.map(() => '---:').join('|')}|`);
+  console.log(`| rounds 1..${rounds} | ${batches.map(perRound).join(' | ')} |`);
 }
 
 const notes = [];

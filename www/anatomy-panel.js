@@ -64,7 +64,10 @@ function rowsHtml(rows) {
 }
 
 export class AnatomyPanel {
-  #paint = new PaintThrottle();
+  // While a run goes, at most 10 renders a second: each rewrites the panel's text and redraws
+  // its nine pictures, and at 25 a second the page's thread spent a third of its time on them
+  // (main-thread profile, CPU backend, batch 1); ten a second still follows the run.
+  #paint = new PaintThrottle({ minMs: 100 });
 
   /**
    * `parts`: {section, lanesBox, wait, prev, next, step, of, status} (elements of the panel);
@@ -121,7 +124,7 @@ export class AnatomyPanel {
   /** `lane` recorded step `i` (with its pictures) during the run: show it. */
   recorded(lane, i) {
     if (!this.running) return;
-    // The newest step of each lane, at most once per frame (paint-throttle.js): at ~25 ms a
+    // The newest step of each lane, at most every 100 ms (paint-throttle.js): at ~20 ms a
     // step, rendering every one would take the page's thread from the sampler.
     this.#paint.request(lane, () => {
       if (!this.running || !this.lanes.includes(lane)) return;

@@ -137,11 +137,12 @@ export function registerPanelTests({ pageTest, notes, h }) {
     const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&steps=20&eta=0.5&seed=3&batch=1`);
     await waitEvent(page, (e) => e.type === 'dp-done', { timeout: 120000 });
     const live = await page.evaluate(() => window.__anLive);
-    // Live: it follows the run, painting the newest step at most once a frame (paint-throttle.js),
-    // so at a step's event it shows that step or an earlier one, never going back.
+    // Live: it follows the run, painting the newest step at most every 100 ms (anatomy-panel.js),
+    // so at a step's event it shows that step or an earlier one, never going back; a 20-step
+    // run of ~20 ms steps gets a few paints (two at the least on a fast machine).
     const shownSteps = live.map(([, shown]) => shown).filter((x) => x !== null && !Number.isNaN(x));
     const follows = live.every(([i, shown, status], k) => status === 'running' && (shown === null || Number.isNaN(shown) || shown <= i) && (k === 0 || !(shown < (live[k - 1][1] ?? -1))));
-    assert(live.length === 20 && follows && new Set(shownSteps).size >= 3, `live anatomy: ${JSON.stringify(live)}`);
+    assert(live.length === 20 && follows && new Set(shownSteps).size >= 2, `live anatomy: ${JSON.stringify(live)}`);
     // After the run: the last step, its numbers and pictures.
     let r = await checkAnatomyNumbers(page, 'DDIM 20 last step');
     assert(r.lanes[0].step === 19 && r.lanes[0].picturesStep === '19', `after the run the anatomy shows step ${r.lanes[0].step}`);
