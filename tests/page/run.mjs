@@ -244,11 +244,13 @@ bothTest('switching sampler keeps x_T (same seed, same starting noise)', async (
 bothTest('dragging the steps slider mid-run cancels it; the final image matches the last setting', async ({ context, base, backend }) => {
   const page = await open(context, `${base}index.html?backend=${backend}&sampler=ddim&steps=400&seed=5&batch=1`);
   const running = await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= 2, { timeout: 120000 });
+  const later = await waitEvent(page, (e) => e.type === 'dp-step' && e.detail.n === 400 && e.detail.i >= running.detail.i + 4, { timeout: 120000 });
   // Long pauses let an intermediate run take a step or two but not finish (they have tens of
-  // steps): scale them to this device's speed. A fixed 1.5 s floor let the CPU backend (about
+  // steps): scale them to this device's speed, timed between warm steps (the running mean
+  // still holds the first step's compilation). A fixed 1.5 s floor let the CPU backend (about
   // 20 ms a step) finish a 73-step run inside one on CI, which is correct behaviour, not a
   // missed cancel; 12 steps' time still leaves a new run room to start.
-  const ms = running.detail.msPerStep;
+  const ms = Math.max(1, (later.t - running.t) / (later.detail.i - running.detail.i));
   const long = Math.round(Math.max(2.5 * ms, Math.min(1500, 12 * ms)));
   const n = await eventCount(page);
   await markFirstInput(page, '#steps', 'input');
