@@ -48,7 +48,7 @@ const USAGE = `usage: node benches/cpu.mjs [OPTIONS]
 --rounds N           repeat the whole measurement N times (default 1), alternating onnxruntime-web
                      and the page, so that a machine whose speed drifts (a shared VM) slows both
                      alike; cells pool every round's times, and the target ratio is also given per
-                     round
+                     round, with the median of the rounds
 --skip-ort           only the page
 --skip-page          only onnxruntime-web
 -h, --help           this text`;
@@ -451,17 +451,18 @@ if (ratios.length) {
 }
 if (rounds > 1 && page && ort) {
   // The target ratio within each round: ORT and the page measured minutes apart, not a run apart.
-  const perRound = (b) =>
-    ortRounds
-      .map((o, r) => {
-        const ortCell = o.results.find((x) => x.threads === 1 && x.cells)?.cells.find((c) => c.batch === b);
-        const pageCellR = pageRounds[r].cells.find((c) => c.backend === 'cpu' && c.batch === b);
-        return ratio(pageCellR?.times, ortCell?.times);
-      })
-      .join(', ');
+  const roundRatios = (b) =>
+    ortRounds.map((o, r) => {
+      const ortCell = o.results.find((x) => x.threads === 1 && x.cells)?.cells.find((c) => c.batch === b);
+      const pageCellR = pageRounds[r].cells.find((c) => c.backend === 'cpu' && c.batch === b);
+      return ortCell?.times?.length && pageCellR?.times?.length ? median(pageCellR.times) / median(ortCell.times) : NaN;
+    });
+  const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '—');
   console.log(`\n| page CPU ms/step / ORT 1-thread ms/forward, per round | ${batches.map((b) => `batch ${b}`).join(' | ')} |`);
   console.log(`|---|${batches.map(() => '---:').join('|')}|`);
-  console.log(`| rounds 1..${rounds} | ${batches.map(perRound).join(' | ')} |`);
+  console.log(`| rounds 1..${rounds} | ${batches.map((b) => roundRatios(b).map(x).join(', ')).join(' | ')} |`);
+  // A round in which the machine slowed during one half only is an outlier either way.
+  console.log(`| median of the rounds | ${batches.map((b) => x(median(roundRatios(b).filter(Number.isFinite)))).join(' | ')} |`);
 }
 
 const notes = [];
