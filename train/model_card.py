@@ -9,7 +9,8 @@ Everything in the card is measured, by the commands the card lists:
   card/ddim50.png      DDIM 50 steps, eta 0                     } --batch images each
   card/ddim10.png      DDIM 10 steps, eta 0                     }
   card/trajectory_*.png  image 0's x_t and predicted x_0 along the DDIM 50 and DDPM 1000 runs
-  card/quality.md, card/nn_*.png   copied from train/quality.py's output dir (--quality)
+  card/quality.md, card/quality.json, card/nn_*.png   copied from train/quality.py's output dir
+                       (--quality: its results.md, results.json and PNGs)
   card/inversion.md    train/inversion_error.py (DDIM inversion error on held-out images), linked when present
   card/notes.md        optional, written by hand: what the numbers and pictures show; kept as is
 
@@ -105,7 +106,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(REPO, "models", "emoji32"))
     ap.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help="training run dir (for the loss curve)")
-    ap.add_argument("--quality", default=None, help="train/quality.py output dir (results.md, nearest.png)")
+    ap.add_argument("--quality", default=None, help="train/quality.py output dir (results.md, results.json, nn_*.png, settings_grid*.png)")
     ap.add_argument("--dp", default=os.path.join(REPO, "target", "release", "dp"))
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--batch", type=int, default=16)
@@ -151,6 +152,9 @@ def main():
         if not os.path.exists(src):
             raise SystemExit(f"{src} is missing: run train/quality.py first (see train/README.md)")
         shutil.copy(src, os.path.join(card, "quality.md"))
+        if os.path.exists(os.path.join(a.quality, "results.json")):
+            # the raw numbers behind the table (the same file quality.py --json-out writes)
+            shutil.copy(os.path.join(a.quality, "results.json"), os.path.join(card, "quality.json"))
         for png in sorted(os.listdir(a.quality)):
             if (png.startswith("nn_") or png.startswith("settings_grid")) and png.endswith(".png"):
                 shutil.copy(os.path.join(a.quality, png), os.path.join(card, png))

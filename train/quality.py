@@ -19,11 +19,26 @@ Measures, on the emoji32 data:
   (max abs diff <= 1e-3, else FAIL and exit status 1).
 
 Settings: ddpm<N>-beta, ddpm<N>-posterior, ddim<N>-eta<E> (N steps, E in [0, 1]), dpmpp2m<N>; the default
-is the 14 of the table. Samples are cached per setting as float32 chunks in
+is the 14 of the table. The DDPM and DDIM names take an optional suffix for the clamp of the
+predicted x_0, the choices of `dp sample --clip` (passed to it in the engine check):
+
+    (none)      the scheduler config's clip_sample (--clip checkpoint), as before the suffixes
+    -clipoff    clip_sample=False (--clip off)
+    -clipon     clip_sample=True, clamp to clip_sample_range (--clip clip; `-clip` also accepted)
+    -recompute  clamp, and DDIM's noise estimate re-derived from the clipped x_0
+                (use_clipped_model_output=True; --clip recompute); DDIM only
+
+e.g. ddim50-eta0-clipoff. DPM-Solver++ never clamps, so dpmpp2m<N> takes no suffix. The preset
+`table1` in --settings is the DDIM paper's Table 1 grid: ddim<S>-eta{0,0.5,1} and ddpm<S>-beta
+(sigma-hat) for S = 10, 20, 50, 100, 1000, each with the checkpoint's clipping and with -clipoff.
+Samples are cached per setting (its name, suffix included) as float32 chunks in
 <out-dir>/samples/<model hash>-seed<seed>/<setting>/ as they complete, so an interrupted run
 continues where it stopped (and a larger --num-samples extends the cache).
 
-Writes <out-dir>/results.json, results.md, settings_grid.png, nn_<setting>.png. New settings
+Writes <out-dir>/results.json (every number of the report: per setting FD, its bootstrap sd,
+full-frame share, sampler, steps, eta, variance, clipping; the floors; the engine check; the
+command line and date), results.md, settings_grid.png, nn_<setting>.png; --json-out PATH writes
+the same JSON to PATH too (e.g. models/emoji32/card/quality.json beside the card's table). New settings
 can be added to an earlier report without re-running its settings: --settings NEW --merge-md
 OLD.md writes results.md as OLD.md with the new rows in its tables (refused unless the floor,
 i.e. the FD's classifier and reference, is the same).
@@ -64,8 +79,11 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads [default: 2]")
     ap.add_argument("--batch", type=int, default=100, help="diffusers sampling chunk size [default: 100]")
     ap.add_argument("--settings", default=",".join(DEFAULT_SETTINGS),
-                    help="comma list of ddpm<N>-beta|posterior, ddim<N>-eta<E> and dpmpp2m<N> [default: the 14 "
-                    "of the table]")
+                    help="comma list of ddpm<N>-beta|posterior, ddim<N>-eta<E> and dpmpp2m<N>; ddpm and ddim names "
+                    "take a clipping suffix -clipoff, -clipon or (ddim only) -recompute, none = the scheduler "
+                    "config's clip_sample (e.g. ddim50-eta0-clipoff); the preset table1 = ddim<S>-eta{0,0.5,1} and "
+                    "ddpm<S>-beta for S in 10,20,50,100,1000, with and without -clipoff (40 settings, hours) "
+                    "[default: the 14 of the table]")
     ap.add_argument("--check-engine", type=int, default=4, metavar="K",
                     help="samples per checked setting re-made by dp and compared; 0 = skip [default: 4]")
     ap.add_argument("--check-settings", default="all",
@@ -87,6 +105,9 @@ def parse_args(argv=None):
                     "settings in --settings to show the offset")
     ap.add_argument("--render-only", action="store_true", help="rewrite results.md from the out dir's "
                     "results.json (after a change to the report's wording) and exit")
+    ap.add_argument("--json-out", default=None, metavar="PATH",
+                    help="also write results.json to PATH (e.g. models/emoji32/card/quality.json, beside the "
+                    "card's quality.md); with --render-only, copy the out dir's results.json there")
     return ap.parse_args(argv)
 
 
@@ -212,6 +233,8 @@ def score_settings(a, run, caches, clf, f_held, floor):
         results.append({"setting": s.name, "sampler": s.sampler, "steps": s.steps,
                         "eta": s.eta if s.sampler == "ddim" else None,
                         "variance": s.variance if s.sampler == "ddpm" else None,
+                        "clipping": s.clipping, "clip_sample": s.clip_sample(run.sched_cfg),
+                        "use_clipped_model_output": s.use_clipped_model_output if s.sampler == "ddim" else None,
                         "fd": fd, "fd_sd": bootstrap_sd(f_x, f_held), "full_frame": full_frame_fraction(to_u8(x)),
                         "n": a.num_samples, "sampler_wall_s": secs,
                         "s_per_step_per_100": (secs / sample_steps * 100) if sample_steps else None})
@@ -232,6 +255,8 @@ def report(a, run, command, clf_info, floor, results, checks, nn, t_start):
     out = {"command": command, "model": run.model_dir, "model_key": run.model_key, "data": os.path.abspath(a.data),
            "data_sha256": run.data["sha256"], "seed": a.seed, "num_samples": a.num_samples, "threads": a.threads,
            "reference": {"split": "held-out", "n": int((run.data["split"] != 0).sum())},
+           "scheduler_clip_sample": bool(run.sched_cfg.get("clip_sample", True)),
+           "scheduler_clip_sample_range": float(run.sched_cfg.get("clip_sample_range", 1.0)),
            "classifier": clf_info, "floor": floor,
            "settings": results, "engine_check": {"k": run.k_check, "tolerance": ENGINE_TOL, "results": checks},
            "nearest_neighbours": nn,
@@ -241,8 +266,9 @@ def report(a, run, command, clf_info, floor, results, checks, nn, t_start):
         with open(a.merge_md) as f:
             out.update(merge_md=f.read(), merge_md_path=a.merge_md, merge_grid=merge_grid_name(run.settings),
                        merge_new_classifier=a.merge_new_classifier)
-    write_results(run.out_dir, out)
-    log(f"wrote {os.path.join(run.out_dir, 'results.md')} and results.json ({fmt_s(out['elapsed_s'])})")
+    write_results(run.out_dir, out, a.json_out)
+    log(f"wrote {os.path.join(run.out_dir, 'results.md')} and results.json"
+        + (f" (and {a.json_out})" if a.json_out else "") + f" ({fmt_s(out['elapsed_s'])})")
     if failed:
         log(f"FAIL: the engine differs from diffusers by more than {ENGINE_TOL:g} (or did not run) for "
             f"{', '.join(failed)}")
@@ -255,8 +281,10 @@ def main(a):
     t_start = time.perf_counter()
     command = command_line()
     model_dir = os.path.abspath(a.model)
+    if a.json_out and not os.path.isdir(os.path.dirname(os.path.abspath(a.json_out))):
+        raise SystemExit(f"--json-out {a.json_out}: its directory does not exist (create it, or pass another path)")
     if a.render_only:
-        render_only(default_out_dir(a, model_dir))
+        render_only(default_out_dir(a, model_dir), a.json_out)
         return 0
     if a.merge_md and not os.path.isfile(a.merge_md):
         raise SystemExit(f"--merge-md {a.merge_md} not found")

@@ -1,6 +1,8 @@
 """The engine check of quality.py: the first K samples of a setting re-made by the engine's CLI
 (`dp sample`, same seed, --batch K) and compared with the diffusers samples (max abs diff <=
-ENGINE_TOL). dp's output and timing are cached under <out-dir>/engine/<model key>/."""
+ENGINE_TOL), with the setting's clipping passed as `dp sample --clip`. dp's output and timing are
+cached under <out-dir>/engine/<model key>/<setting name>-seed<S>-k<K>.npy (the name holds the
+clipping suffix)."""
 import json
 import os
 import re
@@ -16,13 +18,17 @@ ENGINE_TOL = 1e-3
 
 
 def dp_command(dp, setting, seed, k, model_dir, sched_path):
-    """`dp sample` for the first k samples of `setting` (without --save-npy)."""
+    """`dp sample` for the first k samples of `setting` (without --save-npy). The clipping goes to
+    dp's --clip (same names) only when the setting's name sets one, so the commands of the settings
+    without a suffix stay what they were (dp's default is --clip checkpoint)."""
     cmd = [dp, "sample", "--model", model_dir, "--scheduler-config", sched_path, "--sampler", setting.sampler,
            "--steps", str(setting.steps), "--seed", str(seed), "--batch", str(k)]
     if setting.sampler == "ddim":
         cmd += ["--eta", f"{setting.eta:g}"]
     elif setting.sampler == "ddpm":
         cmd += ["--variance", setting.variance]
+    if setting.clipping != "checkpoint":
+        cmd += ["--clip", setting.clipping]
     return cmd
 
 

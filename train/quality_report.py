@@ -37,20 +37,52 @@ def save_settings_grid(out_dir, settings, samples, name="settings_grid.png"):
 
 # ---------------------------------------------------------------- results.md
 
+# how results.md names each clipping (a setting's "clipping"; rows of results.json made before the
+# suffixes existed have none: the checkpoint's)
+CLIPPING_TEXT = {"checkpoint": "the scheduler config's clip_sample (no suffix)",
+                 "off": "clip_sample off (-clipoff)", "clip": "clip_sample on (-clipon)",
+                 "recompute": "clipped, noise estimate from the clipped x_0 (-recompute)"}
+
+
+def clipping_of(r):
+    return r.get("clipping") or "checkpoint"
+
+
 def table1(rows):
-    """The DDIM paper's Table 1 layout (rows eta, columns S) and whether its pattern shows:
+    """The DDIM paper's Table 1 layout and what it shows, one table per clipping of the rows (the
+    heading names the clipping once any row sets one; with none, the output is what it was before
+    the clipping suffixes)."""
+    clippings = list(dict.fromkeys(clipping_of(r) for r in rows))
+    if clippings == ["checkpoint"]:
+        return _table1(rows, "")
+    L = []
+    for c in clippings:
+        L += _table1([r for r in rows if clipping_of(r) == c], f", {CLIPPING_TEXT.get(c, c)}")
+    return L
+
+
+def _table1(rows, heading_suffix):
+    """Table 1 of rows of one clipping: rows eta (and sigma-hat, DDPM with the beta_t variance on the
+    same S steps, when there is one for every S), columns S; and whether the paper's pattern shows:
     eta = 0 best at few steps, and the etas converging as S grows."""
     ddim = {(r["steps"], r["eta"]): r["fd"] for r in rows if r["sampler"] == "ddim"}
     steps = sorted({s for s, _ in ddim})
     etas = sorted({e for _, e in ddim})
     if len(steps) < 2 or len(etas) < 2 or any((s, e) not in ddim for s in steps for e in etas):
         return []
-    L = ["### DDIM: FD by steps S and eta (the DDIM paper's Table 1 layout)", "",
+    L = [f"### DDIM: FD by steps S and eta (the DDIM paper's Table 1 layout){heading_suffix}", "",
          "| eta \\ S | " + " | ".join(str(s) for s in steps) + " |",
          "|---|" + "---:|" * len(steps)]
     for e in etas:
         L.append(f"| {e:g} | " + " | ".join(f"{ddim[(s, e)]:.2f}" for s in steps) + " |")
-    ddpm = [r for r in rows if r["sampler"] == "ddpm"]
+    sigma_hat = {r["steps"]: r for r in rows if r["sampler"] == "ddpm" and r["variance"] == "fixed_large"}
+    in_table = []
+    if all(s in sigma_hat for s in steps):
+        in_table = [sigma_hat[s]["setting"] for s in steps]
+        L.append("| σ̂ (DDPM, beta_t) | " + " | ".join(f"{sigma_hat[s]['fd']:.2f}" for s in steps) + " |")
+        L += ["", "σ̂: DDPM on the same S-step sub-sequence with the larger variance 1 - abar_t / abar_prev "
+              "(`ddpm<S>-beta`, diffusers' fixed_large), the paper's sigma-hat row."]
+    ddpm = [r for r in rows if r["sampler"] == "ddpm" and r["setting"] not in in_table]
     if ddpm:
         L += ["", "DDPM for comparison: " + ", ".join(
             f"{r['steps']} steps with the {'beta_t' if r['variance'] == 'fixed_large' else 'posterior'} variance "
@@ -153,9 +185,27 @@ def _md_settings(o):
               f"held-out {100 * fl['full_frame_heldout']:.0f}%, all training images {100 * fl['full_frame_train']:.0f}%"
               + (f", train.py's group-balanced draw {100 * fl['full_frame_group_weighted']:.0f}%"
                  if fl.get("full_frame_group_weighted") is not None else "") + "."]
+    L += clipping_note(o)
     L += ["", f"Sampling: diffusers (torch fp32, {o['threads']} threads) from the engine's noise "
           f"(train/engine_rng.py), so sample k equals image k of `dp sample --seed {o['seed']}`.", ""]
     return L
+
+
+def clipping_note(o):
+    """What the clipping suffixes of the settings mean, when a setting has one (else nothing)."""
+    used = [c for c in dict.fromkeys(clipping_of(r) for r in o["settings"]) if c != "checkpoint"]
+    if not used:
+        return []
+    own = o.get("scheduler_clip_sample")
+    rng = o.get("scheduler_clip_sample_range")
+    meaning = {"off": "-clipoff: the predicted x_0 is not clamped (clip_sample false; `dp sample --clip off`)",
+               "clip": f"-clipon: x_0 clamped to [-{rng if rng is not None else 'clip_sample_range'}, "
+                       f"{rng if rng is not None else 'clip_sample_range'}] (clip_sample true; `--clip clip`)",
+               "recompute": "-recompute: clamped, and DDIM's noise estimate re-derived from the clamped x_0 before "
+                            "the update (diffusers' use_clipped_model_output=True; `--clip recompute`)"}
+    return ["", "Clipping of the predicted x_0: a setting without a suffix uses the scheduler config's own "
+            + ("" if own is None else f"(clip_sample {'true' if own else 'false'}); ") + "; ".join(meaning[c] for c in used)
+            + ". DPM-Solver++ never clamps."]
 
 
 def _md_engine_check(o):
@@ -269,7 +319,7 @@ def merged_md(o):
                "| setting | sampler | steps | eta | variance | FD | FD sd | full-frame | N | sampler wall time "
                "| s/step per 100 samples |",
                "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"] + [settings_row(r) for r in o["settings"]]
-    lines[k + 1:k + 1] = add
+    lines[k + 1:k + 1] = add + clipping_note(o)
     lines += ["", f"![{names}]({o['merge_grid']})", "",
               f"The first {SETTINGS_GRID_COLS} samples of {names}, one row each, from the same x_T as the columns "
               "above.", ""]
@@ -283,17 +333,25 @@ def render_md(o):
     return "\n".join(_md_head(o) + _md_settings(o) + table1(o["settings"]) + _md_engine_check(o) + _md_nearest(o))
 
 
-def write_results(out_dir, out):
-    """results.json and results.md (atomic writes)."""
-    save_text_atomic(os.path.join(out_dir, "results.json"), json.dumps(out, indent=2))
+def write_results(out_dir, out, json_out=None):
+    """results.json and results.md (atomic writes); the same JSON to `json_out` too when given
+    (--json-out, e.g. the card's quality.json)."""
+    text = json.dumps(out, indent=2)
+    save_text_atomic(os.path.join(out_dir, "results.json"), text)
+    if json_out:
+        save_text_atomic(json_out, text)
     save_text_atomic(os.path.join(out_dir, "results.md"), render_md(out))
 
 
-def render_only(out_dir):
-    """--render-only: rewrite results.md from the out dir's results.json."""
+def render_only(out_dir, json_out=None):
+    """--render-only: rewrite results.md from the out dir's results.json (and copy that to
+    `json_out` when given)."""
     src = os.path.join(out_dir, "results.json")
     if not os.path.exists(src):
         raise SystemExit(f"{src} is missing: run train/quality.py without --render-only first")
     with open(src) as f:
-        save_text_atomic(os.path.join(out_dir, "results.md"), render_md(json.load(f)))
-    log(f"wrote {os.path.join(out_dir, 'results.md')} from {src}")
+        text = f.read()
+    save_text_atomic(os.path.join(out_dir, "results.md"), render_md(json.loads(text)))
+    if json_out:
+        save_text_atomic(json_out, text)
+    log(f"wrote {os.path.join(out_dir, 'results.md')} from {src}" + (f", copied it to {json_out}" if json_out else ""))

@@ -43,21 +43,29 @@ def ddpm_noise_injection():
 
 def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
     """Samples lo..hi (engine sample indices) of `setting`: float32 (hi-lo, 3, 32, 32),
-    exactly (up to float rounding) images lo..hi-1 of `dp sample --seed seed --batch >= hi`."""
+    exactly (up to float rounding) images lo..hi-1 of `dp sample --seed seed --batch >= hi`
+    (with --clip setting.clipping)."""
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
     n = hi - lo
     c, h, w = 3, model.config.sample_size, model.config.sample_size
     length = c * h * w
     x = torch.from_numpy(engine_rng.initial_noise(seed, n, length, first_sample=lo).reshape(n, c, h, w))
+    # the setting's clipping: clip_sample overridden unless it is the config's own (no name suffix)
+    overrides = setting.scheduler_overrides
     if setting.sampler == "ddim":
-        sched = DDIMScheduler.from_config(sched_cfg)
+        sched = DDIMScheduler.from_config(sched_cfg, **overrides)
     elif setting.sampler == "dpmpp2m":
         # the class's defaults for what the config does not set (dpmsolver++, order 2,
-        # lower_order_final, final sigma 0); deterministic, so no step noise is drawn
+        # lower_order_final, final sigma 0); deterministic, so no step noise is drawn. It has no
+        # clip_sample (parse_setting refuses a clipping suffix for it).
+        if overrides:
+            raise ValueError(f"{setting.name}: DPM-Solver++ takes no clipping")
         sched = DPMSolverMultistepScheduler.from_config(sched_cfg)
     else:
-        sched = DDPMScheduler.from_config(sched_cfg, variance_type=setting.variance)
+        if setting.use_clipped_model_output:
+            raise ValueError(f"{setting.name}: use_clipped_model_output is DDIM's")
+        sched = DDPMScheduler.from_config(sched_cfg, variance_type=setting.variance, **overrides)
     sched.set_timesteps(setting.steps)
     timesteps = list(sched.timesteps)
     assert len(timesteps) == setting.steps
@@ -77,7 +85,8 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
                 if setting.eta > 0:
                     noise = torch.from_numpy(engine_rng.step_noise(seed, i, n, length, first_sample=lo)
                                              .reshape(n, c, h, w))
-                x = sched.step(eps, t, x, eta=setting.eta, variance_noise=noise).prev_sample
+                x = sched.step(eps, t, x, eta=setting.eta, variance_noise=noise,
+                               use_clipped_model_output=setting.use_clipped_model_output).prev_sample
             else:
                 if int(t) > 0:
                     box["next"] = torch.from_numpy(engine_rng.step_noise(seed, i, n, length, first_sample=lo)
@@ -94,7 +103,9 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
 
 
 class SampleCache:
-    """<root>/<setting>/<lo>-<hi>.npy (+ .json with the wall time) per completed chunk."""
+    """<root>/<setting>/<lo>-<hi>.npy (+ .json with the wall time) per completed chunk. The
+    directory is the setting's name, which holds everything that changes the samples but the model
+    and seed (those are in <root>): sampler, steps, eta or variance, and the clipping suffix."""
 
     def __init__(self, root, setting):
         self.dir = os.path.join(root, setting.name)
@@ -151,8 +162,10 @@ class SampleCache:
 
 
 def describe(s):
-    """', eta E' (DDIM), ', <variance>' (DDPM) or '' (DPM-Solver++) for the log."""
-    return {"ddim": f", eta {s.eta:g}", "ddpm": f", {s.variance}"}.get(s.sampler, "")
+    """', eta E' (DDIM), ', <variance>' (DDPM) or '' (DPM-Solver++), and the clipping when the name
+    sets one, for the log."""
+    return ({"ddim": f", eta {s.eta:g}", "ddpm": f", {s.variance}"}.get(s.sampler, "")
+            + ("" if s.clipping == "checkpoint" else f", clipping {s.clipping}"))
 
 
 def sample_settings(model, sched_cfg, settings, caches, num_samples, seed, batch):
