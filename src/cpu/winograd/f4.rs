@@ -131,11 +131,12 @@ crate::cpu::simd_fn! {
         let (ap, rp, tp) = lens(c);
         let (p, rest) = work[..rows_len(c)].split_at_mut(16 * ap);
         let (r, tmp) = rest.split_at_mut(24 * rp);
+        // Every channel writes the same places of P, so its padding, zeroed once, stays zero.
+        p.fill(0.0);
         for img in 0..images {
             for ci in 0..c.cin {
                 let src = &x[(img * c.cin + ci) * c.h * c.w..][..c.h * c.w];
-                // 1. P[k][s] at p[(k * 4 + s) * ap..]; the padding stays zero.
-                p.fill(0.0);
+                // 1. P[k][s] at p[(k * 4 + s) * ap..].
                 for (y, row) in src.chunks_exact(c.w).enumerate() {
                     let (a, s) = ((y + 1) / 4, (y + 1) % 4);
                     let at = |k: usize| (k * 4 + s) * ap + a * pitch;

@@ -74,11 +74,12 @@ impl Tile {
     fn tiles_per_image(self, c: &Conv2d) -> usize {
         (c.h / self.m()) * (c.w / self.m())
     }
+}
 
-    /// Images transformed at once: as many as fit in [`CHUNK_PIXELS`], at least one.
-    fn images_per_chunk(self, c: &Conv2d) -> usize {
-        (CHUNK_PIXELS / (c.h * c.w)).clamp(1, c.n)
-    }
+/// Images transformed at once (with either tile): as many as fit in [`CHUNK_PIXELS`], at
+/// least one.
+fn images_per_chunk(c: &Conv2d) -> usize {
+    (CHUNK_PIXELS / (c.h * c.w)).clamp(1, c.n)
 }
 
 /// Whether this module computes `c` (see [`Tile::of`]).
@@ -94,12 +95,14 @@ pub fn pack_weight(c: &Conv2d, weight: &[f32]) -> Vec<f32> {
     let mut u = vec![0f32; a2 * per];
     for (pair, g) in weight.chunks_exact(9).enumerate() {
         let g: &[f32; 9] = g.try_into().unwrap();
-        let t = match tile {
-            Tile::F2 => f2::transform_kernel(g).to_vec(),
-            Tile::F4 => f4::transform_kernel(g).to_vec(),
+        let mut scatter = |t: &[f32]| {
+            for (xi, &v) in t.iter().enumerate() {
+                u[xi * per + pair] = v;
+            }
         };
-        for (xi, v) in t.into_iter().enumerate() {
-            u[xi * per + pair] = v;
+        match tile {
+            Tile::F2 => scatter(&f2::transform_kernel(g)),
+            Tile::F4 => scatter(&f4::transform_kernel(g)),
         }
     }
     u.chunks_exact(per)
@@ -110,7 +113,7 @@ pub fn pack_weight(c: &Conv2d, weight: &[f32]) -> Vec<f32> {
 pub fn scratch_len(c: &Conv2d) -> usize {
     let tile = Tile::of(c).expect("winograd::scratch_len on a convolution it does not apply to");
     let a2 = tile.alpha() * tile.alpha();
-    let t = tile.images_per_chunk(c) * tile.tiles_per_image(c);
+    let t = images_per_chunk(c) * tile.tiles_per_image(c);
     let transforms = match tile {
         Tile::F2 => f2::rows_len(c),
         Tile::F4 => f4::rows_len(c),
@@ -135,7 +138,7 @@ pub fn run(
     let a2 = tile.alpha() * tile.alpha();
     let per_image = tile.tiles_per_image(c);
     let packed_len = weight.len() / a2;
-    let chunk = tile.images_per_chunk(c);
+    let chunk = images_per_chunk(c);
     for n0 in (0..c.n).step_by(chunk) {
         let images = chunk.min(c.n - n0);
         let t = images * per_image;
