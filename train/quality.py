@@ -93,6 +93,12 @@ def parse_args(argv=None):
                     "[default: target/release/dp]")
     ap.add_argument("--nn-samples", type=int, default=8, help="samples shown in the nearest-neighbour "
                     "table/PNG per setting [default: 8]")
+    ap.add_argument("--classifier", default=None, metavar="PATH",
+                    help="the FD classifier file: used when it exists (an error if it was made for another data "
+                    "file), else trained and saved there. Reports made with the same file have the same floor, "
+                    "so their rows can be merged (--merge-md) across machines and sessions; the committed "
+                    "train/fd/emoji32-classifier.pt is the one of models/emoji32/card/quality.json "
+                    "[default: <out-dir>/classifier.pt, retrained when it does not fit]")
     ap.add_argument("--classifier-epochs", type=int, default=10, help=argparse.SUPPRESS)
     ap.add_argument("--merge-md", default=None, metavar="RESULTS_MD",
                     help="an earlier results.md (e.g. models/emoji32/card/quality.md) of the same model, data, seed "
@@ -286,11 +292,14 @@ def main(a):
     if a.render_only:
         render_only(default_out_dir(a, model_dir), a.json_out)
         return 0
+    if a.classifier and not os.path.isdir(os.path.dirname(os.path.abspath(a.classifier))):
+        raise SystemExit(f"--classifier {a.classifier}: its directory does not exist (create it, or pass another "
+                         "path)")
     if a.merge_md and not os.path.isfile(a.merge_md):
         raise SystemExit(f"--merge-md {a.merge_md} not found")
     run = prepare(a, model_dir)
     # phase 2: the classifier, the reference statistics (held-out split) and the floors
-    clf, clf_info = get_classifier(run.data, run.out_dir, a.classifier_epochs)
+    clf, clf_info = get_classifier(run.data, run.out_dir, a.classifier_epochs, path=a.classifier)
     f_held, floor = reference_and_floor(clf, run.data, a.num_samples, a.seed)
     caches = sample_all(a, run)
     results, samples = score_settings(a, run, caches, clf, f_held, floor["fd"])

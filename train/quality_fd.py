@@ -50,13 +50,20 @@ def evaluate_classifier(net, x, y, n_classes):
     return acc, float(np.mean(recalls))
 
 
-def load_cached_classifier(path, data, n_classes, epochs):
+def load_cached_classifier(path, data, n_classes, epochs, strict=False):
     """The classifier at `path` and its info if it was trained on this data file with this spec
-    and number of epochs, else (None, None)."""
+    and number of epochs, else (None, None); with `strict`, a file that does not fit is an error."""
     if not os.path.exists(path):
         return None, None
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    if ck.get("data_sha256") == data["sha256"] and ck.get("spec") == CLASSIFIER_SPEC and ck.get("epochs") == epochs:
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    fits = ck.get("data_sha256") == data["sha256"] and ck.get("spec") == CLASSIFIER_SPEC and ck.get("epochs") == epochs
+    if not fits and strict:
+        raise SystemExit(
+            f"--classifier {path}: made for data {str(ck.get('data_sha256'))[:12]}, spec {ck.get('spec')}, "
+            f"{ck.get('epochs')} epochs, but this run has data {data['sha256'][:12]}, spec {CLASSIFIER_SPEC}, "
+            f"{epochs} epochs. Its FDs would not be comparable: rebuild the dataset that file was made "
+            f"for (train/build_dataset.py), or pass a new path to train and save one there.")
+    if fits:
         net = Classifier(n_classes)
         net.load_state_dict(ck["state_dict"])
         net.eval()
@@ -121,17 +128,23 @@ def train_classifier(data, n_classes, epochs, seed):
     return net, info
 
 
-def get_classifier(data, out_dir, epochs, seed=0):
-    """The cached <out_dir>/classifier.pt when it fits, else a freshly trained (and saved) one."""
-    path = os.path.join(out_dir, "classifier.pt")
+def get_classifier(data, out_dir, epochs, seed=0, path=None):
+    """The classifier at `path` (--classifier) or the cached <out_dir>/classifier.pt when it fits,
+    else a freshly trained one, saved there. A given `path` that exists but does not fit (another
+    data file, spec or number of epochs) is an error, not a retraining: its FDs would silently stop
+    being comparable with those of the reports made with it."""
+    given = path is not None
+    path = path or os.path.join(out_dir, "classifier.pt")
     names = [str(n) for n in data["category_names"]]
     n_classes = len(names)
-    net, info = load_cached_classifier(path, data, n_classes, epochs)
+    net, info = load_cached_classifier(path, data, n_classes, epochs, strict=given)
     if net is not None:
+        info["path"] = os.path.abspath(path) if given else None
         return net, info
     net, info = train_classifier(data, n_classes, epochs, seed)
     torch.save(dict(state_dict=net.state_dict(), data_sha256=data["sha256"], category_names=names, **info), path)
     info["cached"] = False
+    info["path"] = os.path.abspath(path) if given else None
     log(f"classifier: held-out accuracy {info['accuracy']:.3f} (balanced {info['balanced_accuracy']:.3f}), "
         f"trained in {fmt_s(info['train_seconds'])} -> {path}")
     return net, info
