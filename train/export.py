@@ -81,6 +81,9 @@ def write_training_facts(out, ckpt_path, state, n_params, size):
         "cpu_model_at_export": cpu,
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "train_starts": starts,
+        # a warm start (train.py --init-from): the weights it began from; its steps are not in "step"
+        "init_from": ({"model": args.get("init_from"), "weights_sha256": args.get("init_from_sha256"),
+                       "step": args.get("init_from_step")} if args.get("init_from") else None),
         "hyperparameters": {k: args.get(k) for k in ("batch_size", "lr", "warmup_steps", "weight_decay",
                                                        "grad_clip", "ema_max_decay", "flip_prob", "sampling",
                                                        "seed", "amp")},

@@ -181,6 +181,12 @@ def main():
 
     blocks = config["down_block_types"]
     hp = facts.get("hyperparameters", {})
+    init = facts.get("init_from")
+    warm_md = "" if not init else (
+        f"- **A warm start, not an exact resume**: training began from the weights of `{init['model']}` "
+        f"(sha256 `{str(init['weights_sha256'])[:12]}…`, an EMA after {init['step']:,} steps), with a fresh "
+        f"optimizer, learning-rate warm-up and step count; the original run's optimizer state and data order "
+        f"were gone. The EMA decay continued from step {init['step']:,}. The steps below are this run's only.\n")
     starts = "\n".join(f"  - `{s}`" for s in facts.get("train_starts", [])) or "  - (no train.log)"
     grid_md = "\n\n".join(
         f"**{caption}** — `{cmd}`  \n{summary}\n\n![{caption}](card/{stem}.png)" for stem, caption, cmd, summary in grids)
@@ -208,7 +214,7 @@ Images are RGB in [-1, 1] on a white background; sample shape 3x32x32.
 
 ## Training
 
-- {facts["step"]:,} steps of batch {hp.get("batch_size")} (AdamW, lr {hp.get("lr")}, warm-up {hp.get("warmup_steps")} steps,
+{warm_md}- {facts["step"]:,} steps of batch {hp.get("batch_size")} (AdamW, lr {hp.get("lr")}, warm-up {hp.get("warmup_steps")} steps,
   grad clip {hp.get("grad_clip")}, horizontal flips p={hp.get("flip_prob")}, `{hp.get("sampling")}` sampling of base emoji);
   the shipped weights are the EMA (decay min({hp.get("ema_max_decay")}, (1+step)/(10+step))) of checkpoint
   `{facts["checkpoint"]}`, exported {facts["exported_utc"]} UTC by `train/export.py`.

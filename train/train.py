@@ -33,6 +33,12 @@ def parse_args(argv=None):
     ap.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
     ap.add_argument("--amp", default="auto", choices=["auto", "bf16", "none"],
                     help="bf16 autocast: auto = on for CUDA with bf16 and for CPUs with AMX/AVX512-BF16")
+    ap.add_argument("--init-from", default=None, metavar="MODEL_DIR",
+                    help="warm start: the model and its EMA start from the weights of this diffusers model folder "
+                    "(e.g. models/emoji32, whose weights are an EMA), with its architecture (the architecture "
+                    "options are ignored); a fresh optimizer, learning-rate warm-up and step count, and the EMA "
+                    "decay continues from the folder's card/training.json step. Not an exact resume: the optimizer "
+                    "state and the data order of the original run are gone. Ignored when --resume finds a checkpoint")
     ap.add_argument("--max-steps", type=int, default=150_000, help="stop at this global step")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4)
@@ -97,6 +103,27 @@ def unet_config(a):
         attention_head_dim=a.head_dim, norm_num_groups=a.norm_groups, norm_eps=1e-5,
         resnet_time_scale_shift="default",
     )
+
+
+def load_init(model_dir):
+    """--init-from: the UNet config, float32 state dict, weights sha256 and training step (from
+    card/training.json, 0 when absent) of a diffusers model folder; a clear error when it is not one."""
+    cfg_path = os.path.join(model_dir, "config.json")
+    st_path = os.path.join(model_dir, "diffusion_pytorch_model.safetensors")
+    for p in (cfg_path, st_path):
+        if not os.path.isfile(p):
+            raise SystemExit(f"--init-from {model_dir}: {os.path.basename(p)} not found (pass a diffusers "
+                             f"UNet2DModel folder such as models/emoji32)")
+    from safetensors.torch import load_file
+    with open(cfg_path) as f:
+        config = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    state = {k: v.float() for k, v in load_file(st_path).items()}
+    step = 0
+    facts = os.path.join(model_dir, "card", "training.json")
+    if os.path.isfile(facts):
+        with open(facts) as f:
+            step = int(json.load(f).get("step") or 0)
+    return dict(config=config, state_dict=state, sha256=sha256_file(st_path), step=step)
 
 
 def ema_decay(step, max_decay):
@@ -189,7 +216,13 @@ def main(a):
     elif a.resume:
         print(f"--resume: no checkpoint in {a.run_dir}, starting fresh", flush=True)
 
-    config = resume["unet_config"] if resume else unet_config(a)
+    init = None
+    if a.init_from and not resume:
+        init = load_init(a.init_from)
+        a.init_from_sha256, a.init_from_step = init["sha256"], init["step"]
+        print(f"warm start from {a.init_from} (weights sha256 {init['sha256'][:12]}, its step {init['step']}): "
+              f"fresh optimizer and step count", flush=True)
+    config = resume["unet_config"] if resume else (init["config"] if init else unet_config(a))
     if resume and resume.get("data_sha256") != data_sha:
         print(f"WARNING: dataset sha256 differs from the checkpoint's ({resume.get('data_sha256')})", flush=True)
 
@@ -198,6 +231,8 @@ def main(a):
         np.random.seed(a.seed)
         torch.manual_seed(a.seed)
     model = UNet2DModel(**config).to(device)
+    if init:
+        model.load_state_dict(init["state_dict"])
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay)
     gen = torch.Generator(device="cpu")
@@ -333,7 +368,7 @@ def main(a):
         if a.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, a.grad_clip)
         opt.step()
-        d = ema_decay(step, a.ema_max_decay)
+        d = ema_decay(step + (getattr(a, "init_from_step", None) or 0), a.ema_max_decay)
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1.0 - d)
         step += 1
