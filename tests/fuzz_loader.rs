@@ -5,11 +5,110 @@
 //! lengthened, or swapped). Every outcome must be a clean `Err` or a model whose batch-1 graph
 //! builds; a panic (debug builds check overflow) is reported with the iteration that caused it.
 //! Allocation stays bounded: an accepted model's parameters are checked against the file's
-//! length, and its graph's tensors against the per-tensor limit.
+//! length, and its graph's tensors against the per-tensor limit; and every iteration's peak of
+//! live heap bytes (a counting `#[global_allocator]` in this test binary) must stay within
+//! [`PEAK_PER_FILE_BYTE`] times the files' size plus [`PEAK_SLACK`]. No iteration may hang:
+//! each runs on its own thread and fails, naming seed and iteration, after
+//! [`ITERATION_LIMIT`]; the whole run has [`TOTAL_LIMIT`].
 //!
 //! `DP_FUZZ_ITERATIONS` and `DP_FUZZ_SEED` run more, or another, sequence.
 
 mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Heap bytes live now and the most live since [`Counting::reset_peak`], over all threads (this
+/// binary runs one test, so they are the loader's, give or take the harness's few bytes).
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// The largest single request since [`Counting::reset_peak`].
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+/// A single request above this is refused (null, which Rust turns into an abort or a
+/// `try_reserve` error) rather than handed to the OS: a loader that asks for it is broken, and
+/// the abort's message says how much was asked for.
+const REFUSED_REQUEST: usize = 1 << 32;
+
+impl Counting {
+    fn grew(by: usize) {
+        let now = CURRENT.fetch_add(by, Ordering::Relaxed) + by;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        LARGEST.fetch_max(by, Ordering::Relaxed);
+    }
+
+    /// Starts a measurement; returns the live bytes it starts from.
+    fn reset_peak() -> usize {
+        let now = CURRENT.load(Ordering::Relaxed);
+        PEAK.store(now, Ordering::Relaxed);
+        LARGEST.store(0, Ordering::Relaxed);
+        now
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > REFUSED_REQUEST {
+            LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+            return std::ptr::null_mut();
+        }
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            Counting::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > REFUSED_REQUEST {
+            LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+            return std::ptr::null_mut();
+        }
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            Counting::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > REFUSED_REQUEST {
+            LARGEST.fetch_max(new_size, Ordering::Relaxed);
+            return std::ptr::null_mut();
+        }
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            // Both blocks may be live during the copy: count the new one before the old goes.
+            Counting::grew(new_size);
+            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// An iteration's peak of live heap bytes may reach this many times the mutated files' total
+/// size: the safetensors bytes are decoded to f32 (at most 2x for F16/BF16 data) and the fused
+/// copies (qkv, time projections) are made one tensor at a time; the header's JSON tree and the
+/// graph's descriptions are small. Measured: the valid tiny model peaks at 1.30x, the worst of
+/// the 3,000 default mutations at 1.30x too (the test prints both).
+const PEAK_PER_FILE_BYTE: usize = 3;
+/// Plus this much for what does not scale with the file (the graph, error strings, the thread).
+const PEAK_SLACK: usize = 1 << 20;
+/// One load (and graph build) of a mutated tiny checkpoint, in a debug build: most take a few
+/// milliseconds; the slowest of the default run took 0.83 s on 2 cores busy with a build.
+const ITERATION_LIMIT: Duration = Duration::from_secs(2);
+/// The whole default run (3,000 iterations took 25 s in a debug build on 2 busy cores).
+const TOTAL_LIMIT: Duration = Duration::from_secs(240);
 
 use diffusion_playground::model::limits::MAX_TENSOR_ELEMENTS;
 use diffusion_playground::model::{Checkpoint, CheckpointFiles};
@@ -297,9 +396,22 @@ fn mutated_checkpoints_load_or_fail_cleanly() {
         env("DP_FUZZ_SEED", 0x16),
     );
     let base = CheckpointFiles::read_dir(&common::fixture("models/tiny")).unwrap();
+    let files_len = |f: &CheckpointFiles| {
+        f.safetensors.len() + f.config_json.len() + f.scheduler_json.as_ref().map_or(0, String::len)
+    };
+    let from = Counting::reset_peak();
     load(&base).expect("the unmutated fixture loads");
-    let start = std::time::Instant::now();
+    let valid_peak = PEAK.load(Ordering::Relaxed) - from;
+    eprintln!(
+        "the valid tiny model: peak {valid_peak} heap bytes for {} bytes of files ({:.2}x)",
+        files_len(&base),
+        valid_peak as f64 / files_len(&base) as f64
+    );
+    let start = Instant::now();
     let (mut accepted, mut panics) = (0, Vec::new());
+    // (ratio of peak to the bound, iteration, peak bytes, file bytes, mutations)
+    let mut worst: (f64, u64, usize, usize, Vec<&str>) = (0.0, 0, 0, 0, Vec::new());
+    let mut slowest = (Duration::ZERO, 0u64);
     for i in 0..iterations {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i + 1));
         let mut files = base.clone();
@@ -317,7 +429,47 @@ fn mutated_checkpoints_load_or_fail_cleanly() {
             }
             what.push(mutate(&mut rng, &mut files));
         }
-        match catch_unwind(AssertUnwindSafe(|| load(&files))) {
+        let len = files_len(&files);
+        let bound = PEAK_PER_FILE_BYTE * len + PEAK_SLACK;
+        let from = Counting::reset_peak();
+        let began = Instant::now();
+        // On its own thread so that a hang is reported, not waited for.
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| load(&files)));
+            let _ = send.send(outcome);
+        });
+        let outcome = match receive.recv_timeout(ITERATION_LIMIT) {
+            Ok(outcome) => outcome,
+            Err(_) => panic!(
+                "seed {seed:#x} iteration {i} ({what:?}): the load took more than {ITERATION_LIMIT:?} \
+                 (rerun with DP_FUZZ_SEED={seed} DP_FUZZ_ITERATIONS={} to reproduce)",
+                i + 1
+            ),
+        };
+        let took = began.elapsed();
+        if took > slowest.0 {
+            slowest = (took, i);
+        }
+        let (peak, largest) = (
+            PEAK.load(Ordering::Relaxed).saturating_sub(from),
+            LARGEST.load(Ordering::Relaxed),
+        );
+        assert!(
+            peak <= bound && largest <= REFUSED_REQUEST,
+            "seed {seed:#x} iteration {i} ({what:?}): peak {peak} live heap bytes (largest request \
+             {largest}) for {len} bytes of files, over the bound {PEAK_PER_FILE_BYTE} x {len} + {PEAK_SLACK}"
+        );
+        let ratio = peak as f64 / bound as f64;
+        if ratio > worst.0 {
+            worst = (ratio, i, peak, len, what.clone());
+        }
+        assert!(
+            start.elapsed() <= TOTAL_LIMIT,
+            "seed {seed:#x}: {} iterations took more than {TOTAL_LIMIT:?}",
+            i + 1
+        );
+        match outcome {
             Ok(Ok(())) => accepted += 1,
             Ok(Err(message)) => assert!(!message.is_empty(), "iteration {i}: an empty error"),
             Err(panic) => {
@@ -335,6 +487,17 @@ fn mutated_checkpoints_load_or_fail_cleanly() {
         start.elapsed().as_secs_f64(),
         iterations as usize - accepted - panics.len(),
         panics.len()
+    );
+    eprintln!(
+        "worst peak: iteration {} ({:?}), {} heap bytes for {} bytes of files ({:.0}% of the bound); \
+         slowest: iteration {} in {:?}",
+        worst.1,
+        worst.4,
+        worst.2,
+        worst.3,
+        worst.0 * 100.0,
+        slowest.1,
+        slowest.0
     );
     assert!(panics.is_empty(), "{}", panics.join("\n"));
 }
