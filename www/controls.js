@@ -23,6 +23,7 @@ export const ATTRS = {
   backend: 'backend',
   compare: 'compare',
   invert: 'invert',
+  invsteps: 'invsteps',
   lerp: 'lerp',
   frames: 'frames',
   mask: 'mask',
@@ -36,27 +37,36 @@ export function controlsMode(value) {
 
 /**
  * A setting from its attribute's text: `null` (the attribute was removed) is the default, a
- * boolean attribute is true unless "false"; `undefined` when the text is not a valid value.
+ * boolean attribute is true unless "false"; `undefined` when the text is not a valid value
+ * (and `onRefused(key, text)` hears of it).
  */
-export function attributeSetting(key, text) {
+export function attributeSetting(key, text, onRefused) {
   if (text === null) return DEFAULTS[key];
-  return key === 'side' ? text !== 'false' : parseValue(key, text);
+  const v = key === 'side' ? text !== 'false' : parseValue(key, text);
+  if (v === undefined) onRefused?.(key, text);
+  return v;
 }
 
-/** The settings and controls mode `el` starts with: the defaults, its attributes, then the URL. */
-export function initialSettings(el) {
+/**
+ * The settings and controls mode `el` starts with: the defaults, its attributes, then the URL;
+ * `onRefused(key, text)` hears of each invalid value.
+ */
+export function initialSettings(el, onRefused) {
   const settings = { ...DEFAULTS };
   for (const [attr, key] of Object.entries(ATTRS)) {
     if (!el.hasAttribute(attr)) continue;
-    const v = attributeSetting(key, el.getAttribute(attr));
+    const v = attributeSetting(key, el.getAttribute(attr), onRefused);
     if (v !== undefined) settings[key] = v;
   }
-  if (el.hasAttribute('sync-url')) Object.assign(settings, parseParams(location.search));
+  if (el.hasAttribute('sync-url')) Object.assign(settings, parseParams(location.search, onRefused));
   return { settings, mode: controlsMode(el.getAttribute('controls')) };
 }
 
-/** The valid settings of `partial` (as setState() takes them: booleans, numbers or text). */
-export function cleanSettings(partial) {
+/**
+ * The valid settings of `partial` (as setState() takes them: booleans, numbers or text);
+ * `onRefused(key, value)` hears of each value dropped.
+ */
+export function cleanSettings(partial, onRefused) {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
     throw new TypeError(`setState takes an object of settings, e.g. {steps: 20, sampler: "ddim"}; got ${partial === null ? 'null' : Array.isArray(partial) ? 'an array' : typeof partial}`);
   }
@@ -67,6 +77,7 @@ export function cleanSettings(partial) {
     else if (typeof v === 'string' || typeof v === 'number') p = parseValue(k, String(v));
     else console.warn(`diffusion-playground: ignoring ${k}: a ${v === null ? 'null' : typeof v} is not a value of it (use a string or number)`);
     if (p !== undefined) clean[k] = p;
+    else onRefused?.(k, v);
   }
   return clean;
 }

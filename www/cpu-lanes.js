@@ -111,6 +111,11 @@ export class WorkerPool {
   debugTrapAfter(n) {
     return Promise.all(this.channels.map((c) => c.request('debugTrapAfter', n)));
   }
+
+  /** Test hook: each worker's {wasmBytes, sessions, ...} (its wasm memory and live sessions). */
+  debugCounters() {
+    return Promise.all(this.channels.map((c) => c.request('debugCounters')));
+  }
 }
 
 /**

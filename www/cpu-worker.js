@@ -9,10 +9,11 @@
 //      session(sid, batch, first); start(sid, sampler, steps, eta, variance, seed, clip) -> timesteps;
 //      step(sid, index); read(sid, view) -> Float32Array; setSample(sid, x);
 //      setInpaint(sid, x0, mask, resample); clearInpaint(sid);
-//      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid); debugTrapAfter(n) (a test hook).
+//      readStepParts(sid, image) -> {index, xt, eps, ...}; free(sid); debugTrapAfter(n) (a test hook);
+//      debugCounters() -> {wasmBytes, sessions, ...} (this worker's wasm memory and live sessions).
 
 // A literal path, so that `dist`'s bundler puts the glue into this worker's one module.
-import init, { Engine, debugTrapAfter } from './pkg/diffusion_playground.js';
+import init, { Engine, debugCounters, debugTrapAfter } from './pkg/diffusion_playground.js';
 
 let engine = null;
 const sessions = new Map();
@@ -56,6 +57,10 @@ const ops = {
   // Test hook (tests/page/reliability-tests.mjs): this worker's engine traps at its n-th next step.
   debugTrapAfter(n) {
     debugTrapAfter(n);
+  },
+  // Test hook (the CPU soak in tests/page/reliability-tests.mjs): what this worker holds.
+  debugCounters() {
+    return { ...debugCounters(), sessions: sessions.size };
   },
   free(sid) {
     sessions.get(sid)?.free();

@@ -6,8 +6,8 @@
 //       model="models/emoji32" variance="fixed_small" view="x0" side-by-side
 //       backend="auto|webgpu|cpu" controls="full|compact|none" loading="lazy|eager"
 //       panels="images anatomy filmstrip schedule branches forward invert interpolate inpaint"
-//       compare="ddpm-ddim|dpmpp2m-ddim|dpmpp2m-ddpm" invert="Heart|sample" lerp="12" frames="7"
-//       mask="r…" resample="2" sync-url>
+//       compare="ddpm-ddim|dpmpp2m-ddim|dpmpp2m-ddpm" invert="Heart|sample" invsteps="50"
+//       lerp="12|inv:Heart,Smiley" frames="7" mask="r…" resample="2" sync-url>
 //     fallback content: shown by browsers that cannot run the element (script blocked or
 //     failed), and again inside it when the model cannot be loaded at all
 //   </diffusion-playground>
@@ -25,8 +25,9 @@
 // sampler="dpmpp2m" is DPM-Solver++(2M) (η and variance do not apply); side-by-side runs the
 // pair `compare` names (default DDPM and DDIM). The panels of issue 15 take their settings from
 // attributes too: invert (an example's name, e.g. "Heart", or "sample": image 0 of the run; the
-// panel inverts it once the run is done), lerp and frames (the interpolation strip's other seed
-// and frame count), mask (inpaint-panel.js / mask.js's compact text: the inpainting mask, which
+// panel inverts it once the run is done) and invsteps (its DDIM steps; default the run's), lerp
+// and frames (the interpolation strip's other seed, or "inv:A,B" for the strip between the
+// inversions of examples A and B, and its frame count), mask (inpaint-panel.js / mask.js's compact text: the inpainting mask, which
 // the panel fills once the run is done) and resample (1-10). All of them are in the URL too,
 // except an uploaded image and an x_T: startFrom(xT) (or the inversion panel's "use this x_T")
 // runs from a given x_T until the seed changes.
@@ -47,7 +48,7 @@ import { ForwardProcessView } from './forward-process.js';
 import { InpaintPanel } from './inpaint-panel.js';
 import { InterpolatePanel } from './interpolate-panel.js';
 import { InvertPanel } from './invert-panel.js';
-import { PanelSessions } from './op-run.js';
+import { INVERSION_CLIP, PanelSessions } from './op-run.js';
 import { filmstripPng, gridPng, saveCanvas } from './png.js';
 import { parsePanels } from './panels.js';
 import { laneTemplate, playgroundTemplate } from './playground-template.js';
@@ -56,7 +57,7 @@ import { RunQueue } from './run-loop.js';
 import { Runner } from './runner.js';
 import { SchedulePanel } from './schedule-panel.js';
 import { Timeline } from './timeline.js';
-import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, toParams } from './url-state.js';
+import { DEFAULTS, DEFAULT_MODEL, RUN_KEYS, modelRefusal, toParams } from './url-state.js';
 import { ViewGate, loadingMode } from './view-gate.js';
 
 const CSS_URL = new URL('./playground.css', import.meta.url).href;
@@ -98,7 +99,14 @@ export class DiffusionPlayground extends HTMLElement {
   #inpaint = null;
   #opSessions = null; // the op panels' own sessions (op-run.js)
   #opLock = Promise.resolve(); // one op panel's work at a time
-  #inversions = []; // the last two inverted images {label, x0, xT}
+  #inversions = []; // the last two inverted images {source, steps, label, x0, xT}
+  #refusal = null; // the sentence about the last refused `model` value, shown until a valid model is chosen
+  /** A setting's value was refused (URL, attribute, setState): a refused model gets a notice. */
+  #onRefused = (key, value) => {
+    if (key !== 'model') return;
+    this.#refusal = modelRefusal(value);
+    this.#showRefusal();
+  };
   /** What follows a run: the timeline and the panels that show its steps. */
   #views = {
     start: (lanes) => {
@@ -149,7 +157,7 @@ export class DiffusionPlayground extends HTMLElement {
 
   connectedCallback() {
     if (!this.#built) {
-      ({ settings: this.#settings, mode: this.#mode } = initialSettings(this));
+      ({ settings: this.#settings, mode: this.#mode } = initialSettings(this, this.#onRefused));
       this.#panels = parsePanels(this.getAttribute('panels'), this.#mode);
       this.#build();
     }
@@ -219,7 +227,7 @@ export class DiffusionPlayground extends HTMLElement {
       return;
     }
     const key = ATTRS[name];
-    const parsed = attributeSetting(key, value);
+    const parsed = attributeSetting(key, value, this.#onRefused);
     if (parsed === undefined) return;
     this.#update({ [key]: parsed });
   }
@@ -234,7 +242,7 @@ export class DiffusionPlayground extends HTMLElement {
 
   /** Changes settings as the controls do (cancels the run in flight and starts a new one). */
   setState(partial) {
-    this.#update(cleanSettings(partial));
+    this.#update(cleanSettings(partial, this.#onRefused));
   }
 
   /** Final images of the last completed run, (N, C, H, W) in [-1, 1] (first sampler in side-by-side). */
@@ -301,6 +309,10 @@ export class DiffusionPlayground extends HTMLElement {
     if (T !== undefined && next.steps > T) next.steps = T;
     // A new seed (or model, or batch) means the seed's own x_T again, not a given one.
     if (['seed', 'model', 'batch'].some((k) => before[k] !== next[k])) this.#runner.clearXT();
+    if ('model' in partial && this.#refusal) {
+      this.#refusal = null;
+      this.#showRefusal();
+    }
     this.#settings = next;
     this.#syncControls();
     this.#syncUrl();
@@ -312,6 +324,14 @@ export class DiffusionPlayground extends HTMLElement {
     } else if (before.view !== next.view) {
       this.#timeline?.redraw();
     }
+  }
+
+  /** The refused model's notice (or none), in whichever DOM the element has now. */
+  #showRefusal() {
+    const n = this.#$('#settings-notice');
+    if (!n) return;
+    n.textContent = this.#refusal ?? '';
+    n.hidden = !this.#refusal;
   }
 
   #syncControls() {
@@ -384,6 +404,7 @@ export class DiffusionPlayground extends HTMLElement {
       onShow: (frame) => this.#anatomy?.showFrame(frame),
     });
     this.#buildPanels($);
+    this.#showRefusal();
     const section = $('.forward');
     this.#forward = section
       ? new ForwardProcessView({
@@ -448,7 +469,14 @@ export class DiffusionPlayground extends HTMLElement {
           {
             ...base,
             setSource: (invert) => this.#update({ invert }),
-            useXT: (xT, label) => this.startFrom(xT, label),
+            // The run decodes the inverted x_T as the panel's reconstruction did: unclipped.
+            useXT: (xT, label) => {
+              if (this.#settings.clip !== INVERSION_CLIP) {
+                this.#settings = { ...this.#settings, clip: INVERSION_CLIP };
+                this.#syncUrl();
+              }
+              this.startFrom(xT, label);
+            },
             backToSeed: () => {
               runner.clearXT();
               this.#syncControls();

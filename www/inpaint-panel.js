@@ -10,7 +10,7 @@ import { NAMES, evaluations, formatMs } from './messages.js';
 import { imageOf, sampleFrom } from './op-run.js';
 import { drawRgba, tensorToRgba } from './render.js';
 import { RunQueue } from './run-loop.js';
-import { runSamplers } from './url-state.js';
+import { laneClip, runSamplers } from './url-state.js';
 
 /** The sampler inpainting uses with these settings (the run's, or in side by side the first of DDPM/DDIM), or null. */
 export function inpaintSampler(s) {
@@ -122,7 +122,7 @@ export class InpaintPanel {
   }
 
   #key(s) {
-    return `${s.model}|${s.seed}|${s.sampler}|${s.side}|${s.compare}|${s.steps}|${s.eta}|${s.variance}|${s.batch}|${this.p.image.value}|${s.resample}|${this.mask ? Array.from(this.mask).join('') : ''}`;
+    return `${s.model}|${s.seed}|${s.sampler}|${s.side}|${s.compare}|${s.steps}|${s.eta}|${s.variance}|${s.clip}|${s.batch}|${this.p.image.value}|${s.resample}|${this.mask ? Array.from(this.mask).join('') : ''}`;
   }
 
   /** The chosen image of the finished run, (1, C, H, W), or null. */
@@ -206,7 +206,7 @@ export class InpaintPanel {
     let out;
     try {
       out = await this.env.work(this.queue, (isCurrent, session) =>
-        sampleFrom(session, { sampler, steps: s.steps, eta: sampler === 'ddim' ? s.eta : 0, variance: s.variance, seed: s.seed, inpaint: { x0, mask: engineMask(mask), resample: s.resample } }, isCurrent, (j) =>
+        sampleFrom(session, { sampler, steps: s.steps, eta: sampler === 'ddim' ? s.eta : 0, variance: s.variance, seed: s.seed, clip: laneClip(sampler, s.clip), inpaint: { x0, mask: engineMask(mask), resample: s.resample } }, isCurrent, (j) =>
           this.#say(`Inpainting image ${image}: step ${j + 1}/${s.steps}…`),
         ),
       );

@@ -1,15 +1,18 @@
 // The DDIM inversion panel (issue 15): choose an image (an example of the forward-process view,
 // image 0 of the finished run, or an uploaded PNG, downscaled to the model's size), run DDIM
 // backwards (η = 0) to its x_T, run that x_T forwards again with DDIM η = 0 and show how far
-// the reconstruction is from the image. "Use this x_T" starts the main run from it. The source
-// is a setting (`invert`: an example's name or "sample"; an upload is not in the URL).
+// the reconstruction is from the image. Both run with x̂_0 clipping off whatever the checkpoint
+// says (op-run.js INVERSION_CLIP: clipping breaks the map), and "Use this x_T", which starts the
+// main run from it, turns clipping off there too. The source and the step count are settings
+// (`invert`: an example's name or "sample", an upload is not in the URL; `invsteps`).
 
 import { EXAMPLE_NAMES, exampleImage } from './examples.js';
 import { fileToTensor } from './image-input.js';
 import { formatMs } from './messages.js';
-import { invert, reconstructionError, sampleFrom } from './op-run.js';
+import { INVERSION_CLIP, invert, reconstructionError, sampleFrom } from './op-run.js';
 import { drawRgba, tensorToRgba } from './render.js';
 import { RunQueue } from './run-loop.js';
+import { parseValue } from './url-state.js';
 
 export const UPLOAD = 'upload';
 export const SAMPLE = 'sample';
@@ -19,7 +22,8 @@ export class InvertPanel {
    * `p`: {section, source, fileField, file, steps, run, use, back, status, x0, xT, rec, error}.
    * `env`: {work(queue, job) (panel work on the finished run: PanelSessions' session in
    * job(isCurrent, session)), shape(), settings(), lastImage(), setSource(name|null),
-   * useXT(xT, label), backToSeed(), inverted({label, x0, xT})}.
+   * update(partial) (settings), useXT(xT, label), backToSeed(), inverted({source, steps,
+   * label, x0, xT})}.
    */
   constructor(p, env) {
     this.p = p;
@@ -38,6 +42,16 @@ export class InvertPanel {
       this.#say('');
     });
     p.file.addEventListener('change', () => this.#readFile());
+    p.steps.addEventListener('change', () => {
+      const text = p.steps.value.trim();
+      const n = text === '' ? null : parseValue('invsteps', text);
+      if (n === undefined) {
+        this.#say(`Steps must be a whole number from 1 to ${p.steps.max} (or empty: the run’s steps).`);
+        p.steps.value = this.env.settings().invsteps ?? '';
+        return;
+      }
+      this.env.update({ invsteps: n });
+    });
     p.run.addEventListener('click', () => this.runNow());
     p.use.addEventListener('click', () => this.result && this.env.useXT(this.result.xT, `inverted from ${this.result.label}`));
     p.back.addEventListener('click', () => this.env.backToSeed());
@@ -56,6 +70,8 @@ export class InvertPanel {
 
   /** The settings changed: show the source they name (and the run's x_T origin). */
   update(s, givenXT) {
+    const typed = s.invsteps === null || s.invsteps === undefined ? '' : String(s.invsteps);
+    if (document.activeElement !== this.p.steps && this.p.steps.value !== typed) this.p.steps.value = typed;
     if (s.invert && s.invert !== this.p.source.value && [...this.p.source.options].some((o) => o.value === s.invert)) {
       this.p.source.value = s.invert;
       this.p.fileField.hidden = true;
@@ -75,8 +91,7 @@ export class InvertPanel {
   }
 
   #steps(s) {
-    const typed = Number(this.p.steps.value);
-    return Number.isInteger(typed) && typed >= 1 ? typed : s.steps;
+    return s.invsteps ?? s.steps;
   }
 
   async #readFile() {
@@ -137,7 +152,7 @@ export class InvertPanel {
         const xT = await invert(session, image.x0, steps, isCurrent, (j) => this.#say(`Inverting ${image.label}: step ${j + 1}/${steps}…`));
         if (!xT) return null;
         this.#say(`Reconstructing ${image.label} from its x_T…`);
-        const rec = await sampleFrom(session, { sampler: 'ddim', steps, eta: 0, xT }, isCurrent);
+        const rec = await sampleFrom(session, { sampler: 'ddim', steps, eta: 0, clip: INVERSION_CLIP, xT }, isCurrent);
         return rec && { xT, rec: rec.x, evaluations: session.networkEvaluations() };
       });
     } catch (e) {
@@ -158,7 +173,7 @@ export class InvertPanel {
     this.#draw();
     this.#state('done');
     this.#say(`Inverted ${image.label} with ${steps} steps and reconstructed it (${2 * steps} network evaluations) in ${formatMs(performance.now() - t0)}.`);
-    this.env.inverted({ label: image.label, x0: image.x0, xT: out.xT });
+    this.env.inverted({ source, steps, label: image.label, x0: image.x0, xT: out.xT });
   }
 
   #draw() {
@@ -170,7 +185,7 @@ export class InvertPanel {
     }
     this.p.error.dataset.meanAbs = String(r.meanAbs);
     this.p.error.dataset.maxAbs = String(r.maxAbs);
-    this.p.error.textContent = `Reconstruction error (pixels in [−1, 1]): mean |x̂₀ − x₀| = ${r.meanAbs.toFixed(4)}, max = ${r.maxAbs.toFixed(4)}, after ${r.steps} inversion steps.`;
+    this.p.error.textContent = `Reconstruction error (pixels in [−1, 1]): mean |x̂₀ − x₀| = ${r.meanAbs.toFixed(4)}, max = ${r.maxAbs.toFixed(4)}, after ${r.steps} inversion steps (x̂₀ not clipped).`;
   }
 
   /** Stops the panel's work; resolves once it has stopped. */

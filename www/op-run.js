@@ -40,9 +40,16 @@ export class PanelSessions {
   }
 }
 
-/** DDIM inversion of `x0` (the session's batch, in [-1, 1]) with `steps` steps: x_T, or null. */
+/**
+ * The clipping of the inversion and of the runs that decode an inverted x_T: none. Clamping x̂_0
+ * breaks the x_T <-> x_0 map that inversion relies on (models/emoji32/card/inversion.md: mean
+ * reconstruction error 0.34 with the checkpoint's clip_sample, 0.078 without, at 50 steps).
+ */
+export const INVERSION_CLIP = 'off';
+
+/** DDIM inversion of `x0` (the session's batch, in [-1, 1]) with `steps` steps, x̂_0 never clipped: x_T, or null. */
 export async function invert(session, x0, steps, isCurrent, onStep) {
-  const ts = session.start('ddim-inverse', steps, 0, 'fixed_small', 0);
+  const ts = session.start('ddim-inverse', steps, 0, 'fixed_small', 0, INVERSION_CLIP);
   session.setSample(x0);
   if (!(await stepThrough(session, 0, ts.length - 1, isCurrent, onStep))) return null;
   const xT = await session.readTensor('sample');
@@ -51,12 +58,13 @@ export async function invert(session, x0, steps, isCurrent, onStep) {
 
 /**
  * A run from `xT` (or the seed's x_T when null) to the end: the final images, or null.
- * `inpaint`: {x0, mask, resample} for RePaint inpainting (cleared again afterwards).
+ * `inpaint`: {x0, mask, resample} for RePaint inpainting (cleared again afterwards); `clip`:
+ * Session.start's clipping (url-state.js CLIPS).
  */
-export async function sampleFrom(session, { sampler = 'ddim', steps, eta = 0, variance = 'fixed_small', seed = 0, xT = null, inpaint = null }, isCurrent, onStep) {
+export async function sampleFrom(session, { sampler = 'ddim', steps, eta = 0, variance = 'fixed_small', seed = 0, clip = 'checkpoint', xT = null, inpaint = null }, isCurrent, onStep) {
   if (inpaint) session.setInpaint(inpaint.x0, inpaint.mask, inpaint.resample);
   try {
-    const ts = session.start(sampler, steps, eta, variance, seed);
+    const ts = session.start(sampler, steps, eta, variance, seed, clip);
     if (xT) session.setSample(xT);
     if (!(await stepThrough(session, 0, ts.length - 1, isCurrent, onStep))) return null;
     const x = await session.readTensor('sample');

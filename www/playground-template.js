@@ -8,6 +8,7 @@ const HTML = /* html */ `
 <link rel="stylesheet" href="{{css}}">
 <div class="root" part="root">
   <div class="notice" role="alert" hidden></div>
+  <p class="settings-notice" id="settings-notice" role="status" hidden></p>
   <div class="fallback" hidden><slot></slot></div>
 
   <form class="controls" data-show="full compact" aria-label="Sampling settings">
@@ -200,7 +201,7 @@ const HTML = /* html */ `
 
   <section class="invert ops" data-panel="invert" aria-labelledby="inv-h">
     <h3 id="inv-h">DDIM inversion: from an image back to its noise</h3>
-    <p class="hint">DDIM with η = 0 maps x<sub>T</sub> to x<sub>0</sub> deterministically, so it can be run backwards: from an image to the x<sub>T</sub> that makes it. Running that x<sub>T</sub> forwards again shows how well the map inverts.</p>
+    <p class="hint">DDIM with η = 0 maps x<sub>T</sub> to x<sub>0</sub> deterministically, so it can be run backwards: from an image to the x<sub>T</sub> that makes it. Running that x<sub>T</sub> forwards again shows how well the map inverts. <span id="inv-clip-note">Both directions run with x̂<sub>0</sub> clipping off, whatever the model’s setting, because clipping breaks that map (on emoji32 it raises the mean reconstruction error from 0.08 to 0.34); “Use this x<sub>T</sub>” turns clipping off for the run above too.</span></p>
     <div class="op-controls">
       <div class="field">
         <label for="inv-source">Image</label>

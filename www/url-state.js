@@ -2,12 +2,15 @@
 // attributes. A shared link (`index.html?sampler=ddim&steps=50&...`) restores them.
 
 import { DEFAULT_BACKEND, parseBackend } from './backend-choice.js';
+import { EXAMPLE_NAMES } from './examples.js';
 
 export const SAMPLERS = ['ddpm', 'ddim', 'dpmpp2m'];
 /** The pairs side-by-side mode can compare, lane 0 first (the first one is today's default). */
 export const COMPARES = ['ddpm-ddim', 'dpmpp2m-ddim', 'dpmpp2m-ddpm'];
 export const MAX_FRAMES = 16;
 export const MAX_RESAMPLE = 10;
+/** The most DDIM steps an inversion may take (the panel's field and `invsteps`). */
+export const MAX_INV_STEPS = 1000;
 export const VARIANCES = ['fixed_small', 'fixed_large'];
 /** The clamp of the predicted x_0 (Session.start's `clip`): the checkpoint's, none, clamp, or clamp and recompute eps. */
 export const CLIPS = ['checkpoint', 'off', 'clip', 'recompute'];
@@ -31,9 +34,11 @@ export const DEFAULTS = Object.freeze({
   backend: DEFAULT_BACKEND,
   compare: COMPARES[0],
   // The panels of issue 15 (each null until the reader uses it): the inversion's source (an
-  // example's name or "sample", the run's own image 0), the interpolation's other seed and
-  // frame count, the inpainting mask (mask.js's compact text) and its resample count.
+  // example's name or "sample", the run's own image 0) and step count (null: the run's steps),
+  // the interpolation's other end (a seed, or "inv:A,B": between the inversions of examples A
+  // and B) and frame count, the inpainting mask (mask.js's compact text) and its resample count.
   invert: null,
+  invsteps: null,
   lerp: null,
   frames: 7,
   mask: null,
@@ -46,7 +51,7 @@ export function runSamplers(s) {
 }
 
 /** The keys a share link carries, in the order they are written. */
-export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'clip', 'seed', 'batch', 'side', 'compare', 'view', 'backend', 'invert', 'lerp', 'frames', 'mask', 'resample'];
+export const URL_KEYS = ['model', 'sampler', 'steps', 'eta', 'variance', 'clip', 'seed', 'batch', 'side', 'compare', 'view', 'backend', 'invert', 'invsteps', 'lerp', 'frames', 'mask', 'resample'];
 
 /** Keys whose change needs a new sampling run (the view only changes what is drawn; a new
  * model or backend needs a new engine first). */
@@ -101,7 +106,16 @@ const PARSERS = {
   compare: (v) => (COMPARES.includes(String(v).toLowerCase()) ? String(v).toLowerCase() : undefined),
   // An example's name (examples.js) or "sample"; checked against the list by the panel.
   invert: (v) => (/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(String(v)) ? String(v) : undefined),
-  lerp: (v) => PARSERS.seed(v),
+  invsteps: (v) => {
+    const n = Number(v);
+    return String(v).trim() !== '' && Number.isInteger(n) && n >= 1 && n <= MAX_INV_STEPS ? n : undefined;
+  },
+  // Another seed, or "inv:A,B" with A and B two names of examples.js (the strip between their inversions).
+  lerp: (v) => {
+    const m = /^inv:([A-Za-z]+),([A-Za-z]+)$/.exec(String(v).trim());
+    if (m) return EXAMPLE_NAMES.includes(m[1]) && EXAMPLE_NAMES.includes(m[2]) ? `inv:${m[1]},${m[2]}` : undefined;
+    return PARSERS.seed(v);
+  },
   frames: (v) => {
     const n = Number(v);
     return Number.isInteger(n) && n >= 2 && n <= MAX_FRAMES ? n : undefined;
@@ -114,6 +128,17 @@ const PARSERS = {
   },
 };
 
+/**
+ * What a `lerp` setting names: {seed} (the other seed), {examples: [A, B]} (the inversions of two
+ * examples), or null (no strip).
+ */
+export function lerpEnds(lerp) {
+  if (lerp === null || lerp === undefined) return null;
+  if (typeof lerp === 'number') return { seed: lerp };
+  const m = /^inv:([A-Za-z]+),([A-Za-z]+)$/.exec(String(lerp));
+  return m ? { examples: [m[1], m[2]] } : null;
+}
+
 /** One setting from its text form, or `undefined` (with a console warning) if invalid. */
 export function parseValue(key, text) {
   const parse = PARSERS[key];
@@ -125,14 +150,36 @@ export function parseValue(key, text) {
   return value;
 }
 
-/** The settings named in a query string or URLSearchParams (only the valid ones). */
-export function parseParams(params) {
+/**
+ * What the reader sees when a `model` value is refused (URL, attribute or setState): what was
+ * refused and what to write instead. The page never loads a model from another origin or from
+ * outside its own folder.
+ */
+export function modelRefusal(text) {
+  const shown = JSON.stringify(String(text).slice(0, 80));
+  const s = String(text).trim();
+  let why = 'it is not a folder path';
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(s)) why = 'a URL with a scheme could load a model from another site';
+  else if (s.startsWith('//')) why = 'a path that starts with "//" names another host';
+  else if (s.startsWith('/')) why = 'an absolute path leaves the playground\'s folder';
+  else if (/%/.test(s)) why = 'it holds percent-escapes (such as %2e%2e for "..")';
+  else if (s.split('/').includes('..')) why = '".." leaves the playground\'s folder';
+  else if (s === '') why = 'it is empty';
+  return `The model ${shown} was refused: ${why}. Write a folder path relative to the playground, such as "${DEFAULT_MODEL}" (letters, digits, "_", "-", "." and "/"; no "..", no leading "/", no "https:" or "//host"). The playground keeps its current model.`;
+}
+
+/**
+ * The settings named in a query string or URLSearchParams (only the valid ones);
+ * `onRefused(key, text)` hears of each invalid one.
+ */
+export function parseParams(params, onRefused) {
   const p = params instanceof URLSearchParams ? params : new URLSearchParams(params);
   const out = {};
   for (const key of URL_KEYS) {
     if (p.has(key)) {
       const v = parseValue(key, p.get(key));
       if (v !== undefined) out[key] = v;
+      else onRefused?.(key, p.get(key));
     }
   }
   return out;
@@ -196,6 +243,7 @@ export function embedSnippets(settings, moduleUrl, baseUrl) {
     s.side ? 'side-by-side' : '',
     s.side && s.compare && s.compare !== COMPARES[0] ? `compare="${s.compare}"` : '',
     s.invert ? `invert="${s.invert}"` : '',
+    s.invsteps ? `invsteps="${s.invsteps}"` : '',
     s.lerp !== null && s.lerp !== undefined ? `lerp="${s.lerp}" frames="${s.frames}"` : '',
     s.mask ? `mask="${s.mask}"` : '',
     s.mask && s.resample > 1 ? `resample="${s.resample}"` : '',

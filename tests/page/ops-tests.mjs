@@ -30,6 +30,49 @@ function maxDiff(page, a, b) {
 
 const text = (page, sel) => page.locator(`${EL} ${sel}`).innerText();
 
+/** Waits until the address bar's query satisfies `test(URLSearchParams)` (urlWriter debounces). */
+async function urlHas(page, what, test, timeout = 5000) {
+  const src = test.toString();
+  await page
+    .waitForFunction((src) => new Function(`return (${src})`)()(new URLSearchParams(location.search)), src, { timeout, polling: 50 })
+    .catch(() => {});
+  assert(test(new URL(page.url()).searchParams), `the URL lacks ${what}: ${page.url()}`);
+}
+
+/** Sets a field's value as the reader would and fires `input` and `change`. */
+function setField(page, sel, value) {
+  return page.evaluate(
+    ([el, sel, value]) => {
+      const f = document.querySelector(el).shadowRoot.querySelector(sel);
+      f.value = String(value);
+      f.dispatchEvent(new Event('input', { bubbles: true }));
+      f.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    [EL, sel, value],
+  );
+}
+
+/** Runs `click()` and waits for panel `name` (invert | interpolate | inpaint) to show a new result. */
+async function panelRunDone(page, name, click, timeout = 240000) {
+  // Each result holds new tensors (a new object for invert and interpolate; inpaint's is copied on each call).
+  await page.evaluate(([sel, name]) => {
+    const r = document.querySelector(sel).panelState()[name];
+    window.__prevResult = r && (r.out ?? r.images ?? r.xT);
+  }, [EL, name]);
+  await click();
+  await page.waitForFunction(
+    ([sel, name]) => {
+      const el = document.querySelector(sel);
+      const sec = el.shadowRoot.querySelector(`.${name}`);
+      if (sec?.dataset.state === 'error') throw new Error(`${name}: ${sec.querySelector('.op-status')?.textContent}`);
+      const r = el.panelState()[name];
+      return sec?.dataset.state === 'done' && r && (r.out ?? r.images ?? r.xT) !== window.__prevResult;
+    },
+    [EL, name],
+    { timeout, polling: 100 },
+  );
+}
+
 /** Waits until panel `name`'s section says it is idle with a result (data-state="done"). */
 function panelDone(page, name, timeout = 240000) {
   return page.waitForFunction(
@@ -76,7 +119,9 @@ export function registerOpsTests({ pageTest, notes, h }) {
     assert((await maxDiff(page, 'el.initialSample(0)', 'el.initialSample(1)')) === 0, 'the two lanes start from different x_T');
     const captions = await page.locator(`${EL} .lane figcaption`).allInnerTexts();
     assert(captions.length === 2 && /DPM-Solver\+\+/.test(captions[0]) && /DDIM/.test(captions[1]), JSON.stringify(captions));
-    assert(/compare=dpmpp2m-ddim/.test(page.url()) || true, 'url');
+    // The address bar follows the settings after a short debounce (controls.js urlWriter).
+    await page.waitForFunction(() => /[?&]side=1/.test(location.search) && /[?&]compare=dpmpp2m-ddim/.test(location.search), null, { timeout: 5000 }).catch(() => {});
+    assert(/[?&]compare=dpmpp2m-ddim/.test(page.url()) && /[?&]side=1/.test(page.url()), `the URL does not carry the comparison: ${page.url()}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'ops-side-dpmpp2m-ddim.png') });
     h.noErrors(page);
   });
@@ -259,6 +304,208 @@ export function registerOpsTests({ pageTest, notes, h }) {
     assert(disabled, 'the clip choice stays enabled for DPM-Solver++');
     notes.push(`[clip] DDIM 5, seed 3: max |off - checkpoint| ${offVsClip.toFixed(3)}, max |recompute - checkpoint| ${recVsClip.toFixed(3)}`);
   });
+
+  pageTest('inversion controls: #inv-steps in the URL, clipping off with a small reconstruction error on the default model, use and back, invert=sample [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&eta=0&steps=4&seed=3&batch=1`);
+    await done(page);
+    assert(/clipping off/.test(await text(page, '#inv-clip-note')), 'the panel does not say that inversion runs unclipped');
+    // 50 steps, typed: a setting (URL, getState) that the next inversion uses.
+    await setField(page, '#inv-steps', 50);
+    await urlHas(page, 'invsteps=50', (q) => q.get('invsteps') === '50');
+    assert((await page.evaluate((sel) => document.querySelector(sel).getState().invsteps, EL)) === 50, 'getState().invsteps');
+    // Sunset at 50 steps, measured here: mean error 0.055 unclipped, 0.41 with the checkpoint's clipping.
+    await page.locator(`${EL} #inv-source`).selectOption('Sunset');
+    await panelRunDone(page, 'invert', () => page.locator(`${EL} #inv-run`).click());
+    const r = await page.evaluate((sel) => {
+      const el = document.querySelector(sel);
+      const e = el.shadowRoot.querySelector('#inv-error');
+      const res = el.panelState().invert;
+      return { steps: res.steps, mean: res.meanAbs, max: res.maxAbs, text: e.textContent, shown: Number(e.dataset.meanAbs) };
+    }, EL);
+    // With the checkpoint's clip_sample (the old behaviour) the map breaks: the model card
+    // measures a mean error of 0.34 at 50 steps on held-out emoji, 0.078 without clipping.
+    assert(r.steps === 50 && r.shown === r.mean && /not clipped/.test(r.text), JSON.stringify(r));
+    assert(r.mean < 0.15, `the reconstruction error on the default model is ${r.mean.toFixed(4)} (max ${r.max.toFixed(4)}), not below 0.15`);
+    notes.push(`inversion of the Sunset example, 50 DDIM steps, unclipped, emoji32: mean |error| ${r.mean.toFixed(4)}, max ${r.max.toFixed(4)}`);
+    // Use this x_T: the run starts from it with clipping off (as the reconstruction); back: the seed's x_T again.
+    let n = await eventCount(page);
+    await page.locator(`${EL} #inv-use`).click();
+    let d = await done(page, n);
+    assert(d.detail.settings.clip === 'off', `the run from the inverted x_T clips: ${JSON.stringify(d.detail.settings)}`);
+    assert((await maxDiff(page, 'el.initialSample(0)', 'el.panelState().invert.xT')) === 0, 'the run did not start from the inverted x_T');
+    await urlHas(page, 'clip=off', (q) => q.get('clip') === 'off');
+    n = await eventCount(page);
+    await page.locator(`${EL} #inv-back`).click();
+    await done(page, n);
+    const back = await maxDiff(page, 'el.initialSample(0)', 'el.panelState().invert.xT');
+    assert(typeof back === 'number' && back > 0.1, `after "back" the run still starts from the inverted x_T (${back})`);
+    assert(!(await page.locator(`${EL} #inv-back`).isVisible()), '"back" is still shown');
+    assert(!/inverted from/.test(await text(page, '.lane figcaption')), 'the caption still says x_T was inverted');
+    // The run's own image 0 as the source: in the URL, and the panel's x0 is that image.
+    await page.locator(`${EL} #inv-source`).selectOption('sample');
+    await panelRunDone(page, 'invert', () => page.locator(`${EL} #inv-run`).click());
+    const same = await maxDiff(page, 'el.panelState().invert.x0', 'el.lastImage()');
+    const own = await page.evaluate((sel) => document.querySelector(sel).panelState().invert, EL);
+    assert(same === 0 && own.source === 'sample', `invert=sample inverted something else (${same})`);
+    notes.push(`inversion of the run's own image (clip off, 4 steps), 50 DDIM steps: mean |error| ${own.meanAbs.toFixed(4)}`);
+    await urlHas(page, 'invert=sample', (q) => q.get('invert') === 'sample' && q.get('invsteps') === '50');
+    h.noErrors(page);
+  });
+
+  pageTest('interpolation through the controls: other seed and frames, then between two inverted examples (lerp=inv:…, its ends the reconstructions) [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&eta=0&steps=3&seed=3&batch=1&invsteps=4`);
+    await done(page);
+    // A bad frame count is refused with a message.
+    await setField(page, '#lerp-frames', 1);
+    await page.locator(`${EL} #lerp-run`).click();
+    assert(/Frames must be a whole number from 2 to 16/.test(await text(page, '#lerp-status')), await text(page, '#lerp-status'));
+    await setField(page, '#lerp-seed', 21);
+    await setField(page, '#lerp-frames', 3);
+    await panelRunDone(page, 'interpolate', () => page.locator(`${EL} #lerp-run`).click());
+    let r = await page.evaluate((sel) => {
+      const el = document.querySelector(sel);
+      const res = el.panelState().interpolate;
+      return { seeds: res.seeds, n: el.shadowRoot.querySelectorAll('#lerp-strip canvas').length, s: el.getState() };
+    }, EL);
+    assert(JSON.stringify(r.seeds) === '[3,21]' && r.n === 3 && r.s.lerp === 21 && r.s.frames === 3, JSON.stringify(r));
+    await urlHas(page, 'lerp=21&frames=3', (q) => q.get('lerp') === '21' && q.get('frames') === '3');
+    // Two inverted examples (4 steps), then the strip between them.
+    const recs = {};
+    for (const name of ['Heart', 'Smiley']) {
+      await page.locator(`${EL} #inv-source`).selectOption(name);
+      await panelRunDone(page, 'invert', () => page.locator(`${EL} #inv-run`).click());
+      recs[name] = await page.evaluate((sel) => Array.from(document.querySelector(sel).panelState().invert.rec), EL);
+    }
+    const option = await page.evaluate((sel) => document.querySelector(sel).shadowRoot.querySelector('#lerp-ends option[value="inverted"]').disabled, EL);
+    assert(!option, 'the inverted ends stay disabled after two inversions');
+    await page.locator(`${EL} #lerp-ends`).selectOption('inverted');
+    assert(await page.locator(`${EL} #lerp-seed`).isDisabled(), 'the other seed is enabled between inverted images');
+    await panelRunDone(page, 'interpolate', () => page.locator(`${EL} #lerp-run`).click());
+    await urlHas(page, 'lerp=inv:Heart,Smiley', (q) => q.get('lerp') === 'inv:Heart,Smiley' && q.get('frames') === '3' && q.get('invsteps') === '4');
+    const ends = await page.evaluate(([sel, recs]) => {
+      const res = document.querySelector(sel).panelState().interpolate;
+      const d = (k, rec) => rec.reduce((m, v, i) => Math.max(m, Math.abs(v - res.images[k * res.len + i])), 0);
+      return { first: d(0, recs.Heart), last: d(2, recs.Smiley), steps: res.steps, clip: res.clip, examples: res.examples };
+    }, [EL, recs]);
+    assert(ends.first <= 1e-4 && ends.last <= 1e-4, `the strip's ends differ from the reconstructions: ${JSON.stringify(ends)}`);
+    assert(ends.steps === 4 && ends.clip === 'off' && JSON.stringify(ends.examples) === '["Heart","Smiley"]', JSON.stringify(ends));
+    notes.push(`interpolation between inverted Heart and Smiley (4 steps): ends vs reconstructions ${ends.first}, ${ends.last}`);
+    const strip = await page.evaluate((sel) => Array.from(document.querySelector(sel).panelState().interpolate.images), EL);
+    // The link alone: a new page inverts both examples itself and draws the same strip.
+    const again = await open(context, page.url());
+    await done(again);
+    await panelDone(again, 'interpolate');
+    const a = await again.evaluate(([sel, strip]) => {
+      const el = document.querySelector(sel);
+      const res = el.panelState().interpolate;
+      let m = 0;
+      for (let i = 0; i < strip.length; i++) m = Math.max(m, Math.abs(res.images[i] - strip[i]));
+      return { m, ends: el.shadowRoot.querySelector('#lerp-ends').value, n: res.images.length };
+    }, [EL, strip]);
+    assert(a.ends === 'inverted' && a.n === strip.length && a.m <= 1e-4, `the strip from the link: ${JSON.stringify(a)}`);
+    h.noErrors(page);
+    h.noErrors(again);
+  }, { viewport: { width: 1100, height: 900 } });
+
+  pageTest('inpainting controls: mouse painting, brush, clear, invert mask, resample 2, image 2 of a batch of 4, DDIM [cpu]', async ({ context, base }) => {
+    const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&eta=0&steps=4&seed=3&batch=4`);
+    await done(page);
+    const paint = page.locator(`${EL} #inp-paint`);
+    await paint.scrollIntoViewIfNeeded();
+    assert(await page.locator(`${EL} #inp-image`).isVisible(), 'no image choice at batch 4');
+    const options = await page.evaluate((sel) => document.querySelector(sel).shadowRoot.querySelector('#inp-image').options.length, EL);
+    assert(options === 4, `${options} images to choose from`);
+    await page.locator(`${EL} #inp-image`).selectOption('2');
+    const painted = () => page.evaluate((sel) => Number(document.querySelector(sel).shadowRoot.querySelector('.inpaint').dataset.painted), EL);
+    const stroke = async () => {
+      const box = await paint.boundingBox();
+      await page.mouse.move(box.x + 0.3 * box.width, box.y + 0.5 * box.height);
+      await page.mouse.down();
+      for (let f = 0.3; f <= 0.7; f += 0.05) await page.mouse.move(box.x + f * box.width, box.y + 0.5 * box.height);
+      await page.mouse.up();
+    };
+    await setField(page, '#inp-brush', 1);
+    await stroke();
+    const thin = await painted();
+    assert(thin > 5, `${thin} pixels painted with the mouse`);
+    await page.locator(`${EL} #inp-clear`).click();
+    assert((await painted()) === 0, 'Clear left pixels painted');
+    await urlHas(page, 'no mask after Clear', (q) => !q.has('mask'));
+    await setField(page, '#inp-brush', 4);
+    await stroke();
+    const thick = await painted();
+    assert(thick > 2 * thin, `a brush of 4 painted ${thick} pixels, one of 1 ${thin}`);
+    await page.locator(`${EL} #inp-invert`).click();
+    assert((await painted()) === 32 * 32 - thick, `Invert mask: ${await painted()} of ${32 * 32} for ${thick} painted`);
+    await page.locator(`${EL} #inp-invert`).click();
+    assert((await painted()) === thick, 'inverting twice did not give the mask back');
+    await urlHas(page, 'the mask', (q) => /^[br]/.test(q.get('mask') ?? ''));
+    await setField(page, '#inp-resample', 2);
+    await urlHas(page, 'resample=2', (q) => q.get('resample') === '2');
+    assert((await text(page, '#inp-resample-out')) === '2', 'the resample count is not shown');
+    await panelRunDone(page, 'inpaint', () => page.locator(`${EL} #inp-run`).click());
+    const r = await page.evaluate((sel) => {
+      const el = document.querySelector(sel);
+      const { x0, out, mask, image, sampler, evaluations } = el.panelState().inpaint;
+      const last = el.lastImage();
+      const len = x0.length;
+      let fromImage2 = 0;
+      for (let i = 0; i < len; i++) fromImage2 = Math.max(fromImage2, Math.abs(x0[i] - last[2 * len + i]));
+      const plane = mask.length;
+      let keep = 0;
+      let hole = 0;
+      let holeN = 0;
+      for (let i = 0; i < len; i++) {
+        const d = Math.abs(x0[i] - out[i]);
+        if (mask[i % plane]) {
+          hole += d;
+          holeN++;
+        } else keep = Math.max(keep, d);
+      }
+      return { image, sampler, evaluations, fromImage2, keep, hole: hole / holeN, status: el.shadowRoot.querySelector('#inp-status').textContent };
+    }, EL);
+    assert(r.image === 2 && r.fromImage2 === 0, `not image 2 of the batch: ${JSON.stringify(r)}`);
+    assert(r.sampler === 'ddim' && /DDIM/.test(r.status) && /resample 2/.test(r.status), JSON.stringify(r));
+    assert(r.evaluations > 4, `resample 2 ran ${r.evaluations} network evaluations for 4 steps (no resampling)`);
+    assert(r.keep <= 1e-5 && r.hole > 0.02, `unmasked change ${r.keep}, hole mean change ${r.hole}`);
+    notes.push(`inpainting DDIM 4 steps, resample 2, image 2 of 4, mouse: ${r.evaluations} network evaluations, unmasked max |change| ${r.keep}, hole ${r.hole.toFixed(3)}`);
+    h.noErrors(page);
+  }, { viewport: { width: 1100, height: 900 } });
+
+  pageTest('embed.html: the op attributes (compare, invert, invsteps, lerp=inv, frames, mask, resample) give the matching panel state [cpu]', async ({ context, base }) => {
+    const q = 'backend=cpu&steps=3&seed=4&batch=1&side=1&compare=dpmpp2m-ddpm&invert=Smiley&invsteps=3&lerp=inv:Heart,Sunset&frames=3&mask=rdw.o.dw&resample=2&loading=eager&controls=full&panels=images+invert+interpolate+inpaint';
+    const page = await open(context, `${base}embed.html?${q}`);
+    const attrs = await page.evaluate((sel) => Object.fromEntries([...document.querySelector(sel).attributes].map((a) => [a.name, a.value])), EL);
+    for (const [k, v] of Object.entries({ compare: 'dpmpp2m-ddpm', invert: 'Smiley', invsteps: '3', lerp: 'inv:Heart,Sunset', frames: '3', mask: 'rdw.o.dw', resample: '2', 'side-by-side': '' })) {
+      assert(attrs[k] === v, `attribute ${k}=${JSON.stringify(attrs[k])}, wanted ${JSON.stringify(v)}`);
+    }
+    await done(page);
+    await Promise.all(['invert', 'interpolate', 'inpaint'].map((n) => panelDone(page, n)));
+    const st = await page.evaluate((sel) => {
+      const el = document.querySelector(sel);
+      const $ = (s) => el.shadowRoot.querySelector(s);
+      const p = el.panelState();
+      return {
+        compare: $('#compare')?.value,
+        lanes: [...el.shadowRoot.querySelectorAll('.lane figcaption')].map((f) => f.textContent),
+        source: $('#inv-source').value,
+        invSteps: $('#inv-steps').value,
+        inverted: [p.invert.source, p.invert.steps],
+        ends: $('#lerp-ends').value,
+        lerp: [p.interpolate.examples, p.interpolate.steps, $('#lerp-strip').querySelectorAll('canvas').length],
+        painted: Number($('.inpaint').dataset.painted ?? p.inpaint.mask.reduce((a, m) => a + m, 0)),
+        maskOnes: p.inpaint.mask.reduce((a, m) => a + m, 0),
+        resample: [$('#inp-resample').value, $('#inp-resample-out').value],
+        inpSampler: p.inpaint.sampler,
+        inpEvaluations: p.inpaint.evaluations,
+      };
+    }, EL);
+    assert(st.compare === 'dpmpp2m-ddpm' && st.lanes.length === 2 && /DPM-Solver\+\+/.test(st.lanes[0]) && /DDPM/.test(st.lanes[1]), `comparison: ${JSON.stringify(st)}`);
+    assert(st.source === 'Smiley' && st.invSteps === '3' && JSON.stringify(st.inverted) === '["Smiley",3]', `inversion: ${JSON.stringify(st)}`);
+    assert(st.ends === 'inverted' && JSON.stringify(st.lerp) === '[["Heart","Sunset"],3,3]', `interpolation: ${JSON.stringify(st)}`);
+    assert(st.maskOnes === 24 && st.resample.join() === '2,2' && st.inpSampler === 'ddpm' && st.inpEvaluations > 3, `inpainting: ${JSON.stringify(st)}`);
+    h.noErrors(page);
+  }, { viewport: { width: 1100, height: 900 } });
 
   pageTest('the op panels fit a 360 px phone [cpu]', async ({ context, base }) => {
     const page = await open(context, `${base}index.html?backend=cpu&sampler=ddim&steps=3&seed=4&batch=1&invert=Heart&lerp=5&frames=7`);

@@ -736,6 +736,73 @@ test('unit: slerp frame positions, the op URL keys and the samplers of a run', a
   }
 });
 
+test('unit: the inversion steps and the strip between two inverted examples in the URL and the attributes', async () => {
+  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
+  const c = await import(pathToFileURL(path.join(ROOT, 'www/controls.js')).href);
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    const p = u.parseParams('invert=Heart&invsteps=50&lerp=inv:Heart,Smiley&frames=4');
+    assert(p.invsteps === 50 && p.lerp === 'inv:Heart,Smiley' && p.frames === 4, JSON.stringify(p));
+    assert(u.parseParams('lerp=12').lerp === 12, 'a seed is still a seed');
+    const s = { ...u.DEFAULTS, invert: 'Heart', invsteps: 50, lerp: 'inv:Heart,Smiley', frames: 4 };
+    const q = u.toParams(s);
+    assert(q.get('invsteps') === '50' && q.get('lerp') === 'inv:Heart,Smiley' && q.get('frames') === '4', q.toString());
+    const back = u.parseParams(q.toString());
+    for (const k of ['invert', 'invsteps', 'lerp', 'frames']) assert(back[k] === s[k], `${k}: ${back[k]} for ${s[k]}`);
+    assert(!u.toParams({ ...u.DEFAULTS }).has('invsteps'), 'invsteps written by default');
+    assert(u.lerpEnds('inv:Heart,Smiley').examples.join() === 'Heart,Smiley' && u.lerpEnds(12).seed === 12 && u.lerpEnds(null) === null, 'lerpEnds');
+    // Only examples' names (uploads and run images are not in the URL); steps 1..1000.
+    for (const bad of ['invsteps=0', 'invsteps=1001', 'invsteps=2.5', 'invsteps=', 'lerp=inv:Heart', 'lerp=inv:Heart,Nope', 'lerp=inv:sample,Heart', 'lerp=inv:Heart,Smiley,Sunset', 'lerp=inv:']) {
+      const got = u.parseParams(bad);
+      assert(Object.keys(got).length === 0, `${bad} kept: ${JSON.stringify(got)}`);
+    }
+    const snip = u.embedSnippets(s, 'https://x/diffusion-playground.js', 'https://x/');
+    assert(snip.element.includes('invert="Heart" invsteps="50"') && snip.element.includes('lerp="inv:Heart,Smiley" frames="4"'), snip.element);
+    assert(/invsteps=50/.test(snip.iframe) && /lerp=inv%3AHeart%2CSmiley/.test(snip.iframe), snip.iframe);
+    // The element's attributes of the same names.
+    assert(c.ATTRS.invsteps === 'invsteps' && c.ATTRS.lerp === 'lerp', 'attribute names');
+    const attrs = { invsteps: '30', lerp: 'inv:Sunset,Checkerboard', frames: '3' };
+    const el = { hasAttribute: (n) => n in attrs, getAttribute: (n) => attrs[n] ?? null };
+    const { settings } = c.initialSettings(el);
+    assert(settings.invsteps === 30 && settings.lerp === 'inv:Sunset,Checkerboard' && settings.frames === 3, JSON.stringify(settings));
+    assert(c.attributeSetting('invsteps', null) === null && c.attributeSetting('lerp', 'inv:Heart,x') === undefined, 'removed / bad attributes');
+    const clean = c.cleanSettings({ invsteps: 20, lerp: 'inv:Heart,Smiley' });
+    assert(clean.invsteps === 20 && clean.lerp === 'inv:Heart,Smiley', `setState: ${JSON.stringify(clean)}`);
+  } finally {
+    console.warn = warn;
+  }
+});
+
+test('unit: a refused model value is reported with what to write instead', async () => {
+  const u = await import(pathToFileURL(path.join(ROOT, 'www/url-state.js')).href);
+  const c = await import(pathToFileURL(path.join(ROOT, 'www/controls.js')).href);
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    const why = { '/abs': /absolute path/, '//host': /another host/, 'models/%2e%2e/x': /percent-escapes/, '..': /"\.\." leaves/, 'https:': /scheme/, 'https://example.org/m': /scheme/ };
+    for (const [bad, re] of Object.entries(why)) {
+      const heard = [];
+      const got = u.parseParams(`model=${encodeURIComponent(bad)}&seed=3`, (k, t) => heard.push([k, t]));
+      assert(got.model === undefined && got.seed === 3, `${bad}: ${JSON.stringify(got)}`);
+      assert(heard.length === 1 && heard[0][0] === 'model' && heard[0][1] === bad, `${bad}: heard ${JSON.stringify(heard)}`);
+      const m = u.modelRefusal(bad);
+      assert(re.test(m) && m.includes(JSON.stringify(bad)) && m.includes('"models/emoji32"'), `${bad}: ${m}`);
+      const viaSet = [];
+      c.cleanSettings({ model: bad }, (k, v) => viaSet.push(k));
+      const viaAttr = [];
+      c.attributeSetting('model', bad, (k) => viaAttr.push(k));
+      assert(viaSet.join() === 'model' && viaAttr.join() === 'model', `${bad}: setState ${viaSet}, attribute ${viaAttr}`);
+    }
+    const none = [];
+    u.parseParams('model=models/emoji32', (k) => none.push(k));
+    c.cleanSettings({ model: 'models/soak-a', seed: 2 }, (k) => none.push(k));
+    assert(!none.length, `good values refused: ${none}`);
+  } finally {
+    console.warn = warn;
+  }
+});
+
 /** A Storage stand-in over a plain object. */
 function fakeStorage(items = {}) {
   const m = new Map(Object.entries(items));
