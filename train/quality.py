@@ -77,6 +77,8 @@ def parse_args(argv=None):
                     "of the floor) [default: 500]")
     ap.add_argument("--seed", type=int, default=0, help="engine seed of x_T and the step noise [default: 0]")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads [default: 2]")
+    ap.add_argument("--device", default="cpu", help="torch device of the diffusers sampling: cpu, cuda, cuda:N "
+                    "(float32, TF32 off; the classifier and the FD stay on the CPU) [default: cpu]")
     ap.add_argument("--batch", type=int, default=100, help="diffusers sampling chunk size [default: 100]")
     ap.add_argument("--settings", default=",".join(DEFAULT_SETTINGS),
                     help="comma list of ddpm<N>-beta|posterior, ddim<N>-eta<E> and dpmpp2m<N>; ddpm and ddim names "
@@ -216,11 +218,26 @@ def prepare(a, model_dir):
                engine_root=os.path.join(out_dir, "engine", f"{key}"))
 
 
+def sampling_device(a):
+    """--device as a torch.device; on CUDA with TF32 off, so the samples stay float32 like the engine's
+    (the engine check's 1e-3 holds) and like those of a CPU run."""
+    try:
+        dev = torch.device(a.device)
+    except RuntimeError:
+        raise SystemExit(f"--device {a.device}: not a torch device (write cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {a.device}: torch finds no CUDA device here (use --device cpu)")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
+
+
 def sample_all(a, run):
     """Phase 3, sampling: what the sample cache lacks of every setting; returns the caches."""
     from diffusers import UNet2DModel
 
-    model = UNet2DModel.from_pretrained(run.model_dir, low_cpu_mem_usage=False).float().eval()
+    model = UNet2DModel.from_pretrained(run.model_dir, low_cpu_mem_usage=False).float().eval().to(sampling_device(a))
     caches = {s.name: SampleCache(run.sample_root, s) for s in run.settings}
     sample_settings(model, run.sched_cfg, run.settings, caches, a.num_samples, a.seed, a.batch)
     return caches
@@ -292,6 +309,7 @@ def main(a):
     if a.render_only:
         render_only(default_out_dir(a, model_dir), a.json_out)
         return 0
+    sampling_device(a)  # an unusable --device is refused before the classifier and the floors
     if a.classifier and not os.path.isdir(os.path.dirname(os.path.abspath(a.classifier))):
         raise SystemExit(f"--classifier {a.classifier}: its directory does not exist (create it, or pass another "
                          "path)")

@@ -50,7 +50,8 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
     n = hi - lo
     c, h, w = 3, model.config.sample_size, model.config.sample_size
     length = c * h * w
-    x = torch.from_numpy(engine_rng.initial_noise(seed, n, length, first_sample=lo).reshape(n, c, h, w))
+    dev = next(model.parameters()).device  # the noise is drawn on the CPU (the engine's stream), then moved
+    x = torch.from_numpy(engine_rng.initial_noise(seed, n, length, first_sample=lo).reshape(n, c, h, w)).to(dev)
     # the setting's clipping: clip_sample overridden unless it is the config's own (no name suffix)
     overrides = setting.scheduler_overrides
     if setting.sampler == "ddim":
@@ -84,13 +85,13 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
                 noise = None
                 if setting.eta > 0:
                     noise = torch.from_numpy(engine_rng.step_noise(seed, i, n, length, first_sample=lo)
-                                             .reshape(n, c, h, w))
+                                             .reshape(n, c, h, w)).to(dev)
                 x = sched.step(eps, t, x, eta=setting.eta, variance_noise=noise,
                                use_clipped_model_output=setting.use_clipped_model_output).prev_sample
             else:
                 if int(t) > 0:
                     box["next"] = torch.from_numpy(engine_rng.step_noise(seed, i, n, length, first_sample=lo)
-                                                   .reshape(n, c, h, w))
+                                                   .reshape(n, c, h, w)).to(dev)
                     expected_calls += 1
                 x = sched.step(eps, t, x).prev_sample
                 if box["next"] is not None:
@@ -99,7 +100,7 @@ def sample_chunk(model, sched_cfg, setting, seed, lo, hi, progress=None):
                 progress(i + 1, len(timesteps))
         if setting.sampler == "ddpm" and box["calls"] != expected_calls:
             raise RuntimeError(f"DDPM used {box['calls']} noise tensors, expected {expected_calls}")
-    return x.numpy().astype(np.float32)
+    return x.cpu().numpy().astype(np.float32)
 
 
 class SampleCache:
@@ -195,7 +196,8 @@ def sample_settings(model, sched_cfg, settings, caches, num_samples, seed, batch
                 x = sample_chunk(model, sched_cfg, s, seed, lo, hi, progress)
                 secs = time.perf_counter() - t0
                 caches[s.name].save(lo, hi, x, {"seconds": secs, "samples": hi - lo, "steps": s.steps,
-                                                "threads": torch.get_num_threads()})
+                                                "threads": torch.get_num_threads(),
+                                                "device": str(next(model.parameters()).device)})
                 ss = (hi - lo) * s.steps
                 cost["s"] += secs
                 cost["ss"] += ss
