@@ -4,7 +4,7 @@ use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, shape_str};
 use crate::CliError;
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::Sampler;
+use diffusion_playground::scheduler::{Clipping, Sampler};
 use std::path::PathBuf;
 
 pub const HELP: &str = "\
@@ -17,20 +17,26 @@ Usage: dp invert --input x0.npy --out xT.npy [OPTIONS]
   --input FILE.npy          the images x_0: float32 (B, C, H, W) in [-1, 1], the model's
                             sample shape
   --steps N                 inversion steps [default: 50]
+  --clip checkpoint|off|clip
+                            the clamp of the predicted x_0 in both passes: the scheduler
+                            config's clip_sample, none (diffusers' clip_sample=False), or clip
+                            to clip_sample_range [default: checkpoint]
   --backend gpu|cpu|reference   where it runs [default: gpu]
   --out FILE.npy            x_T as float32 (B, C, H, W)
-  --reconstruct FILE.npy    also run DDIM (eta 0, the same steps) back from x_T, write the
-                            result here and print its mean and largest absolute error
+  --reconstruct FILE.npy    also run DDIM (eta 0, the same steps and --clip) back from x_T,
+                            write the result here and print its mean and largest absolute error
 
 The loop is diffusers' `DDIMInverseScheduler.from_config(config)` with `set_timesteps(N)`:
-for t in timesteps (ascending): eps = unet(x, t); x = step(eps, t, x). `dp sample --sampler
-ddim --eta 0 --steps N --init-noise xT.npy` decodes x_T again.";
+for t in timesteps (ascending): eps = unet(x, t); x = step(eps, t, x); `--clip off` is
+`from_config(config, clip_sample=False)`. `dp sample --sampler ddim --eta 0 --steps N
+--clip C --init-noise xT.npy` decodes x_T again.";
 
 const FLAGS: &[Flag] = &[
     opt("--model", "DIR"),
     opt("--scheduler-config", "FILE"),
     opt("--input", "FILE.npy"),
     opt("--steps", "N"),
+    opt("--clip", "checkpoint|off|clip"),
     opt("--backend", "gpu|cpu|reference"),
     opt("--out", "FILE.npy"),
     opt("--reconstruct", "FILE.npy"),
@@ -50,6 +56,12 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let steps = p
         .number::<usize>("--steps", "a whole number of steps, e.g. 50")?
         .unwrap_or(50);
+    // "recompute" is DDIM's use_clipped_model_output, which DDIMInverseScheduler lacks.
+    let clipping = Clipping::parse(
+        p.choice("--clip", &["checkpoint", "off", "clip"])?
+            .unwrap_or("checkpoint"),
+    )
+    .unwrap_or_default();
     let backend = common::backend(&p)?;
     let reconstruct = p.path("--reconstruct");
     common::check_output(&out, "--out")?;
@@ -64,7 +76,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         ..
     } = common::load_model(&model, defaulted, p.path("--scheduler-config").as_deref())?;
     let plan = schedule
-        .plan(Sampler::DdimInverse, steps)
+        .plan_clipped(Sampler::DdimInverse, steps, clipping)
         .map_err(common::plan_error)?;
     let sample = unet.sample_shape();
     let x0 = common::read_batch(&input, "--input", sample)?;
@@ -72,9 +84,10 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     let fail = |e| common::engine_error(e, &model);
     say!("scheduler {source}");
     say!(
-        "inverting {} ({} images) with inverse DDIM, {steps} steps: timesteps {} .. {}",
+        "inverting {} ({} images) with inverse DDIM, {steps} steps, clip {}: timesteps {} .. {}",
         input.display(),
         batch,
+        clipping.as_str(),
         plan.timesteps[0],
         plan.timesteps[plan.timesteps.len() - 1]
     );
@@ -97,7 +110,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
     );
     if let Some(path) = reconstruct {
         let back = schedule
-            .plan(Sampler::Ddim { eta: 0.0 }, steps)
+            .plan_clipped(Sampler::Ddim { eta: 0.0 }, steps, clipping)
             .map_err(common::plan_error)?;
         let (x, _) = pollster::block_on(diffusion_playground::sampler::run(
             exec.as_ref(),
