@@ -115,3 +115,61 @@ fn gpu_failures_have_their_kinds() {
         "the names the page (www/) switches on"
     );
 }
+
+/// The adapter `common::gpu()` would use, with its storage bindings lowered to `limit` bytes,
+/// as a smaller GPU (or a browser's default limits) would have them.
+fn gpu_with_binding_limit(limit: u64) -> diffusion_playground::gpu::Gpu {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env_or_default(
+        &instance, None,
+    ))
+    .expect("GPU tests need an adapter: apt-get install -y mesa-vulkan-drivers libvulkan1");
+    let mut limits = adapter.limits();
+    limits.max_storage_buffer_binding_size = limit;
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("lowered limits"),
+        required_limits: limits,
+        ..Default::default()
+    }))
+    .expect("a device with lowered limits");
+    diffusion_playground::gpu::Gpu::from_device(device, queue, adapter.get_info())
+}
+
+#[test]
+fn a_session_the_device_cannot_hold_is_refused_as_out_of_memory() {
+    // 256 KiB per binding: the tiny model's weights and a batch-1 run fit, a batch of 64 (its
+    // first feature map alone is 64 x 16 x 16 x 16 floats = 1 MiB) does not.
+    const LIMIT: u64 = 256 << 10;
+    let gpu = Rc::new(gpu_with_binding_limit(LIMIT));
+    assert_eq!(gpu.max_buffer_bytes(), LIMIT);
+    let ckpt = Checkpoint::from_dir(&fixture("models/tiny")).unwrap();
+    let unet = &ckpt.unet;
+    let weights = GpuWeights::upload(&gpu, unet).unwrap();
+    let refused = GpuExecutor::new(gpu.clone(), &weights, unet, 64)
+        .err()
+        .expect("a batch of 64 under a 256 KiB binding limit was accepted");
+    let (k, msg) = kind(refused);
+    assert_eq!(
+        (k, k.name()),
+        (ErrorKind::OutOfMemory, "OutOfMemory"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&LIMIT.to_string()),
+        "the limit is not named: {msg}"
+    );
+    assert!(msg.contains("smaller batch"), "{msg}");
+    // The device is still usable: a batch that fits samples as ever.
+    let schedule = Schedule::new(&SchedulerConfig::default()).unwrap();
+    let plan = schedule.plan(Sampler::Ddim { eta: 0.0 }, 2).unwrap();
+    let exec = GpuExecutor::new(gpu.clone(), &weights, unet, 1).unwrap();
+    exec.start(3).unwrap();
+    for i in 0..2 {
+        exec.step(unet, &plan, i, 3).unwrap();
+    }
+    let x = pollster::block_on(exec.read(View::Sample)).unwrap();
+    assert_eq!(x.len(), 3 * 16 * 16);
+    assert!(x.iter().all(|v| v.is_finite()));
+    gpu.check().unwrap();
+}

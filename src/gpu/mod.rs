@@ -12,7 +12,17 @@ pub use buffer::{live as live_buffers, GpuBuffer, LiveBuffers};
 pub use kernel::{grid, Dispatch, Kernel, KernelSource, Launch, MAX_GROUPS_PER_DIM};
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+static LIVE_DEVICES: AtomicU64 = AtomicU64::new(0);
+
+/// How many [`Gpu`]s (each its own device) are alive in this process or wasm instance: the wasm
+/// API reports it (`debugCounters().gpuDevices`), so that freeing an engine is seen to destroy
+/// its device.
+pub fn live_devices() -> u64 {
+    LIVE_DEVICES.load(Ordering::Relaxed)
+}
 
 /// Errors of the GPU layer. Each message says what the reader can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +77,7 @@ pub struct Gpu {
 /// the web nothing else frees them before garbage collection). Each `Gpu` opens its own device.
 impl Drop for Gpu {
     fn drop(&mut self) {
+        LIVE_DEVICES.fetch_sub(1, Ordering::Relaxed);
         self.device.destroy();
     }
 }
@@ -143,6 +154,7 @@ impl Gpu {
             let mut slot = lost_sink.lock().unwrap_or_else(|p| p.into_inner());
             *slot = Some(format!("{reason:?}: {message}"));
         });
+        LIVE_DEVICES.fetch_add(1, Ordering::Relaxed);
         Gpu {
             device,
             queue,

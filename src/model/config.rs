@@ -115,6 +115,39 @@ fn unsupported(field: &str, found: impl std::fmt::Display, supported: &str) -> M
     }
 }
 
+/// On wasm32 `usize` is 32 bits, so a size such as `block_out_channels: [2^62]` fails to parse
+/// before [`UNetConfig::validate`] could name it: finds the first whole number of `config.json`
+/// (or of one of its lists) past `usize` and refuses it as `validate` would natively.
+fn past_usize(text: &str) -> Option<ModelError> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let too_big = |v: &serde_json::Value| {
+        v.as_u64()
+            .filter(|&n| usize::try_from(n).is_err())
+            .map(|n| n.to_string())
+    };
+    for (key, v) in value.as_object()? {
+        let max = match key.as_str() {
+            "block_out_channels" => MAX_CHANNELS,
+            "sample_size" => MAX_SAMPLE_SIDE,
+            "in_channels" | "out_channels" => MAX_IO_CHANNELS,
+            "layers_per_block" => MAX_LAYERS_PER_BLOCK,
+            "time_embedding_dim" => MAX_TIME_EMBED_DIM,
+            _ => u32::MAX as usize,
+        };
+        let found = match v {
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| too_big(item).map(|n| (format!("{key}[{i}]"), n))),
+            _ => too_big(v).map(|n| (key.clone(), n)),
+        };
+        if let Some((field, n)) = found {
+            return Some(unsupported(&field, n, &format!("1 to {max}")));
+        }
+    }
+    None
+}
+
 /// Kind of a down or up block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockKind {
@@ -124,9 +157,11 @@ pub struct BlockKind {
 impl UNetConfig {
     /// Parses `config.json`; then [`UNetConfig::validate`].
     pub fn from_json_str(text: &str) -> Result<Self, ModelError> {
-        let config: UNetConfig = serde_json::from_str(text).map_err(|e| ModelError::Config {
-            file: "config.json".into(),
-            reason: e.to_string(),
+        let config: UNetConfig = serde_json::from_str(text).map_err(|e| {
+            past_usize(text).unwrap_or_else(|| ModelError::Config {
+                file: "config.json".into(),
+                reason: e.to_string(),
+            })
         })?;
         config.validate()?;
         Ok(config)

@@ -346,8 +346,9 @@ impl Engine {
     }
 }
 
-/// Test and debugging hook: `{gpuBuffers, gpuBytes, wasmBytes}`: the GPU buffers alive in this
-/// wasm instance, their bytes, and the size of the wasm memory (it grows, never shrinks).
+/// Test and debugging hook: `{gpuBuffers, gpuBytes, gpuDevices, wasmBytes}`: the GPU buffers
+/// alive in this wasm instance, their bytes, the GPU devices alive (one per WebGPU engine,
+/// destroyed when it is freed), and the size of the wasm memory (it grows, never shrinks).
 #[wasm_bindgen(js_name = debugCounters)]
 pub fn debug_counters() -> Result<js_sys::Object, JsValue> {
     let live = crate::gpu::live_buffers();
@@ -360,6 +361,7 @@ pub fn debug_counters() -> Result<js_sys::Object, JsValue> {
     for (key, value) in [
         ("gpuBuffers", live.buffers as f64),
         ("gpuBytes", live.bytes as f64),
+        ("gpuDevices", crate::gpu::live_devices() as f64),
         ("wasmBytes", wasm_bytes as f64),
     ] {
         js_sys::Reflect::set(&out, &key.into(), &value.into())?;

@@ -210,6 +210,7 @@ const tests = {
     if (moved.debugCounters().hostParameterBytes !== 0) problems.push(`a webgpu engine keeps ${moved.debugCounters().hostParameterBytes} bytes of parameters`);
     if (cpu.debugCounters().hostParameterBytes < 4 * cpu.parameterCount()) problems.push(`the cpu engine's parameters: ${cpu.debugCounters().hostParameterBytes} bytes for ${cpu.parameterCount()}`);
     if (moved.parameterCount() !== cpu.parameterCount()) problems.push(`parameterCount after release: ${moved.parameterCount()} vs ${cpu.parameterCount()}`);
+    if (withEngine.gpuDevices !== base.gpuDevices + 1) problems.push(`a webgpu engine made ${withEngine.gpuDevices - base.gpuDevices} devices: ${JSON.stringify(base)} -> ${JSON.stringify(withEngine)}`);
     if (!(withEngine.gpuBuffers > base.gpuBuffers && withEngine.gpuBytes > base.gpuBytes)) problems.push(`weights uploaded but counters ${JSON.stringify(base)} -> ${JSON.stringify(withEngine)}`);
     const s4 = moved.createSession(4);
     const withSession = counts();
@@ -219,6 +220,7 @@ const tests = {
     if (sessionFreed.gpuBuffers !== withEngine.gpuBuffers || sessionFreed.gpuBytes !== withEngine.gpuBytes) problems.push(`after session.free(): ${JSON.stringify(sessionFreed)} vs ${JSON.stringify(withEngine)}`);
     moved.free();
     const engineFreed = counts();
+    if (engineFreed.gpuDevices !== base.gpuDevices) problems.push(`after engine.free() its device is alive: ${JSON.stringify(engineFreed)} vs ${JSON.stringify(base)}`);
     if (engineFreed.gpuBuffers !== base.gpuBuffers || engineFreed.gpuBytes !== base.gpuBytes) problems.push(`after engine.free(): ${JSON.stringify(engineFreed)} vs ${JSON.stringify(base)}`);
     return problems.length
       ? { ok: false, detail: problems.join('; ') }
@@ -230,15 +232,45 @@ const tests = {
     const f = await modelFiles('tiny');
     const problems = [];
     const panicLike = /unreachable|panicked|RuntimeError|wasm-function/i;
+    // Issue 16 on wasm32, whose usize is 32 bits: hostile sizes are refused by the same checks
+    // as natively (tests/limits.rs), before any allocation, naming the field.
+    const configWith = (edit) => {
+      const c = JSON.parse(f.config);
+      edit(c);
+      // 2^62 is written out in digits: JSON.stringify would round it to 4611686018427388000.
+      return JSON.stringify(c).replace('"@2^62@"', '4611686018427387904');
+    };
+    const levels = (n) => (c) => {
+      c.block_out_channels = Array(n).fill(8);
+      c.down_block_types = Array(n).fill('DownBlock2D');
+      c.up_block_types = Array(n).fill('UpBlock2D');
+    };
+    const headerLength = f.weights.slice();
+    new DataView(headerLength.buffer).setBigUint64(0, 1n << 63n, true);
+    // A NaN in the first stored tensor's second value (offsets are relative to the data).
+    const nanWeight = f.weights.slice();
+    const view = new DataView(nanWeight.buffer);
+    const headerLen = Number(view.getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(nanWeight.subarray(8, 8 + headerLen)));
+    const [firstName, firstInfo] = Object.entries(header).find(([k]) => k !== '__metadata__');
+    view.setFloat32(8 + headerLen + firstInfo.data_offsets[0] + 4, NaN, true);
+    const longSchedule = JSON.stringify({ ...JSON.parse(f.scheduler), num_train_timesteps: 2 ** 25 });
     const cases = [
       ['weights cut in half', f.config, f.weights.slice(0, f.weights.length >> 1), /truncat|damag/i],
       ['weights cut inside the header', f.config, f.weights.slice(0, 7), /truncat|damag/i],
       ['config.json not JSON', '{"sample_size": ', f.weights, /config|json/i],
+      ['sample_size 46340', configWith((c) => { c.sample_size = 46340; }), f.weights, /sample_size.*46340.*1 to 4096/],
+      ['sample_size 2^31', configWith((c) => { c.sample_size = 2 ** 31; }), f.weights, /sample_size.*2147483648.*1 to 4096/],
+      ['block_out_channels [2^62, ...]', configWith((c) => { c.block_out_channels = ['@2^62@', 24, 24]; }), f.weights, /block_out_channels\[0\].*4611686018427387904.*1 to 4096/],
+      ['65 levels', configWith(levels(65)), f.weights, /65 levels.*1 to 8/],
+      ['header length 2^63', f.config, headerLength, /9223372036854775808/],
+      ['a NaN weight', f.config, nanWeight, new RegExp(`${firstName.replace(/\./g, '\\.')}.*non-finite.*index 1`)],
+      ['num_train_timesteps 2^25', f.config, f.weights, /num_train_timesteps.*33554432/, longSchedule],
     ];
     const seen = [];
-    for (const [label, config, weights, want] of cases) {
+    for (const [label, config, weights, want, scheduler = f.scheduler] of cases) {
       try {
-        await Engine.create(config, weights, f.scheduler);
+        await Engine.create(config, weights, scheduler);
         problems.push(`${label}: Engine.create resolved`);
       } catch (e) {
         const msg = errorText(e);
@@ -262,6 +294,8 @@ const tests = {
     // Caller mistakes are BadInput (the page switches on the name, not the message).
     const session = engine.createSession(1);
     const cpuSession = cpu.createSession(1);
+    // A mask of `n` ones whose value 17 is `odd`.
+    const ones = (n, odd = 1) => new Float32Array(n).fill(1).map((v, i) => (i === 17 ? odd : v));
     const badInputs = [
       ['timesteps("euler")', () => engine.timesteps('euler', 10, 0, 'fixed_small'), /ddpm|ddim/],
       ['timesteps with 0 steps', () => engine.timesteps('ddim', 0, 0, 'fixed_small'), /between 1 and/],
@@ -301,6 +335,15 @@ const tests = {
       ['timesteps with clip "sometimes"', () => engine.timesteps('ddim', 10, 0, 'fixed_small', 'sometimes'), /clipping.*"recompute"/],
       ['start() dpmpp2m with clip "recompute"', () => session.start('dpmpp2m', 10, 0, 'fixed_small', 1, 'recompute'), /does not apply/],
       ['cpu start() ddpm with clip "recompute"', () => cpuSession.start('ddpm', 10, 0, 'fixed_small', 1, 'recompute'), /does not apply/],
+      // Issue 15: inpainting's inputs are checked before anything changes.
+      ['setInpaint with a short known image', () => session.setInpaint(new Float32Array(5), ones(16 * 16), 1), /known image has 5 values but 768/],
+      ['cpu setInpaint with a short known image', () => cpuSession.setInpaint(new Float32Array(769), ones(16 * 16), 1), /known image has 769 values but 768/],
+      ['setInpaint with a mask of 255 values', () => session.setInpaint(new Float32Array(768), ones(255), 1), /mask has 255 values but 256/],
+      ['cpu setInpaint with a mask value of 2', () => cpuSession.setInpaint(new Float32Array(768), ones(256, 2), 1), /mask value is 2: use numbers in \[0, 1\]/],
+      ['setInpaint with a mask value of -0.5', () => session.setInpaint(new Float32Array(768), ones(256, -0.5), 1), /mask value is -0\.5/],
+      ['cpu setInpaint with a NaN mask value', () => cpuSession.setInpaint(new Float32Array(768), ones(256, NaN), 1), /mask value is NaN/],
+      ['setInpaint with resample 0', () => session.setInpaint(new Float32Array(768), ones(256), 0), /resample is 0: use 1 \(no resampling\) to 100/],
+      ['cpu setInpaint with resample 101', () => cpuSession.setInpaint(new Float32Array(768), ones(256), 101), /resample is 101/],
     ];
     for (const [label, call, want] of badInputs) {
       try {
