@@ -2,8 +2,12 @@
 // DPM-Solver++ as a sampler and side by side (its count of network evaluations shown), DDIM
 // inversion (x_T, the reconstruction and its error; "use this x_T" runs from it), the
 // interpolation strip (its ends equal plain runs of the two seeds), inpainting (the unmasked
-// pixels stay, the hole is filled; painting with touch) and the URL round trip of the new
-// state. Registered by run.mjs; screenshots go to artifacts/.
+// pixels stay, the hole is filled; painting with touch and the mouse, brush, clear, invert mask,
+// resampling, an image of a batch), the inversion's controls (its steps, no clipping and a small
+// reconstruction error on the default model, back to the seed, the run's own image), the
+// interpolation's controls (between seeds and between inverted examples), the URL round trip of
+// the new state and the same state as attributes of embed.html's element. Registered by
+// run.mjs; screenshots go to artifacts/.
 
 import path from 'node:path';
 import { ARTIFACTS, WEB_DIR, assert, eventCount, open, waitEvent } from './harness.mjs';
