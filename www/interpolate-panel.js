@@ -26,6 +26,7 @@ export class InterpolatePanel {
     this.queue = new RunQueue();
     this.result = null; // {ends, what, seeds, examples, t, xT (n images), images (n images), steps, clip, len}
     this.doneKey = null;
+    this.shownLerp = undefined; // the `lerp` setting the ends menu last showed
     p.frames.max = String(MAX_FRAMES);
     p.run.addEventListener('click', () => this.#fromControls());
     p.ends.addEventListener('change', () => this.#endsChanged());
@@ -52,7 +53,9 @@ export class InterpolatePanel {
     if (document.activeElement !== this.p.seed && this.p.seed.value !== String(other)) this.p.seed.value = String(other);
     if (this.p.frames.value !== String(s.frames)) this.p.frames.value = String(s.frames);
     this.inversionsChanged();
-    if (ends) this.p.ends.value = ends.examples ? 'inverted' : 'seeds';
+    // Only when the setting changed: a choice made in the menu stays until Interpolate is pressed.
+    if (ends && s.lerp !== this.shownLerp) this.p.ends.value = ends.examples ? 'inverted' : 'seeds';
+    this.shownLerp = s.lerp;
     this.#endsChanged();
   }
 
