@@ -27,10 +27,12 @@
 // attributes too: invert (an example's name, e.g. "Heart", or "sample": image 0 of the run; the
 // panel inverts it once the run is done) and invsteps (its DDIM steps; default the run's), lerp
 // and frames (the interpolation strip's other seed, or "inv:A,B" for the strip between the
-// inversions of examples A and B, and its frame count), mask (inpaint-panel.js / mask.js's compact text: the inpainting mask, which
-// the panel fills once the run is done) and resample (1-10). All of them are in the URL too,
-// except an uploaded image and an x_T: startFrom(xT) (or the inversion panel's "use this x_T")
-// runs from a given x_T until the seed changes.
+// inversions of examples A and B, and its frame count), mask (inpaint-panel.js / mask.js's
+// compact text: the inpainting mask, which the panel fills once the run is done) and resample
+// (1-10). All of them are in the URL too, except an uploaded image and an x_T: startFrom(xT) (or
+// the inversion panel's "use this x_T", which also turns clipping off) runs from a given x_T
+// until the seed changes. A refused `model` value (not a folder path inside the playground's
+// folder) shows a notice saying what to write instead (url-state.js modelRefusal).
 // Test hooks: getState(), lastImage(), initialSample(), timings, panels, panelState() (also
 // {invert, interpolate, inpaint, mask}: the panels' tensors), startFrom(xT, label).
 
