@@ -10,7 +10,7 @@ use diffusion_playground::gpu::{Gpu, GpuError};
 use diffusion_playground::model::UNet;
 use diffusion_playground::model::{Checkpoint, ModelError};
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{Schedule, SchedulerConfig, SchedulerError};
+use diffusion_playground::scheduler::{Clipping, Schedule, SchedulerConfig, SchedulerError};
 use std::path::{Path, PathBuf};
 
 /// `--model` when none is given.
@@ -270,6 +270,14 @@ pub fn cell_px(p: &Parsed) -> Result<usize, CliError> {
 pub fn backend(p: &Parsed) -> Result<&'static str, CliError> {
     Ok(p.choice("--backend", &["gpu", "cpu", "reference"])?
         .unwrap_or("gpu"))
+}
+
+/// `--clip`, one of `choices` (the names of [`Clipping::parse`] the command supports; default
+/// `checkpoint`).
+pub fn clipping(p: &Parsed, choices: &[&'static str]) -> Result<Clipping, CliError> {
+    Ok(p.choice("--clip", choices)?
+        .and_then(Clipping::parse)
+        .unwrap_or_default())
 }
 
 /// `--out` and `--save-npy`, at least one of them, each checked writable; `example` is a

@@ -4,7 +4,7 @@ use crate::args::{opt, Flag, Parsed};
 use crate::common::{self, shape_str};
 use crate::CliError;
 use diffusion_playground::npy;
-use diffusion_playground::scheduler::{Clipping, Sampler};
+use diffusion_playground::scheduler::Sampler;
 use std::path::PathBuf;
 
 pub const HELP: &str = "\
@@ -57,11 +57,7 @@ pub fn run(argv: &[String]) -> Result<(), CliError> {
         .number::<usize>("--steps", "a whole number of steps, e.g. 50")?
         .unwrap_or(50);
     // "recompute" is DDIM's use_clipped_model_output, which DDIMInverseScheduler lacks.
-    let clipping = Clipping::parse(
-        p.choice("--clip", &["checkpoint", "off", "clip"])?
-            .unwrap_or("checkpoint"),
-    )
-    .unwrap_or_default();
+    let clipping = common::clipping(&p, &["checkpoint", "off", "clip"])?;
     let backend = common::backend(&p)?;
     let reconstruct = p.path("--reconstruct");
     common::check_output(&out, "--out")?;

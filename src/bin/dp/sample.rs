@@ -182,11 +182,7 @@ fn parse(argv: &[String]) -> Result<Options, CliError> {
         model_defaulted,
         scheduler_config: p.path("--scheduler-config"),
         choice,
-        clipping: Clipping::parse(
-            p.choice("--clip", &["checkpoint", "off", "clip", "recompute"])?
-                .unwrap_or("checkpoint"),
-        )
-        .unwrap_or_default(),
+        clipping: common::clipping(&p, &["checkpoint", "off", "clip", "recompute"])?,
         steps,
         seed,
         batch,
